@@ -1,0 +1,5 @@
+"""batcheval: self-hosted, wire-compatible Amazon Bedrock AgentCore batch evaluation."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

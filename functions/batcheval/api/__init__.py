@@ -1,0 +1,1 @@
+"""API adapters: the five batch-evaluation operation handlers and the wire error mapping."""

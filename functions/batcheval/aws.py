@@ -1,0 +1,44 @@
+"""The one place AWS clients are created; everything else receives them injected.
+
+The same code then runs against AWS, the embedded emulator (an `endpoint_url`) and tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+
+@dataclass
+class AwsClients:
+    """A lazily filled, thread-safe cache of boto3 clients sharing one session and endpoint."""
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    session: boto3.Session | None = None
+    max_pool_connections: int = 32
+    _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def client(self, service: str) -> Any:
+        with self._lock:
+            existing = self._clients.get(service)
+            if existing is not None:
+                return existing
+            session = self.session or boto3.Session(region_name=self.region)
+            self.session = session
+            created = session.client(
+                service,  # type: ignore[call-overload]
+                region_name=self.region,
+                endpoint_url=self.endpoint_url,
+                config=Config(
+                    max_pool_connections=self.max_pool_connections,
+                    retries={"mode": "standard", "max_attempts": 5},
+                ),
+            )
+            self._clients[service] = created
+            return created

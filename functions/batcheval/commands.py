@@ -1,0 +1,10 @@
+"""The registry of CLI sub-commands. Each feature adds one line here and a `register` function."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register every sub-command. Each `register` sets `handler` on its parser via set_defaults."""
+    # Features add their registration below, one import + one call each.

@@ -1,0 +1,98 @@
+"""Domain errors: the one module every layer raises from.
+
+Adapters (the API error mapping, the state machine's Catch/Retry names) translate these at the
+edges; domain code never builds HTTP responses. Each error names the AgentCore wire error it
+becomes so the mapping is a table, not a chain of isinstance checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+ValidationReason = Literal[
+    "CannotParse",
+    "FieldValidationFailed",
+    "IdempotentParameterMismatchException",
+    "UnknownOperation",
+    "Other",
+]
+
+
+@dataclass(frozen=True)
+class FieldIssue:
+    """One bad field of a request: `name` is a dotted path such as `evaluators[0].evaluatorId`."""
+
+    name: str
+    message: str
+
+
+class DomainError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    wire_code: ClassVar[str] = "InternalServerException"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ValidationError(DomainError):
+    wire_code = "ValidationException"
+    http_status = 400
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: ValidationReason = "FieldValidationFailed",
+        fields: list[FieldIssue] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.reason: ValidationReason = reason
+        self.fields: list[FieldIssue] = list(fields or [])
+
+
+class ResourceNotFoundError(DomainError):
+    wire_code = "ResourceNotFoundException"
+    http_status = 404
+
+
+class ConflictError(DomainError):
+    wire_code = "ConflictException"
+    http_status = 409
+
+
+class ServiceQuotaExceededError(DomainError):
+    wire_code = "ServiceQuotaExceededException"
+    http_status = 402
+
+
+class ThrottlingError(DomainError):
+    wire_code = "ThrottlingException"
+    http_status = 429
+
+
+class AccessDeniedError(DomainError):
+    wire_code = "AccessDeniedException"
+    http_status = 403
+
+
+class UnauthorizedError(DomainError):
+    wire_code = "UnauthorizedException"
+    http_status = 401
+
+
+class InternalError(DomainError):
+    """Unexpected failure; its message is never shown to callers."""
+
+
+@dataclass
+class ErrorCounter:
+    """Counts skipped inputs by reason, for reports that say why data was not used."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, reason: str, n: int = 1) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + n

@@ -1,0 +1,1 @@
+"""Evaluator registry, built-ins (LLM judge and code) and custom evaluators."""

@@ -1,0 +1,1 @@
+"""Job domain: JobService, JobStore, status transitions, tenancy, pagination tokens."""

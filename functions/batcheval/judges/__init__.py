@@ -1,0 +1,1 @@
+"""Judge model backends, rate limiting and token accounting."""

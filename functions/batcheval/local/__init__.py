@@ -1,0 +1,1 @@
+"""Embedded runtime: emulated AWS, local API server, local orchestrator, demo."""

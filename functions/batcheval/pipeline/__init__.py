@@ -1,0 +1,1 @@
+"""Lambda entry points for the state machine steps (adapters)."""

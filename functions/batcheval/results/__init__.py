@@ -1,0 +1,1 @@
+"""Per-session result records, CloudWatch output, metrics and aggregate statistics."""

@@ -1,0 +1,1 @@
+"""OpenTelemetry span parsing, session assembly and session discovery."""

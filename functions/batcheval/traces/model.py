@@ -1,0 +1,122 @@
+"""The session model: what evaluators see of an agent's behaviour, independent of instrumentation.
+
+A session is the agent conversation keyed by the `session.id` span attribute; each turn is one trace.
+Timestamps are integer nanoseconds since the epoch (as OpenTelemetry records them): cheap to build
+for 10,000s of sessions a second, exact, and ordered. `None` always means "not recorded" — never 0.
+
+This module is shared by `traces` (which builds sessions) and `evaluators` (which score them):
+change it additively only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+ToolStatus = Literal["success", "error", "unknown"]
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """Aware UTC datetime for an OpenTelemetry nanosecond timestamp."""
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC)
+
+
+def _latency_ms(start_ns: int | None, end_ns: int | None) -> float | None:
+    if start_ns is None or end_ns is None:
+        return None
+    return (end_ns - start_ns) / 1e6
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool execution inside a turn (an `execute_tool` / TOOL span)."""
+
+    name: str
+    span_id: str
+    arguments: str | None = None
+    """Arguments as recorded (usually JSON text)."""
+    result: str | None = None
+    status: ToolStatus = "unknown"
+    error: str | None = None
+    tool_call_id: str | None = None
+    start_time_ns: int | None = None
+    end_time_ns: int | None = None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return _latency_ms(self.start_time_ns, self.end_time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCall:
+    """One model invocation inside a turn (a `chat` / LLM span)."""
+
+    span_id: str
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    start_time_ns: int | None = None
+    end_time_ns: int | None = None
+
+    @property
+    def latency_ms(self) -> float | None:
+        return _latency_ms(self.start_time_ns, self.end_time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the conversation as the model saw it (for judges that need the history)."""
+
+    role: str
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One trace: a user input and everything the agent did to answer it."""
+
+    trace_id: str
+    span_id: str
+    """The turn's root agent span (the span a TRACE-level result is parented to)."""
+    user_input: str | None = None
+    agent_response: str | None = None
+    system_prompt: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    model_calls: tuple[ModelCall, ...] = ()
+    messages: tuple[Message, ...] = ()
+    errors: tuple[str, ...] = ()
+    start_time_ns: int | None = None
+    end_time_ns: int | None = None
+    available_tools: tuple[str, ...] = ()
+
+    @property
+    def latency_ms(self) -> float | None:
+        return _latency_ms(self.start_time_ns, self.end_time_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A whole agent session, turns in time order."""
+
+    session_id: str
+    service_name: str | None = None
+    turns: tuple[Turn, ...] = ()
+    errors: tuple[str, ...] = ()
+    """Why parts of the session could not be understood (per-session, in the service's words)."""
+    spans: tuple[dict[str, Any], ...] = field(default=(), repr=False, compare=False)
+    """The raw span documents and event records, for code-based evaluators that want them."""
+
+    @property
+    def start_time_ns(self) -> int | None:
+        starts = [t.start_time_ns for t in self.turns if t.start_time_ns is not None]
+        return min(starts) if starts else None
+
+    @property
+    def end_time_ns(self) -> int | None:
+        ends = [t.end_time_ns for t in self.turns if t.end_time_ns is not None]
+        return max(ends) if ends else None
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]:
+        return tuple(call for turn in self.turns for call in turn.tool_calls)
