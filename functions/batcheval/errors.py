@@ -96,3 +96,17 @@ class ErrorCounter:
 
     def add(self, reason: str, n: int = 1) -> None:
         self.counts[reason] = self.counts.get(reason, 0) + n
+
+
+class JudgeError(Exception):
+    """A judge model gave no usable answer. It becomes one result's errorCode/errorMessage, never a score.
+
+    `code` is short and stable (e.g. `ThrottlingException`, `ModelTimeout`, `InvalidJudgeOutput`,
+    `JudgeUnavailable`); `retryable` tells the backend's retry loop whether another try may help.
+    """
+
+    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.retryable = retryable
