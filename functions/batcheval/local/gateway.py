@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from batcheval.api.routes import Route
 from batcheval.errors import GatewayError, MissingAuthenticationTokenError, RequestTooLargeError
 from batcheval.local.lambda_context import context_for
 from batcheval.local.proxy import (
@@ -33,7 +34,7 @@ from batcheval.local.proxy import (
     new_request_id,
     proxy_result_to_http,
 )
-from batcheval.local.routes import ROUTES, Route, match_route
+from batcheval.local.routes import ROUTES, handler_module, match_route
 from batcheval.local.sigv4 import SignedRequest, TenantRegistry, verify_request
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ Clock = Callable[[], datetime]
 
 def import_handler(route: Route) -> Handler:
     """The `lambda_handler` of the route's module, imported on first use (as a Lambda cold start)."""
-    module = importlib.import_module(route.handler_module)
+    module = importlib.import_module(handler_module(route))
     handler: Handler = module.lambda_handler
     return handler
 

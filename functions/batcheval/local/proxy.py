@@ -73,7 +73,7 @@ def build_proxy_event(
     tenant = caller.tenant
     path = request.raw_path
     return {
-        "resource": matched.route.resource,
+        "resource": matched.route.path,
         "path": path,
         "httpMethod": matched.route.method,
         "headers": headers or None,
@@ -84,7 +84,7 @@ def build_proxy_event(
         "stageVariables": None,
         "requestContext": {
             "resourceId": matched.route.operation,
-            "resourcePath": matched.route.resource,
+            "resourcePath": matched.route.path,
             "operationName": matched.route.operation,
             "httpMethod": matched.route.method,
             "extendedRequestId": request_id,

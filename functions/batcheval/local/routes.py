@@ -1,62 +1,26 @@
-"""The API's resources, methods and handler modules: the local server's copy of the API Gateway routes.
+"""Route matching for the local server, over the API's own route table (`batcheval.api.routes`).
 
-Paths are botocore's `requestUri`s for the five operations; the deployed REST API (infra/) defines
-the same resources, so a route that works locally works on AWS.
+Each operation's handler lives in `batcheval.api.handlers.<snake_case operation>`, as deployed: one
+Lambda function per operation behind the same API Gateway resources.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from batcheval.api.routes import ROUTES as API_ROUTES
+from batcheval.api.routes import Route
+
 HANDLERS_PACKAGE = "batcheval.api.handlers"
 
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    operation: str
-    method: str
-    resource: str
-    """API Gateway resource path template, e.g. `/evaluations/batch-evaluate/{batchEvaluationId}`."""
-    handler_module: str
-
-    @property
-    def segments(self) -> tuple[str, ...]:
-        return tuple(self.resource.strip("/").split("/"))
+ROUTES: tuple[Route, ...] = tuple(API_ROUTES.values())
 
 
-ROUTES: tuple[Route, ...] = (
-    Route(
-        "StartBatchEvaluation",
-        "POST",
-        "/evaluations/batch-evaluate",
-        f"{HANDLERS_PACKAGE}.start_batch_evaluation",
-    ),
-    Route(
-        "ListBatchEvaluations",
-        "GET",
-        "/evaluations/batch-evaluate",
-        f"{HANDLERS_PACKAGE}.list_batch_evaluations",
-    ),
-    Route(
-        "GetBatchEvaluation",
-        "GET",
-        "/evaluations/batch-evaluate/{batchEvaluationId}",
-        f"{HANDLERS_PACKAGE}.get_batch_evaluation",
-    ),
-    Route(
-        "DeleteBatchEvaluation",
-        "DELETE",
-        "/evaluations/batch-evaluate/{batchEvaluationId}",
-        f"{HANDLERS_PACKAGE}.delete_batch_evaluation",
-    ),
-    Route(
-        "StopBatchEvaluation",
-        "POST",
-        "/evaluations/batch-evaluate/{batchEvaluationId}/stop",
-        f"{HANDLERS_PACKAGE}.stop_batch_evaluation",
-    ),
-)
+def handler_module(route: Route) -> str:
+    """`StartBatchEvaluation` → `batcheval.api.handlers.start_batch_evaluation`."""
+    return f"{HANDLERS_PACKAGE}.{re.sub(r'(?<!^)(?=[A-Z])', '_', route.operation).lower()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,10 +40,11 @@ def match_route(method: str, raw_path: str, routes: tuple[Route, ...] = ROUTES) 
     if raw_path != "/" + "/".join(segments):
         return None  # trailing or doubled slashes: API Gateway has no such resource
     for route in routes:
-        if route.method != method.upper() or len(route.segments) != len(segments):
+        templates = tuple(route.path.strip("/").split("/"))
+        if route.method != method.upper() or len(templates) != len(segments):
             continue
         params: dict[str, str] = {}
-        for template, actual in zip(route.segments, segments, strict=True):
+        for template, actual in zip(templates, segments, strict=True):
             if template.startswith("{") and template.endswith("}"):
                 params[template[1:-1]] = unquote(actual)
             elif template != actual:

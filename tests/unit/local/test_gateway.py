@@ -124,7 +124,7 @@ def test_handler_failures_become_a_bare_internal_server_error(failure, caplog):
 
 def test_a_handler_that_cannot_be_imported_is_an_internal_error():
     def missing(route):
-        raise ModuleNotFoundError(route.handler_module)
+        raise ModuleNotFoundError(route.operation)
 
     gateway = LocalGateway(
         TenantRegistry([ALICE]), api=ApiIdentity("999999999999"), resolve_handler=missing, clock=lambda: NOW

@@ -1,6 +1,6 @@
 import pytest
 
-from batcheval.local.routes import ROUTES, match_route
+from batcheval.local.routes import ROUTES, handler_module, match_route
 
 
 @pytest.mark.parametrize(
@@ -53,11 +53,11 @@ def test_anything_else_has_no_route(method, path):
     assert match_route(method, path) is None
 
 
-def test_routes_match_botocores_model():
-    # Given the installed botocore model, Then our routes are its five operations on its exact URIs
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("bedrock-agentcore")
-    for route in ROUTES:
-        http = model.operation_model(route.operation).http
-        assert (http["method"], http["requestUri"].split("?")[0]) == (route.method, route.resource)
+def test_every_operation_has_a_handler_module_named_after_it():
+    assert {handler_module(route) for route in ROUTES} == {
+        "batcheval.api.handlers.start_batch_evaluation",
+        "batcheval.api.handlers.get_batch_evaluation",
+        "batcheval.api.handlers.list_batch_evaluations",
+        "batcheval.api.handlers.stop_batch_evaluation",
+        "batcheval.api.handlers.delete_batch_evaluation",
+    }
