@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from batcheval.jobs.status import JobStatus
+
 
 def anchored(pattern: str) -> str:
     """The full-match form of a botocore pattern (botocore stores them unanchored)."""
@@ -111,16 +113,7 @@ RootCauseName = Annotated[str, _s(min_length=1, max_length=200)]
 RootCauseExplanation = Annotated[str, _s(min_length=1, max_length=4000)]
 SuggestedFix = Annotated[str, _s(min_length=1, max_length=4000)]
 
-BatchEvaluationStatus = Literal[
-    "PENDING",
-    "IN_PROGRESS",
-    "COMPLETED",
-    "COMPLETED_WITH_ERRORS",
-    "FAILED",
-    "STOPPING",
-    "STOPPED",
-    "DELETING",
-]
+BatchEvaluationStatus = JobStatus
 ResultDestination = Literal["DEDICATED_LOG_GROUP", "SOURCE_LOG_GROUP"]
 InsightType = Literal["FAILURE"]
 FindingTargetType = Literal["SPAN_ID", "TRACE_ID", "SPAN_NAME"]
