@@ -7,6 +7,9 @@ Behaviour follows API Gateway REST with AWS_IAM auth:
   reveal which paths exist), checked before the signature;
 - bad or missing signature → 403 with API Gateway's error types and messages;
 - body over 10 MB → 413;
+- optional stage throttling (token bucket) → 429 `ThrottlingException` "Too Many Requests";
+- optional resource policy (allowed caller accounts) → 403 `AccessDeniedException` with API Gateway's
+  "User: … is not authorized to perform: execute-api:Invoke on resource: …" message;
 - a handler that raises or returns a malformed result → 500 `InternalServerException` with no detail
   (API Gateway itself would say 502; the handlers' own error mapping answers 500, so clients see one
   shape for "the service broke"). The traceback goes to the server log only.
@@ -22,7 +25,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from batcheval.api.routes import Route
-from batcheval.errors import GatewayError, MissingAuthenticationTokenError, RequestTooLargeError
+from batcheval.errors import (
+    AccessDeniedError,
+    DomainError,
+    MissingAuthenticationTokenError,
+    RequestTooLargeError,
+    ThrottlingError,
+)
 from batcheval.local.lambda_context import context_for
 from batcheval.local.proxy import (
     ApiIdentity,
@@ -35,7 +44,8 @@ from batcheval.local.proxy import (
     proxy_result_to_http,
 )
 from batcheval.local.routes import ROUTES, handler_module, match_route
-from batcheval.local.sigv4 import SignedRequest, TenantRegistry, verify_request
+from batcheval.local.sigv4 import SignedRequest, TenantRegistry, VerifiedCaller, verify_request
+from batcheval.local.throttle import TokenBucket
 
 logger = logging.getLogger(__name__)
 
@@ -71,12 +81,18 @@ class LocalGateway:
         routes: tuple[Route, ...] = ROUTES,
         clock: Clock = _utc_now,
         max_body_bytes: int = MAX_BODY_BYTES,
+        allowed_accounts: frozenset[str] | None = None,
+        throttle: TokenBucket | None = None,
     ) -> None:
+        """`allowed_accounts` is the API's resource policy (None = every configured tenant may call);
+        `throttle` is the stage's rate limit (None = unlimited)."""
         self.tenants = tenants
         self.api = api
         self.region = region
         self.routes = routes
         self.max_body_bytes = max_body_bytes
+        self.allowed_accounts = allowed_accounts
+        self.throttle = throttle
         self._resolve_handler = resolve_handler
         self._clock = clock
         self._handlers: dict[Route, Handler] = {}
@@ -86,7 +102,7 @@ class LocalGateway:
         request_id = new_request_id()
         try:
             return self._handle(request, request_id)
-        except GatewayError as exc:
+        except DomainError as exc:  # raised only by the gateway's own checks, never by a handler
             return error_response(exc.http_status, exc.wire_code, exc.message, request_id=request_id)
 
     def reject_oversized(self) -> HttpResponse:
@@ -100,6 +116,8 @@ class LocalGateway:
         matched = match_route(request.method, request.raw_path, self.routes)
         if matched is None:
             raise MissingAuthenticationTokenError("Missing Authentication Token")
+        if self.throttle is not None and not self.throttle.try_acquire():
+            raise ThrottlingError("Too Many Requests")
         now = self._clock()
         caller = verify_request(
             SignedRequest(
@@ -112,6 +130,7 @@ class LocalGateway:
             self.tenants,
             now=now,
         )
+        self._authorize(caller, request)
         event = build_proxy_event(request, matched, caller, self.api, request_id=request_id, now=now)
         operation = matched.route.operation
         try:
@@ -128,6 +147,18 @@ class LocalGateway:
         except Exception:
             logger.exception("operation=<%s> request_id=<%s> | handler failed", operation, request_id)
         return error_response(500, "InternalServerException", "Internal server error", request_id=request_id)
+
+    def _authorize(self, caller: VerifiedCaller, request: HttpRequest) -> None:
+        if self.allowed_accounts is None or caller.tenant.account_id in self.allowed_accounts:
+            return
+        resource = (
+            f"arn:aws:execute-api:{self.region}:{self.api.account_id}:{self.api.api_id}/{self.api.stage}/"
+            f"{request.method.upper()}{request.raw_path}"
+        )
+        raise AccessDeniedError(
+            f"User: {caller.tenant.user_arn} is not authorized to perform: execute-api:Invoke"
+            f" on resource: {resource}"
+        )
 
     def _handler(self, route: Route) -> Handler:
         with self._lock:

@@ -6,6 +6,7 @@ import pytest
 from batcheval.local.gateway import LocalGateway
 from batcheval.local.proxy import ApiIdentity, HttpRequest
 from batcheval.local.sigv4 import Tenant, TenantRegistry
+from batcheval.local.throttle import TokenBucket
 from tests.unit.local.signing import sign
 
 NOW = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
@@ -155,3 +156,48 @@ def test_handlers_are_resolved_once_per_route():
     for _ in range(3):
         gateway.handle(_signed("GET", "/evaluations/batch-evaluate"))
     assert resolved == ["ListBatchEvaluations"]
+
+
+def test_a_resource_policy_denies_accounts_it_does_not_allow():
+    # Given an API whose resource policy allows only another account
+    handler = Recorder()
+    gateway = _gateway(handler, allowed_accounts=frozenset({"222222222222"}))
+    # When Alice (correctly signed) calls it
+    status, error_type, message = _error(gateway.handle(_signed("GET", "/evaluations/batch-evaluate")))
+    # Then API Gateway's explicit denial comes back and no handler ran
+    assert (status, error_type) == (403, "AccessDeniedException")
+    assert message == (
+        "User: arn:aws:iam::111111111111:user/batcheval-local is not authorized to perform:"
+        " execute-api:Invoke on resource:"
+        " arn:aws:execute-api:us-east-1:999999999999:batchevallocal/local/GET/evaluations/batch-evaluate"
+    )
+    assert handler.events == []
+    assert (
+        _gateway(handler, allowed_accounts=frozenset({"111111111111"}))
+        .handle(_signed("GET", "/evaluations/batch-evaluate"))
+        .status
+        == 200
+    )
+
+
+def test_stage_throttling_answers_429_once_the_burst_is_spent():
+    # Given a stage limited to a burst of 2 and (effectively) no refill
+    handler = Recorder()
+    gateway = _gateway(handler, throttle=TokenBucket(rate=0.001, burst=2))
+    statuses = [gateway.handle(_signed("GET", "/evaluations/batch-evaluate")).status for _ in range(3)]
+    # Then the third request is throttled before reaching the handler
+    assert statuses == [200, 200, 429]
+    assert len(handler.events) == 2
+    throttled = gateway.handle(_signed("GET", "/evaluations/batch-evaluate"))
+    assert _error(throttled) == (429, "ThrottlingException", "Too Many Requests")
+
+
+def test_token_bucket_refills_at_its_rate():
+    now = [0.0]
+    bucket = TokenBucket(rate=2, burst=1, clock=lambda: now[0])
+    assert bucket.try_acquire()
+    assert not bucket.try_acquire()
+    now[0] = 0.5  # half a second at 2/s refills one token
+    assert bucket.try_acquire()
+    with pytest.raises(ValueError, match="rate"):
+        TokenBucket(rate=0, burst=1)

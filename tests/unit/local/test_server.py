@@ -136,17 +136,22 @@ def test_a_crashing_handler_gives_500_and_the_server_keeps_serving(server):
     assert connection.getresponse().status == 200
 
 
-def test_an_oversized_body_is_refused_with_413_without_reading_it(server):
-    # Given a request that announces more than the limit but sends nothing more
-    host = server.url.removeprefix("http://")
-    with socket.create_connection(tuple(host.split(":"))) as sock:
-        sock.sendall(
-            b"POST /evaluations/batch-evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"
-        )
+def _raw_exchange(server, payload: bytes) -> bytes:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(payload)
         sock.settimeout(5)
         reply = b""
         while chunk := sock.recv(65536):  # the server closes the connection after answering
             reply += chunk
+    return reply
+
+
+def test_an_oversized_body_is_refused_with_413_without_reading_it(server):
+    # Given a request that announces more than the limit but sends nothing more
+    reply = _raw_exchange(
+        server, b"POST /evaluations/batch-evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n"
+    )
     # Then the server answers at once and closes the connection
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413")
@@ -156,10 +161,12 @@ def test_an_oversized_body_is_refused_with_413_without_reading_it(server):
 
 
 def test_chunked_bodies_are_refused(server):
-    host = server.url.removeprefix("http://")
-    connection = http.client.HTTPConnection(host, timeout=5)
-    connection.request("POST", "/evaluations/batch-evaluate", body=iter([b"{}"]), encode_chunked=True)
-    assert connection.getresponse().status == 411
+    reply = _raw_exchange(
+        server,
+        b"POST /evaluations/batch-evaluate HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\n{}\r\n0\r\n\r\n",
+    )
+    assert reply.startswith(b"HTTP/1.1 411")
 
 
 def test_unknown_paths_are_403_like_api_gateway(server):
