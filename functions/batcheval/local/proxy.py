@@ -139,7 +139,8 @@ def proxy_result_to_http(result: object, *, request_id: str) -> HttpResponse:
     names = {name.lower() for name, _ in headers}
     if "content-type" not in names:
         headers.append(("Content-Type", "application/json"))  # API Gateway's default for proxy results
-    headers.append(("x-amzn-RequestId", request_id))
+    if "x-amzn-requestid" not in names:  # the handlers echo requestContext.requestId themselves
+        headers.append(("x-amzn-RequestId", request_id))
     return HttpResponse(status=status, headers=headers, body=body)
 
 

@@ -118,3 +118,10 @@ def test_base64_result_body_is_decoded():
 def test_malformed_results_are_rejected(result):
     with pytest.raises(InvalidProxyResultError):
         proxy_result_to_http(result, request_id="r")
+
+
+def test_a_request_id_set_by_the_handler_is_not_repeated():
+    response = proxy_result_to_http(
+        {"statusCode": 404, "headers": {"x-amzn-RequestId": "req-1"}, "body": "{}"}, request_id="req-1"
+    )
+    assert [k for k, _ in response.headers if k.lower() == "x-amzn-requestid"] == ["x-amzn-RequestId"]
