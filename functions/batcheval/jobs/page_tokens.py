@@ -18,7 +18,13 @@ from batcheval.errors import FieldIssue, ValidationError
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
-_UNDECRYPTABLE = {"InvalidCiphertextException", "IncorrectKeyException", "ValidationException"}
+# The ciphertext is caller-supplied: a modified one can also name a key we may not use (AccessDenied).
+_UNDECRYPTABLE = {
+    "InvalidCiphertextException",
+    "IncorrectKeyException",
+    "AccessDeniedException",
+    "ValidationException",
+}
 
 
 def _context(owner: str) -> dict[str, str]:
