@@ -105,12 +105,12 @@ def main() -> None:
         listed = invoke("list", api_event("list", query={"maxResults": "100"})).body["batchEvaluations"]
         for summary in listed[: args.repeat]:
             job = summary["batchEvaluationId"]
-            stop_samples.append(
-                _timed(lambda job=job: invoke("stop", api_event("stop", job_id=job)), 1)[0][0]
-            )
-            delete_samples.append(
-                _timed(lambda job=job: invoke("delete", api_event("delete", job_id=job)), 1)[0][0]
-            )
+            begin = time.perf_counter()
+            invoke("stop", api_event("stop", job_id=job))
+            stop_samples.append((time.perf_counter() - begin) * 1000)
+            begin = time.perf_counter()
+            invoke("delete", api_event("delete", job_id=job))
+            delete_samples.append((time.perf_counter() - begin) * 1000)
         _report("Stop (PENDING → STOPPED)", stop_samples)
         _report("Delete (incl. S3 cleanup)", delete_samples)
 
