@@ -237,6 +237,8 @@ class JobService:
     def stop(self, owner: str, job_id: str) -> Job:
         job = self._store.require(owner, job_id)
         if job.status == "STOPPING":
+            # Ask again: a retry heals a stop request the pipeline did not receive.
+            self._starter.stop(job)
             return job
         if job.status in TERMINAL or job.status == "DELETING":
             raise ConflictError(f"Batch evaluation {job_id} is {job.status} and cannot be stopped.")

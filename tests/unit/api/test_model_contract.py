@@ -10,12 +10,12 @@ import types
 import typing
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal, cast
 
 import botocore.session
 import pytest
-from botocore.model import ListShape, MapShape, Shape, StructureShape
-from pydantic import AwareDatetime
+from botocore.model import ListShape, MapShape, Shape, ShapeResolver, StructureShape
+from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic.fields import FieldInfo
 
 from batcheval.api import routes
@@ -211,3 +211,109 @@ def test_the_walker_notices_a_difference() -> None:
     # Then the missing member and the missing range are both reported
     assert "List.nextToken: missing from Short" in problems
     assert any(p.startswith("List.maxResults: constraints") for p in problems)
+
+
+# ---- the walker itself, on a small synthetic service model -------------------------------------
+SYNTHETIC = ShapeResolver(
+    cast(
+        Any,
+        {
+            "Req": {
+                "type": "structure",
+                "required": ["name"],
+                "members": {
+                    "name": {"shape": "Name"},
+                    "mode": {"shape": "Mode"},
+                    "choice": {"shape": "Choice"},
+                    "items": {"shape": "Items"},
+                },
+            },
+            "Name": {"type": "string", "pattern": "[a-z]+", "min": 1, "max": 5},
+            "Mode": {"type": "string", "enum": ["A", "B"]},
+            "Choice": {
+                "type": "structure",
+                "union": True,
+                "members": {"x": {"shape": "Name"}, "y": {"shape": "Name"}},
+            },
+            "Items": {"type": "list", "member": {"shape": "Name"}, "min": 1, "max": 3},
+        },
+    )
+).get_shape_by_name("Req")
+
+Name = Annotated[str, StringConstraints(pattern=anchored("[a-z]+"), min_length=1, max_length=5)]
+
+
+class Choice(WireModel):
+    wire_union = True
+    x: Name | None = None
+    y: Name | None = None
+
+
+class NotAUnion(WireModel):
+    x: Name | None = None
+    y: Name | None = None
+
+
+class Matching(WireModel):
+    name: Name
+    mode: Literal["A", "B"] | None = None
+    choice: Choice | None = None
+    items: Annotated[list[Name], Field(min_length=1, max_length=3)] | None = None
+
+
+class WrongPattern(Matching):
+    name: Annotated[str, StringConstraints(pattern=anchored("[a-z]*"), min_length=1, max_length=5)]
+
+
+class WrongLength(Matching):
+    name: Annotated[str, StringConstraints(pattern=anchored("[a-z]+"), min_length=1, max_length=6)]
+
+
+class NotRequired(Matching):
+    name: Name | None = None  # type: ignore[assignment]
+
+
+class MissingEnumValue(Matching):
+    mode: Literal["A"] | None = None
+
+
+class UnionFlagMissing(Matching):
+    choice: NotAUnion | None = None  # type: ignore[assignment]
+
+
+class WrongListSize(Matching):
+    items: Annotated[list[Name], Field(min_length=1, max_length=4)] | None = None
+
+
+class WrongItemPattern(Matching):
+    items: Annotated[list[str], Field(min_length=1, max_length=3)] | None = None
+
+
+def test_the_walker_accepts_a_faithful_model():
+    problems: list[str] = []
+    compare_structure(cast(StructureShape, SYNTHETIC), Matching, "Req", problems, request=True)
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        (WrongPattern, "Req.name: constraints"),
+        (WrongLength, "Req.name: constraints"),
+        (NotRequired, "Req.name: required=False"),
+        (MissingEnumValue, "Req.mode: enum"),
+        (UnionFlagMissing, "Req.choice: union flag"),
+        (WrongListSize, "Req.items: constraints"),
+        (WrongItemPattern, "Req.items[]: constraints"),
+    ],
+)
+def test_the_walker_reports_each_kind_of_drift(model, expected):
+    # Given a model that differs from the shape in one way
+    problems: list[str] = []
+
+    # When comparing
+    compare_structure(cast(StructureShape, SYNTHETIC), model, "Req", problems, request=True)
+
+    # Then exactly that difference is reported
+    assert len(problems) == 1
+    assert problems[0].startswith(expected)

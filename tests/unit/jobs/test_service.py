@@ -214,8 +214,9 @@ def test_stop_a_started_job_asks_the_pipeline(clients, stack_key):
 
     assert stopped.status == "STOPPING"
     assert starter.stopped == [job.job_id]
-    # Stop again while stopping is idempotent
+    # Stop again while stopping answers STOPPING and repeats the (idempotent) stop request
     assert service.stop(OWNER, job.job_id).status == "STOPPING"
+    assert starter.stopped == [job.job_id, job.job_id]
 
 
 def test_failed_pipeline_start_marks_the_job_failed(clients, stack_key):
