@@ -32,6 +32,8 @@ class _GatewayHttpServer(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body are separate writes; with Nagle + delayed ACK each response waits ~40 ms.
+    disable_nagle_algorithm = True
     server: _GatewayHttpServer
 
     def do_GET(self) -> None:
