@@ -25,6 +25,7 @@ from batcheval.api.tenancy import owner_from_event
 from batcheval.jobs.service import JobService
 
 PATH_ID = "batchEvaluationId"
+JobIdRequest = GetBatchEvaluationRequest | StopBatchEvaluationRequest | DeleteBatchEvaluationRequest
 
 
 def wire_response(model: WireModel, status: int) -> Response[str]:
@@ -40,10 +41,13 @@ def start(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
     return wire_response(responses.start_response(result.job), START.success_status)
 
 
-def get(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
+def _owner_and_job(event: APIGatewayProxyEvent, model: type[JobIdRequest]) -> tuple[str, str]:
     owner = owner_from_event(event.raw_event)
-    request = parse(GetBatchEvaluationRequest, {PATH_ID: path_parameter(event, PATH_ID)})
-    view = service.get(owner, request.batchEvaluationId)
+    return owner, parse(model, {PATH_ID: path_parameter(event, PATH_ID)}).batchEvaluationId
+
+
+def get(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
+    view = service.get(*_owner_and_job(event, GetBatchEvaluationRequest))
     return wire_response(responses.get_response(view), GET.success_status)
 
 
@@ -60,14 +64,10 @@ def list_jobs(event: APIGatewayProxyEvent, service: JobService) -> Response[str]
 
 
 def stop(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
-    owner = owner_from_event(event.raw_event)
-    request = parse(StopBatchEvaluationRequest, {PATH_ID: path_parameter(event, PATH_ID)})
-    job = service.stop(owner, request.batchEvaluationId)
+    job = service.stop(*_owner_and_job(event, StopBatchEvaluationRequest))
     return wire_response(responses.stop_response(job), STOP.success_status)
 
 
 def delete(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
-    owner = owner_from_event(event.raw_event)
-    request = parse(DeleteBatchEvaluationRequest, {PATH_ID: path_parameter(event, PATH_ID)})
-    job = service.delete(owner, request.batchEvaluationId)
+    job = service.delete(*_owner_and_job(event, DeleteBatchEvaluationRequest))
     return wire_response(responses.delete_response(job), DELETE.success_status)

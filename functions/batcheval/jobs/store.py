@@ -160,14 +160,15 @@ class JobStore:
         self._table = table_name
 
     # ---- reads ---------------------------------------------------------------------------------
-    def get(self, owner: str, job_id: str) -> Job | None:
+    def _item(self, owner: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
-            ConsistentRead=True,
+            TableName=self._table, Key={"pk": _s(owner_key(owner)), "sk": _s(sk)}, ConsistentRead=True
         )
-        item = response.get("Item")
-        return job_from_item(cast(dict[str, Any], item)) if item else None
+        return cast(dict[str, Any] | None, response.get("Item"))
+
+    def get(self, owner: str, job_id: str) -> Job | None:
+        item = self._item(owner, f"JOB#{job_id}")
+        return job_from_item(item) if item else None
 
     def require(self, owner: str, job_id: str) -> Job:
         job = self.get(owner, job_id)
@@ -176,12 +177,7 @@ class JobStore:
         return job
 
     def find_token(self, owner: str, client_token: str) -> TokenClaim | None:
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": _s(owner_key(owner)), "sk": _s(f"TOKEN#{client_token}")},
-            ConsistentRead=True,
-        )
-        item = response.get("Item")
+        item = self._item(owner, f"TOKEN#{client_token}")
         if not item:
             return None
         return TokenClaim(job_id=item["jobId"]["S"], request_hash=item["requestHash"]["S"])
@@ -473,10 +469,5 @@ class JobStore:
 
     def counters(self, owner: str) -> dict[str, int]:
         """The owner's quota counters (`active`, `stored`); missing means 0."""
-        response = self._db.get_item(
-            TableName=self._table,
-            Key={"pk": _s(owner_key(owner)), "sk": _s("COUNTERS")},
-            ConsistentRead=True,
-        )
-        item = cast(dict[str, Any], response.get("Item") or {})
+        item = self._item(owner, "COUNTERS") or {}
         return {name: int(item.get(name, {}).get("N", "0")) for name in ("active", "stored")}

@@ -1,26 +1,9 @@
-"""Lambda entry point: StopBatchEvaluation (POST /evaluations/batch-evaluate/{batchEvaluationId}/stop)."""
+"""Lambda entry point of StopBatchEvaluation: `stop_batch_evaluation.lambda_handler`."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from batcheval.api import dependencies, operations
-from batcheval.api.observability import logger
-from batcheval.api.resolver import build_resolver
+from batcheval.api import operations
+from batcheval.api.resolver import build_handler
 from batcheval.api.routes import STOP
 
-app = build_resolver()
-
-
-@app.route(STOP.resolver_path, method=STOP.method)
-def stop_batch_evaluation(batchEvaluationId: str) -> Response[str]:
-    return operations.stop(app.current_event, dependencies.get_service())
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+app, lambda_handler = build_handler(STOP, operations.stop)
