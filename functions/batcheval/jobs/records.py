@@ -32,6 +32,8 @@ class Job:
     created_at: datetime
     updated_at: datetime
     spec: SpecLocation
+    # sha256 of the Start request without its clientToken: tells a replay from a conflicting reuse.
+    request_hash: str
     description: str | None = None
     evaluators: list[dict[str, Any]] | None = None
     output_config: dict[str, Any] | None = None
@@ -43,7 +45,6 @@ class Job:
     data_source_config: dict[str, Any] | None = None
     data_source_in_spec: bool = False
     client_token: str | None = None
-    request_hash: str = ""
     # Identifier of the pipeline run (e.g. a Step Functions execution ARN); None = never started.
     run_id: str | None = None
     evaluation_results: dict[str, Any] | None = None

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import base64
+import json
 import re
 import threading
 
@@ -310,3 +312,12 @@ def test_dependency_throttling_is_429(api: Api, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(service, "start", throttled)
     response = api.start(start_body())
     assert (response.status, response.error_type) == (429, "ThrottlingException")
+
+
+def test_base64_encoded_body_is_decoded(stack: Stack):
+    # Given API Gateway passing the body base64-encoded (binary media types configured)
+    event = api_event("start", raw_body=base64.b64encode(json.dumps(start_body()).encode()).decode())
+    event["isBase64Encoded"] = True
+
+    # When starting / Then it is accepted like a plain body
+    assert invoke("start", event).status == 202
