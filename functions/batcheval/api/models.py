@@ -44,7 +44,9 @@ def format_timestamp(value: datetime) -> str:
 Timestamp = Annotated[AwareDatetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
 
 
-def _s(pattern: str | None = None, min_length: int | None = None, max_length: int | None = None) -> Any:
+def _s(
+    pattern: str | None = None, min_length: int | None = None, max_length: int | None = None
+) -> StringConstraints:
     return StringConstraints(
         pattern=anchored(pattern) if pattern is not None else None,
         min_length=min_length,
