@@ -85,24 +85,6 @@ def test_the_stock_boto3_client_signing_as_bedrock_agentcore_works_too(server):
     assert seen["operation"] == "batcheval-StopBatchEvaluation"
 
 
-def test_the_helper_signs_for_execute_api():
-    # Given the helper client, When a request is signed, Then the credential scope names execute-api
-    client = batcheval.client(
-        endpoint_url="http://127.0.0.1:1", aws_access_key_id="k", aws_secret_access_key="s"
-    )
-    captured = {}
-
-    def stop_before_send(request, **kwargs):
-        captured["authorization"] = request.headers["Authorization"]
-        raise RuntimeError("stop")  # never hit the network
-
-    client.meta.events.register("before-send.bedrock-agentcore.*", stop_before_send)
-    with pytest.raises(RuntimeError, match="stop"):
-        client.list_batch_evaluations()
-    assert b"/us-east-1/execute-api/aws4_request" in captured["authorization"]
-    assert client.meta.region_name == "us-east-1"
-
-
 def test_wrong_credentials_get_api_gateway_errors_through_boto3(server):
     client = batcheval.client(endpoint_url=server.url, aws_access_key_id="nobody", aws_secret_access_key="x")
     with pytest.raises(client.exceptions.ClientError) as exc:
