@@ -21,8 +21,11 @@ _lock = threading.Lock()
 _service: JobService | None = None
 
 
-def build_service(settings: ApiSettings, *, starter: JobStarter | None = None) -> JobService:
-    clients = AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+def build_service(
+    settings: ApiSettings, *, starter: JobStarter | None = None, clients: AwsClients | None = None
+) -> JobService:
+    """A JobService for `settings`; `clients` defaults to new ones for the settings' Region/endpoint."""
+    clients = clients or AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
     kms = clients.client("kms")
     return JobService(
         store=JobStore(clients.client("dynamodb"), settings.jobs_table),

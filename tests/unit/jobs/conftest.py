@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import boto3
 import pytest
 from moto import mock_aws
 
@@ -20,8 +21,14 @@ OWNER = "111111111111"
 OTHER = "222222222222"
 
 
+@pytest.fixture(scope="session")
+def boto_session() -> boto3.Session:
+    """One botocore session for all tests: it caches the service models (~80 ms per new client)."""
+    return boto3.Session(region_name="us-east-1")
+
+
 @pytest.fixture
-def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
+def clients(monkeypatch: pytest.MonkeyPatch, boto_session: boto3.Session) -> Iterator[AwsClients]:
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -30,7 +37,7 @@ def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with serializable_dynamodb(monkeypatch), mock_aws():
-        aws = AwsClients(region="us-east-1")
+        aws = AwsClients(region="us-east-1", session=boto_session)
         ensure_job_resources(aws, table_name=TABLE, bucket_name=BUCKET)
         yield aws
 
