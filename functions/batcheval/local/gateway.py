@@ -33,10 +33,9 @@ from batcheval.errors import (
     ThrottlingError,
 )
 from batcheval.local.lambda_context import context_for
+from batcheval.local.messages import HttpRequest, HttpResponse
 from batcheval.local.proxy import (
     ApiIdentity,
-    HttpRequest,
-    HttpResponse,
     InvalidProxyResultError,
     build_proxy_event,
     error_response,
@@ -44,7 +43,7 @@ from batcheval.local.proxy import (
     proxy_result_to_http,
 )
 from batcheval.local.routes import ROUTES, handler_module, match_route
-from batcheval.local.sigv4 import SignedRequest, TenantRegistry, VerifiedCaller, verify_request
+from batcheval.local.sigv4 import TenantRegistry, VerifiedCaller, verify_request
 from batcheval.local.throttle import TokenBucket
 
 logger = logging.getLogger(__name__)
@@ -119,17 +118,7 @@ class LocalGateway:
         if self.throttle is not None and not self.throttle.try_acquire():
             raise ThrottlingError("Too Many Requests")
         now = self._clock()
-        caller = verify_request(
-            SignedRequest(
-                method=request.method,
-                raw_path=request.raw_path,
-                raw_query=request.raw_query,
-                headers=request.headers,
-                body=request.body,
-            ),
-            self.tenants,
-            now=now,
-        )
+        caller = verify_request(request, self.tenants, now=now)
         self._authorize(caller, request)
         event = build_proxy_event(request, matched, caller, self.api, request_id=request_id, now=now)
         operation = matched.route.operation

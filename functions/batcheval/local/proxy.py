@@ -10,37 +10,16 @@ import base64
 import binascii
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from batcheval.local.messages import HttpRequest, HttpResponse
 from batcheval.local.routes import RouteMatch
 from batcheval.local.sigv4 import VerifiedCaller
-
-
-@dataclass(frozen=True, slots=True)
-class HttpRequest:
-    method: str
-    raw_path: str
-    """Path as received, still percent-encoded."""
-    raw_query: str
-    headers: Sequence[tuple[str, str]]
-    body: bytes
-    source_ip: str = "127.0.0.1"
-
-
-@dataclass(slots=True)
-class HttpResponse:
-    status: int
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-
-    def header(self, name: str) -> str | None:
-        wanted = name.lower()
-        return next((value for key, value in self.headers if key.lower() == wanted), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +87,7 @@ def build_proxy_event(
                 "cognitoAuthenticationType": None,
                 "cognitoAuthenticationProvider": None,
                 "userArn": tenant.user_arn,
-                "userAgent": _last(request.headers, "user-agent"),
+                "userAgent": request.header("user-agent"),
                 "user": tenant.user_id,
             },
             "domainName": f"{api.api_id}.execute-api.localhost",
@@ -165,14 +144,6 @@ def _single_and_multi(pairs: Sequence[tuple[str, str]]) -> tuple[dict[str, str],
         single[key] = value
         multi.setdefault(key, []).append(value)
     return single, multi
-
-
-def _last(headers: Sequence[tuple[str, str]], name: str) -> str | None:
-    found = None
-    for key, value in headers:
-        if key.lower() == name:
-            found = value
-    return found
 
 
 def _event_body(body: bytes) -> tuple[str | None, bool]:

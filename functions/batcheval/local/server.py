@@ -13,7 +13,8 @@ from types import TracebackType
 from urllib.parse import urlsplit
 
 from batcheval.local.gateway import LocalGateway
-from batcheval.local.proxy import HttpRequest, HttpResponse, error_response, new_request_id
+from batcheval.local.messages import HttpRequest, HttpResponse
+from batcheval.local.proxy import error_response, new_request_id
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -27,6 +27,7 @@ from batcheval.errors import (
     UnrecognizedClientError,
     ValidationError,
 )
+from batcheval.local.messages import HttpRequest
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SIGNING_NAMES = frozenset({"execute-api", "bedrock-agentcore"})
@@ -101,27 +102,6 @@ class TenantRegistry:
 
 
 @dataclass(frozen=True, slots=True)
-class SignedRequest:
-    """The parts of an HTTP request that SigV4 covers, exactly as received (path still percent-encoded)."""
-
-    method: str
-    raw_path: str
-    raw_query: str
-    headers: Sequence[tuple[str, str]]
-    body: bytes
-    scheme: str = "http"
-
-    def header(self, name: str) -> str | None:
-        """The last value of a header (case-insensitive), as most servers resolve duplicates."""
-        wanted = name.lower()
-        found = None
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                found = value
-        return found
-
-
-@dataclass(frozen=True, slots=True)
 class VerifiedCaller:
     tenant: Tenant
     access_key: str
@@ -141,7 +121,7 @@ class _Authorization:
     signature: str
 
 
-def verify_request(request: SignedRequest, tenants: TenantRegistry, *, now: datetime) -> VerifiedCaller:
+def verify_request(request: HttpRequest, tenants: TenantRegistry, *, now: datetime) -> VerifiedCaller:
     """Return the caller of a correctly signed request; raise a `GatewayError` subclass otherwise.
 
     The checks run in API Gateway's order: header present and complete, known key, clock skew,
@@ -170,7 +150,7 @@ def verify_request(request: SignedRequest, tenants: TenantRegistry, *, now: date
     )
 
 
-def _parse_authorization(header: str, request: SignedRequest) -> _Authorization:
+def _parse_authorization(header: str, request: HttpRequest) -> _Authorization:
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         # API Gateway reads any other scheme as a broken key=value list.
@@ -213,7 +193,7 @@ def _parse_authorization(header: str, request: SignedRequest) -> _Authorization:
     )
 
 
-def _request_timestamp(request: SignedRequest) -> datetime:
+def _request_timestamp(request: HttpRequest) -> datetime:
     amz_date = request.header("x-amz-date")
     try:
         if amz_date is not None:
@@ -260,9 +240,7 @@ def _check_scope(auth: _Authorization, timestamp: datetime) -> None:
         )
 
 
-def _check_signature(
-    request: SignedRequest, auth: _Authorization, tenant: Tenant, timestamp: datetime
-) -> None:
+def _check_signature(request: HttpRequest, auth: _Authorization, tenant: Tenant, timestamp: datetime) -> None:
     signed = {name.lower() for name in auth.signed_headers}
     if "host" not in signed:
         raise InvalidSignatureError("'Host' must be a 'SignedHeader' in the AWS Authorization.")
@@ -301,10 +279,11 @@ def _check_signature(
         )
 
 
-def _url(request: SignedRequest) -> str:
+def _url(request: HttpRequest) -> str:
+    # The scheme does not enter the canonical request; http makes botocore always hash the payload.
     host = request.header("host") or "localhost"
     query = f"?{request.raw_query}" if request.raw_query else ""
-    return f"{request.scheme}://{host}{request.raw_path}{query}"
+    return f"http://{host}{request.raw_path}{query}"
 
 
 def _equal(left: str, right: str) -> bool:

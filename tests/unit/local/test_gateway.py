@@ -4,7 +4,8 @@ from datetime import UTC, datetime
 import pytest
 
 from batcheval.local.gateway import LocalGateway
-from batcheval.local.proxy import ApiIdentity, HttpRequest
+from batcheval.local.messages import HttpRequest
+from batcheval.local.proxy import ApiIdentity
 from batcheval.local.sigv4 import Tenant, TenantRegistry
 from batcheval.local.throttle import TokenBucket
 from tests.unit.local.signing import sign

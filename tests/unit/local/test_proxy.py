@@ -3,9 +3,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from batcheval.local.messages import HttpRequest
 from batcheval.local.proxy import (
     ApiIdentity,
-    HttpRequest,
     InvalidProxyResultError,
     build_proxy_event,
     proxy_result_to_http,

@@ -9,7 +9,8 @@ from batcheval.errors import (
     UnrecognizedClientError,
     ValidationError,
 )
-from batcheval.local.sigv4 import SignedRequest, Tenant, TenantRegistry, verify_request
+from batcheval.local.messages import HttpRequest
+from batcheval.local.sigv4 import Tenant, TenantRegistry, verify_request
 from tests.unit.local.signing import sign
 
 NOW = datetime(2026, 11, 26, 7, 0, 0, tzinfo=UTC)
@@ -25,14 +26,14 @@ def _request(method="GET", path="/evaluations/batch-evaluate", query="", body=b"
     sign_kwargs.setdefault("secret_key", ALICE.secret_key)
     sign_kwargs.setdefault("when", NOW)
     headers = sign(method, url, body=body, **sign_kwargs)
-    return SignedRequest(method=method, raw_path=path, raw_query=query, headers=headers, body=body)
+    return HttpRequest(method=method, raw_path=path, raw_query=query, headers=headers, body=body)
 
 
 def _replace_header(request, name, value):
     headers = [(k, v) for k, v in request.headers if k.lower() != name.lower()]
     if value is not None:
         headers.append((name, value))
-    return SignedRequest(request.method, request.raw_path, request.raw_query, headers, request.body)
+    return HttpRequest(request.method, request.raw_path, request.raw_query, headers, request.body)
 
 
 @pytest.mark.parametrize("service", ["execute-api", "bedrock-agentcore"])
@@ -60,9 +61,7 @@ def test_percent_encoded_path_and_query_verify_as_sent():
 def test_a_tampered_body_fails_with_api_gateways_mismatch_message():
     # Given a signed POST whose body changed in transit
     request = _request(method="POST", body=b'{"a": 1}')
-    tampered = SignedRequest(
-        request.method, request.raw_path, request.raw_query, request.headers, b'{"a": 2}'
-    )
+    tampered = HttpRequest(request.method, request.raw_path, request.raw_query, request.headers, b'{"a": 2}')
     # Then it is an InvalidSignature with the canonical request, for debugging
     with pytest.raises(InvalidSignatureError) as exc:
         verify_request(tampered, TENANTS, now=NOW)
