@@ -6,7 +6,6 @@ per-owner quotas start at zero.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,14 +28,7 @@ def local_api() -> Iterator[LocalApi]:
         tenants = TenantRegistry([DEFAULT_TENANT])
         gateway = LocalGateway(tenants, api=ApiIdentity(account_id=DEFAULT_TENANT.account_id), region=REGION)
         with LocalApiServer(gateway, port=0) as server:
-            # The loaded botocore models and moto backends are long-lived: keep the cyclic GC from
-            # rescanning them on every collection (it otherwise costs seconds over this suite).
-            gc.collect()
-            gc.freeze()
-            try:
-                yield LocalApi(url=server.url, backend=backend, gateway=gateway, tenants=tenants)
-            finally:
-                gc.unfreeze()
+            yield LocalApi(url=server.url, backend=backend, gateway=gateway, tenants=tenants)
 
 
 @pytest.fixture
