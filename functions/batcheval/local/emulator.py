@@ -4,7 +4,8 @@ It is a real HTTP endpoint, so the handlers use boto3 exactly as in Lambda (only
 differs) and a person can inspect or load data with the AWS CLI or boto3 (`--endpoint-url`).
 Note: moto keeps its state in process-wide backends, shared with any `mock_aws` in the same
 process; `mock_aws` resets that state when it starts, so don't mix the two in one test session
-phase.
+phase. When Step Functions executions run here later, moto's engine calls Lambda/S3/DynamoDB at
+`localhost:$MOTO_PORT` (default 5000): set MOTO_PORT to this emulator's port first.
 """
 
 from __future__ import annotations
