@@ -87,3 +87,18 @@ def test_unknown_routes_look_like_api_gateway(local_api, tenant):
     response = local_api.raw("GET", "/evaluations", tenant=tenant)
     assert (response.status, response.error_type) == (403, "MissingAuthenticationTokenException")
     assert response.json() == {"message": "Missing Authentication Token"}
+
+
+def test_temporary_credentials_with_a_session_token_are_accepted(local_api, tenant):
+    # Given a caller using temporary credentials (boto3 signs the x-amz-security-token header)
+    import batcheval
+
+    client = batcheval.client(
+        endpoint_url=local_api.url,
+        region_name="us-east-1",
+        aws_access_key_id=tenant.access_key,
+        aws_secret_access_key=tenant.secret_key,
+        aws_session_token="FwoGZXIvYXdzEXAMPLETOKEN",
+    )
+    # Then the API accepts the signature
+    assert client.list_batch_evaluations()["batchEvaluations"] == []

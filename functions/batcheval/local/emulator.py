@@ -2,6 +2,12 @@
 
 It is a real HTTP endpoint, so the handlers use boto3 exactly as in Lambda (only the endpoint URL
 differs) and a person can inspect or load data with the AWS CLI or boto3 (`--endpoint-url`).
+
+moto's backends are not thread-safe: under moto's own threaded server two concurrent DynamoDB
+transactions both pass their conditions, and a failed one restores a table snapshot over the other's
+writes (seen here: concurrent Starts with one clientToken stored two jobs with one name). AWS makes
+each call atomic, and the job store's idempotency and quotas rely on that, so this server handles
+connections in threads but runs one moto call at a time.
 Note: moto keeps its state in process-wide backends, shared with any `mock_aws` in the same
 process; `mock_aws` resets that state when it starts, so don't mix the two in one test session
 phase. When Step Functions executions run here later, moto's engine calls Lambda/S3/DynamoDB at
@@ -11,6 +17,8 @@ phase. When Step Functions executions run here later, moto's engine calls Lambda
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
@@ -26,8 +34,53 @@ SERVICES = ("dynamodb", "s3", "kms", "logs")
 """What the emulator stands in for today (moto serves every service on the one endpoint)."""
 
 
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _OneCallAtATime:
+    """WSGI middleware: each request runs (and its body is produced) under one lock."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            return list(self._app(environ, start_response))
+
+
+class _MotoServer:
+    """moto's WSGI app on werkzeug in a background thread, like moto's ThreadedMotoServer, serialized."""
+
+    def __init__(self, host: str, port: int) -> None:
+        # moto's server is an optional extra (`batcheval[local]`): import it only when used.
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = _OneCallAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="batcheval-moto", daemon=True)
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
 class EmbeddedEmulator:
-    """Start/stop moto's threaded server on 127.0.0.1 and create the job table, bucket and stack key.
+    """Start/stop moto's server on 127.0.0.1 and create the job table, bucket and stack key.
 
     Use as a context manager (`with EmbeddedEmulator() as backend:`) or call start()/stop().
     """
@@ -44,7 +97,7 @@ class EmbeddedEmulator:
         self._port = port
         self._table_name = table_name
         self._bucket_name = bucket_name
-        self._server: Any = None
+        self._server: _MotoServer | None = None
         self._backend: Backend | None = None
 
     @property
@@ -60,15 +113,11 @@ class EmbeddedEmulator:
     def start(self) -> Backend:
         if self._backend is not None:
             return self._backend
-        # moto's server is an optional extra (`batcheval[local]`): import it only when used.
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self._port, verbose=False)
+        server = _MotoServer("127.0.0.1", self._port)
         server.start()
         self._server = server
-        host, port = server.get_host_and_port()
-        endpoint_url = f"http://{host}:{port}"
+        endpoint_url = server.endpoint_url
         session = boto3.Session(
             aws_access_key_id=EMULATOR_ACCESS_KEY,
             aws_secret_access_key=EMULATOR_SECRET_KEY,
