@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -120,22 +121,24 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        # Check every option before starting anything.
         tenants = _tenants(args.tenant)
+        allowed = _allowed_accounts(args.allow_account)
+        throttle = _throttle(args.rate_limit, args.burst_limit)
         with ExitStack() as stack:
             backend = stack.enter_context(_backend(args))
-            stack.enter_context(
-                handler_environment(
-                    backend.handler_environment(
-                        max_active_jobs=args.max_active_jobs, max_stored_jobs=args.max_stored_jobs
-                    )
-                )
+            env = backend.handler_environment(
+                max_active_jobs=args.max_active_jobs, max_stored_jobs=args.max_stored_jobs
             )
+            if args.quiet:
+                env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+            stack.enter_context(handler_environment(env))
             gateway = LocalGateway(
                 tenants,
                 api=ApiIdentity(account_id=_account_of(backend.kms_key_arn)),
                 region=backend.region,
-                allowed_accounts=frozenset(args.allow_account) if args.allow_account else None,
-                throttle=_throttle(args.rate_limit, args.burst_limit),
+                allowed_accounts=allowed,
+                throttle=throttle,
             )
             try:
                 server = stack.enter_context(LocalApiServer(gateway, port=args.port))
@@ -167,6 +170,15 @@ def _tenants(specs: list[str]) -> TenantRegistry:
         tenant = Tenant.parse(spec)
         by_key[tenant.access_key] = tenant
     return TenantRegistry(by_key.values())
+
+
+def _allowed_accounts(accounts: list[str] | None) -> frozenset[str] | None:
+    if not accounts:
+        return None
+    bad = [account for account in accounts if not (len(account) == 12 and account.isdigit())]
+    if bad:
+        raise ValidationError(f"--allow-account needs 12-digit account ids, got {bad}")
+    return frozenset(accounts)
 
 
 def _throttle(rate: float | None, burst: int | None) -> TokenBucket | None:
@@ -287,7 +299,12 @@ def _sample_job(client: Any, name: str) -> dict[str, Any]:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)
+    def encode(item: Any) -> str:
+        if isinstance(item, datetime):  # boto3 parses timestamps; show them as the wire had them
+            return item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return str(item)
+
+    return json.dumps(value, indent=2, default=encode)
 
 
 @contextmanager

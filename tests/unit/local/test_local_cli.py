@@ -21,6 +21,9 @@ from batcheval.cli import main
             "need --aws or --endpoint-url",
         ),
         (["demo", "--create-resources"], "need --aws or --endpoint-url"),
+        (["serve", "--allow-account", "12345"], "12-digit account ids"),
+        (["serve", "--burst-limit", "3"], "--burst-limit needs --rate-limit"),
+        (["serve", "--rate-limit", "0"], "--rate-limit must be > 0"),
     ],
 )
 def test_bad_options_are_usage_errors_with_a_clear_message(argv, message, capsys):
