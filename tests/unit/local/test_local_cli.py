@@ -22,6 +22,7 @@ from batcheval.cli import main
         ),
         (["demo", "--create-resources"], "need --aws or --endpoint-url"),
         (["serve", "--allow-account", "12345"], "12-digit account ids"),
+        (["serve", "--aws"], "a KMS key ARN is required"),
         (["serve", "--burst-limit", "3"], "--burst-limit needs --rate-limit"),
         (["serve", "--rate-limit", "0"], "--rate-limit must be > 0"),
     ],
