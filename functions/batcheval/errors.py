@@ -110,3 +110,40 @@ class JudgeError(Exception):
         self.code = code
         self.message = message
         self.retryable = retryable
+
+
+class GatewayError(DomainError):
+    """Rejected at the API front door (API Gateway, or the local server standing in for it).
+
+    These never reach a handler. Codes and messages mirror API Gateway's gateway responses so a
+    client sees the same errors locally as against a deployed stack.
+    """
+
+    http_status = 403
+
+
+class MissingAuthenticationTokenError(GatewayError):
+    """No SigV4 signature, or no such route (API Gateway answers both the same way)."""
+
+    wire_code = "MissingAuthenticationTokenException"
+
+
+class IncompleteSignatureError(GatewayError):
+    wire_code = "IncompleteSignatureException"
+
+
+class InvalidSignatureError(GatewayError):
+    """Signature mismatch, wrong credential scope, or a request date outside the allowed clock skew."""
+
+    wire_code = "InvalidSignatureException"
+
+
+class UnrecognizedClientError(GatewayError):
+    """Unknown access key or security token."""
+
+    wire_code = "UnrecognizedClientException"
+
+
+class RequestTooLargeError(GatewayError):
+    wire_code = "RequestTooLargeException"
+    http_status = 413

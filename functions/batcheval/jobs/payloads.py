@@ -1,0 +1,89 @@
+"""Job payloads in S3: the full Start request (ground truth included), SSE-KMS encrypted.
+
+The DynamoDB item stays small (a 500-session ground truth with 100,000-character texts does not
+fit in 400 KB); it keeps a pointer (`SpecLocation`). Objects are encrypted with the caller's key
+from the request or the stack key, under an encryption context naming the job ARN, so a key
+policy can restrict use to batch-evaluation data.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from botocore.exceptions import ClientError
+
+from batcheval.errors import FieldIssue, ValidationError
+from batcheval.jobs.records import SpecLocation
+
+if TYPE_CHECKING:
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+ENCRYPTION_CONTEXT_KEY = "batcheval:batchEvaluationArn"
+SPEC_OBJECT = "request.json"
+
+
+def job_prefix(owner: str, job_id: str) -> str:
+    return f"jobs/{owner}/{job_id}/"
+
+
+def encryption_context(job_arn: str) -> dict[str, str]:
+    return {ENCRYPTION_CONTEXT_KEY: job_arn}
+
+
+class PayloadStore:
+    def __init__(self, s3: S3Client, kms: KMSClient, bucket: str) -> None:
+        self._s3 = s3
+        self._kms = kms
+        self._bucket = bucket
+
+    def check_key(self, key_arn: str) -> None:
+        """Reject a caller key we could not encrypt with, before anything is stored."""
+
+        def invalid(message: str) -> ValidationError:
+            return ValidationError(message, fields=[FieldIssue("kmsKeyArn", message)])
+
+        try:
+            metadata = self._kms.describe_key(KeyId=key_arn)["KeyMetadata"]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            raise invalid(f"The KMS key cannot be used ({code}).") from error
+        if metadata.get("KeyState") != "Enabled":
+            raise invalid(f"The KMS key is {metadata.get('KeyState')}, not Enabled.")
+        # SYMMETRIC_DEFAULT is the only spec usable for encryption by S3 (implies ENCRYPT_DECRYPT).
+        if metadata.get("KeySpec") != "SYMMETRIC_DEFAULT":
+            raise invalid("The KMS key must be a symmetric encryption key.")
+
+    def put_spec(self, *, owner: str, job_id: str, job_arn: str, kms_key_arn: str, spec: Any) -> SpecLocation:
+        key = job_prefix(owner, job_id) + SPEC_OBJECT
+        context = base64.b64encode(orjson.dumps(encryption_context(job_arn))).decode()
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=orjson.dumps(spec),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=kms_key_arn,
+            SSEKMSEncryptionContext=context,
+        )
+        return SpecLocation(bucket=self._bucket, key=key, kms_key_arn=kms_key_arn)
+
+    def get_spec(self, location: SpecLocation) -> Any:
+        body = self._s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+        return orjson.loads(body)
+
+    def delete_job_objects(self, owner: str, job_id: str) -> int:
+        """Delete every object stored for the job; returns how many were deleted."""
+        deleted = 0
+        paginator = self._s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=job_prefix(owner, job_id)):
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": entry["Key"]} for entry in page.get("Contents", []) if "Key" in entry
+            ]
+            if keys:
+                self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
+                deleted += len(keys)
+        return deleted

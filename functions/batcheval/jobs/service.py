@@ -1,0 +1,267 @@
+"""JobService: the five batch-evaluation operations on behalf of one owner (an AWS account).
+
+Takes requests already validated against the wire model (JSON-ready dicts) and applies the
+service rules: unsupported features, idempotency on clientToken, name uniqueness and quotas (via
+the store's transactions), payload storage in S3 with KMS, the status machine, and cleanup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from botocore.exceptions import ClientError
+
+from batcheval.errors import ConflictError, FieldIssue, ValidationError
+from batcheval.jobs.identifiers import job_arn, new_job_id
+from batcheval.jobs.page_tokens import PageTokenCodec
+from batcheval.jobs.payloads import PayloadStore
+from batcheval.jobs.records import Job, JobPage, SpecLocation
+from batcheval.jobs.starter import JobStarter
+from batcheval.jobs.status import TERMINAL, sources_of
+from batcheval.jobs.store import Created, JobStore, TokenClaim
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_RESULTS = 10
+# dataSourceConfig larger than this (e.g. 500 sessions x 100 trace ids) is echoed from S3, not the item.
+INLINE_DATA_SOURCE_LIMIT = 32_000
+START_FAILED_MESSAGE = "The evaluation pipeline could not be started."
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def request_hash(request: dict[str, Any]) -> str:
+    """Hash of a Start request without its clientToken: same request ⇔ same hash."""
+    body = {key: value for key, value in request.items() if key != "clientToken"}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def unsupported_fields(request: dict[str, Any]) -> list[FieldIssue]:
+    """Request fields this deployment cannot honour yet: rejected, never silently ignored."""
+    issues: list[FieldIssue] = []
+    if request.get("insights"):
+        issues.append(FieldIssue("insights", "insights are not supported by this deployment yet."))
+    if request.get("datasetExecutionConfig") is not None:
+        issues.append(
+            FieldIssue(
+                "datasetExecutionConfig", "datasetExecutionConfig is not supported by this deployment yet."
+            )
+        )
+    if (request.get("dataSourceConfig") or {}).get("onlineEvaluationConfigSource") is not None:
+        issues.append(
+            FieldIssue(
+                "dataSourceConfig.onlineEvaluationConfigSource",
+                "onlineEvaluationConfigSource is not supported by this deployment yet; use cloudWatchLogs.",
+            )
+        )
+    return issues
+
+
+@dataclass(frozen=True)
+class StartResult:
+    job: Job
+    created: bool  # False when a retry with the same clientToken returned the existing job
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A job with its dataSourceConfig resolved (from the item or, when large, from S3)."""
+
+    job: Job
+    data_source_config: dict[str, Any] | None
+
+
+class JobService:
+    def __init__(
+        self,
+        *,
+        store: JobStore,
+        payloads: PayloadStore,
+        page_tokens: PageTokenCodec,
+        starter: JobStarter,
+        region: str,
+        partition: str,
+        default_kms_key_arn: str,
+        max_active_jobs: int,
+        max_stored_jobs: int,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[str], str] = new_job_id,
+    ) -> None:
+        self._store = store
+        self._payloads = payloads
+        self._tokens = page_tokens
+        self._starter = starter
+        self._region = region
+        self._partition = partition
+        self._default_key = default_kms_key_arn
+        self._max_active = max_active_jobs
+        self._max_stored = max_stored_jobs
+        self._clock = clock
+        self._new_id = new_id
+
+    @property
+    def store(self) -> JobStore:
+        return self._store
+
+    # ---- Start ---------------------------------------------------------------------------------
+    def start(self, owner: str, request: dict[str, Any]) -> StartResult:
+        issues = unsupported_fields(request)
+        if issues:
+            raise ValidationError(
+                "The request uses features not supported by this deployment yet: "
+                + ", ".join(issue.name for issue in issues),
+                fields=issues,
+            )
+        token: str | None = request.get("clientToken")
+        fingerprint = request_hash(request)
+        if token is not None:
+            claim = self._store.find_token(owner, token)
+            if claim is not None:
+                return self._replay(owner, claim, fingerprint)
+
+        caller_key: str | None = request.get("kmsKeyArn")
+        if caller_key is not None:
+            self._check_caller_key(caller_key)
+        name: str = request["batchEvaluationName"]
+        job_id = self._new_id(name)
+        arn = job_arn(partition=self._partition, region=self._region, account=owner, job_id=job_id)
+        body = {key: value for key, value in request.items() if key != "clientToken"}
+        spec = self._payloads.put_spec(
+            owner=owner,
+            job_id=job_id,
+            job_arn=arn,
+            kms_key_arn=caller_key or self._default_key,
+            spec=body,
+        )
+        job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec)
+        try:
+            outcome = self._store.create(job, max_active=self._max_active, max_stored=self._max_stored)
+        except Exception:
+            self._payloads.delete_job_objects(owner, job_id)
+            raise
+        if not isinstance(outcome, Created):
+            # A concurrent retry with the same token won: drop our copy and answer as a replay.
+            self._payloads.delete_job_objects(owner, job_id)
+            return self._replay(owner, outcome.claim, fingerprint)
+        return StartResult(self._hand_to_pipeline(outcome.job), created=True)
+
+    def _check_caller_key(self, key_arn: str) -> None:
+        key_region = key_arn.split(":")[3]
+        if key_region != self._region:
+            message = f"The KMS key must be in the service's Region ({self._region}), not {key_region}."
+            raise ValidationError(message, fields=[FieldIssue("kmsKeyArn", message)])
+        self._payloads.check_key(key_arn)
+
+    def _new_job(
+        self,
+        owner: str,
+        job_id: str,
+        arn: str,
+        request: dict[str, Any],
+        token: str | None,
+        fingerprint: str,
+        spec: SpecLocation,
+    ) -> Job:
+        now = self._clock()
+        data_source = request["dataSourceConfig"]
+        inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
+        return Job(
+            owner=owner,
+            job_id=job_id,
+            arn=arn,
+            name=request["batchEvaluationName"],
+            status="PENDING",
+            created_at=now,
+            updated_at=now,
+            spec=spec,
+            description=request.get("description"),
+            evaluators=request.get("evaluators"),
+            output_config=request.get("outputConfig"),
+            kms_key_arn=request.get("kmsKeyArn"),
+            tags=request.get("tags"),
+            data_source_config=data_source if inline else None,
+            data_source_in_spec=not inline,
+            client_token=token,
+            request_hash=fingerprint,
+        )
+
+    def _replay(self, owner: str, claim: TokenClaim, fingerprint: str) -> StartResult:
+        if claim.request_hash != fingerprint:
+            raise ConflictError("The clientToken was already used with different request parameters.")
+        job = self._store.get(owner, claim.job_id)
+        if job is None:
+            raise ConflictError("The job created with this clientToken is being deleted; use a new token.")
+        return StartResult(job, created=False)
+
+    def _hand_to_pipeline(self, job: Job) -> Job:
+        try:
+            run_id = self._starter.start(job)
+        except Exception:
+            # The job exists (a retry returns it), so it must say it failed rather than sit PENDING.
+            logger.exception("starting the pipeline failed", extra={"batchEvaluationId": job.job_id})
+            return self._store.transition(
+                job.owner, job.job_id, "FAILED", now=self._clock(), error_details=[START_FAILED_MESSAGE]
+            )
+        if run_id is None:
+            return job
+        return self._store.record_run(job.owner, job.job_id, run_id, now=self._clock())
+
+    # ---- Get / List ----------------------------------------------------------------------------
+    def get(self, owner: str, job_id: str) -> JobView:
+        job = self._store.require(owner, job_id)
+        data_source = job.data_source_config
+        if job.data_source_in_spec:
+            try:
+                data_source = self._payloads.get_spec(job.spec).get("dataSourceConfig")
+            except ClientError:
+                # As AgentCore: with the key unusable, Get still answers with the job's metadata.
+                logger.warning("job spec unreadable", extra={"batchEvaluationId": job_id}, exc_info=True)
+                data_source = None
+        return JobView(job, data_source)
+
+    def list_jobs(self, owner: str, *, max_results: int | None, next_token: str | None) -> JobPage:
+        after = self._tokens.decode(owner, next_token) if next_token is not None else None
+        jobs, position = self._store.list_page(owner, limit=max_results or DEFAULT_MAX_RESULTS, after=after)
+        token = self._tokens.encode(owner, position) if position is not None else None
+        return JobPage(jobs, token)
+
+    # ---- Stop / Delete -------------------------------------------------------------------------
+    def stop(self, owner: str, job_id: str) -> Job:
+        job = self._store.require(owner, job_id)
+        if job.status == "STOPPING":
+            # Ask again: a retry heals a stop request the pipeline did not receive.
+            self._starter.stop(job)
+            return job
+        if job.status in TERMINAL or job.status == "DELETING":
+            raise ConflictError(f"Batch evaluation {job_id} is {job.status} and cannot be stopped.")
+        if job.status == "PENDING" and job.run_id is None:
+            try:
+                return self._store.transition(
+                    owner, job_id, "STOPPED", now=self._clock(), require_no_run=True
+                )
+            except ConflictError:
+                job = self._store.require(owner, job_id)  # a run started meanwhile: stop that run
+                if job.status == "STOPPING":
+                    return job
+        stopping = self._store.transition(owner, job_id, "STOPPING", now=self._clock())
+        self._starter.stop(stopping)
+        return stopping
+
+    def delete(self, owner: str, job_id: str) -> Job:
+        job = self._store.require(owner, job_id)
+        if job.status not in sources_of("DELETING"):
+            raise ConflictError(
+                f"Batch evaluation {job_id} is {job.status}; stop it and let it finish before deleting."
+            )
+        deleting = self._store.transition(owner, job_id, "DELETING", now=self._clock())
+        self._payloads.delete_job_objects(owner, job_id)
+        self._store.remove(deleting)
+        return deleting

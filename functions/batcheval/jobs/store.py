@@ -1,0 +1,473 @@
+"""JobStore: job records, name and client-token reservations, and per-owner quota counters in DynamoDB.
+
+One table, partitioned by owner (`pk = OWNER#<account>`), so every read and write is scoped to
+the tenant by its key. Items in an owner's partition:
+
+- `JOB#<id>`      the job record (the `by_created` LSI sorts these newest first for List);
+- `NAME#<name>`   reserves the name (unique per owner) for the job that holds it;
+- `TOKEN#<token>` the clientToken of the Start that created the job, with the request's hash;
+- `COUNTERS`      `active` and `stored` job counts for the quotas.
+
+Create writes all four in one TransactWriteItems with conditions, so concurrent Starts (also
+concurrent retries of one Start) can neither create duplicates nor overshoot a quota.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, cast
+
+import orjson
+from botocore.exceptions import ClientError
+
+from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError
+from batcheval.jobs.records import Job, SpecLocation
+from batcheval.jobs.status import JobStatus, changes_activity, sources_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+LIST_INDEX = "by_created"
+_TRANSACTION_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class TokenClaim:
+    """An existing clientToken reservation: the job it created and the hash of that request."""
+
+    job_id: str
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class Created:
+    job: Job
+
+
+@dataclass(frozen=True)
+class TokenTaken:
+    claim: TokenClaim
+
+
+def owner_key(owner: str) -> str:
+    return f"OWNER#{owner}"
+
+
+def format_instant(value: datetime) -> str:
+    """Fixed-width UTC text, so string order is time order in the list index."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_instant(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+
+
+def _s(value: str) -> dict[str, Any]:
+    return {"S": value}
+
+
+def _n(value: int) -> dict[str, Any]:
+    return {"N": str(value)}
+
+
+def job_to_item(job: Job) -> dict[str, Any]:
+    doc = {
+        "description": job.description,
+        "evaluators": job.evaluators,
+        "outputConfig": job.output_config,
+        "kmsKeyArn": job.kms_key_arn,
+        "tags": job.tags,
+        "dataSourceConfig": job.data_source_config,
+        "dataSourceInSpec": job.data_source_in_spec,
+    }
+    item: dict[str, Any] = {
+        "pk": _s(owner_key(job.owner)),
+        "sk": _s(f"JOB#{job.job_id}"),
+        "kind": _s("job"),
+        "owner": _s(job.owner),
+        "jobId": _s(job.job_id),
+        "arn": _s(job.arn),
+        "name": _s(job.name),
+        "status": _s(job.status),
+        "createdAt": _s(format_instant(job.created_at)),
+        "updatedAt": _s(format_instant(job.updated_at)),
+        "listKey": _s(f"{format_instant(job.created_at)}#{job.job_id}"),
+        "doc": _s(orjson.dumps(doc).decode()),
+        "specBucket": _s(job.spec.bucket),
+        "specKey": _s(job.spec.key),
+        "specKmsKeyArn": _s(job.spec.kms_key_arn),
+        "requestHash": _s(job.request_hash),
+    }
+    if job.client_token is not None:
+        item["clientToken"] = _s(job.client_token)
+    if job.run_id is not None:
+        item["runId"] = _s(job.run_id)
+    if job.evaluation_results is not None:
+        item["results"] = _s(orjson.dumps(job.evaluation_results).decode())
+    if job.error_details:
+        item["errorDetails"] = {"L": [_s(text) for text in job.error_details]}
+    return item
+
+
+def job_from_item(item: dict[str, Any]) -> Job:
+    doc = orjson.loads(item["doc"]["S"])
+    return Job(
+        owner=item["owner"]["S"],
+        job_id=item["jobId"]["S"],
+        arn=item["arn"]["S"],
+        name=item["name"]["S"],
+        status=cast(JobStatus, item["status"]["S"]),
+        created_at=parse_instant(item["createdAt"]["S"]),
+        updated_at=parse_instant(item["updatedAt"]["S"]),
+        spec=SpecLocation(item["specBucket"]["S"], item["specKey"]["S"], item["specKmsKeyArn"]["S"]),
+        description=doc.get("description"),
+        evaluators=doc.get("evaluators"),
+        output_config=doc.get("outputConfig"),
+        kms_key_arn=doc.get("kmsKeyArn"),
+        tags=doc.get("tags"),
+        data_source_config=doc.get("dataSourceConfig"),
+        data_source_in_spec=bool(doc.get("dataSourceInSpec")),
+        client_token=item.get("clientToken", {}).get("S"),
+        request_hash=item["requestHash"]["S"],
+        run_id=item.get("runId", {}).get("S"),
+        evaluation_results=orjson.loads(item["results"]["S"]) if "results" in item else None,
+        error_details=[entry["S"] for entry in item.get("errorDetails", {}).get("L", [])],
+    )
+
+
+def _reasons(error: ClientError) -> list[dict[str, Any]]:
+    return cast(list[dict[str, Any]], error.response.get("CancellationReasons") or [])
+
+
+def _is_cancelled(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "TransactionCanceledException"
+
+
+def _retryable_cancellation(reasons: Sequence[dict[str, Any]]) -> bool:
+    """Cancelled only by concurrent transactions on the same items (no condition failed)."""
+    codes = {reason.get("Code") for reason in reasons}
+    return "ConditionalCheckFailed" not in codes and bool(codes & {"TransactionConflict", "ThrottlingError"})
+
+
+class JobStore:
+    """DynamoDB persistence of jobs. Every method takes the owner: there is no cross-tenant access."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    # ---- reads ---------------------------------------------------------------------------------
+    def _item(self, owner: str, sk: str) -> dict[str, Any] | None:
+        response = self._db.get_item(
+            TableName=self._table, Key={"pk": _s(owner_key(owner)), "sk": _s(sk)}, ConsistentRead=True
+        )
+        return cast(dict[str, Any] | None, response.get("Item"))
+
+    def get(self, owner: str, job_id: str) -> Job | None:
+        item = self._item(owner, f"JOB#{job_id}")
+        return job_from_item(item) if item else None
+
+    def require(self, owner: str, job_id: str) -> Job:
+        job = self.get(owner, job_id)
+        if job is None:
+            raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
+        return job
+
+    def find_token(self, owner: str, client_token: str) -> TokenClaim | None:
+        item = self._item(owner, f"TOKEN#{client_token}")
+        if not item:
+            return None
+        return TokenClaim(job_id=item["jobId"]["S"], request_hash=item["requestHash"]["S"])
+
+    def list_page(
+        self, owner: str, *, limit: int, after: dict[str, str] | None
+    ) -> tuple[list[Job], dict[str, str] | None]:
+        """Up to `limit` jobs newest first, and the position after the last one if more exist."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(owner_key(owner))},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,
+            # One extra item tells whether another page exists, so the last page has no token.
+            "Limit": limit + 1,
+        }
+        if after is not None:
+            kwargs["ExclusiveStartKey"] = {
+                "pk": _s(owner_key(owner)),
+                "sk": _s(after["sk"]),
+                "listKey": _s(after["listKey"]),
+            }
+        items = cast(list[dict[str, Any]], self._db.query(**kwargs).get("Items", []))
+        jobs = [job_from_item(item) for item in items[:limit]]
+        if len(items) <= limit:
+            return jobs, None
+        last = items[limit - 1]
+        return jobs, {"sk": last["sk"]["S"], "listKey": last["listKey"]["S"]}
+
+    # ---- writes --------------------------------------------------------------------------------
+    def create(self, job: Job, *, max_active: int, max_stored: int) -> Created | TokenTaken:
+        """Insert a new job with its name, token and quota bookkeeping in one transaction.
+
+        Returns `TokenTaken` when the clientToken already created a job (the caller decides
+        whether that is a replay or a conflict); raises ConflictError for a taken name and
+        ServiceQuotaExceededError when a quota would be exceeded.
+        """
+        if max_active < 1 or max_stored < 1:
+            raise ServiceQuotaExceededError("Batch evaluations are disabled by a quota of 0.")
+        pk = _s(owner_key(job.owner))
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": job_to_item(job),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {"pk": pk, "sk": _s(f"NAME#{job.name}"), "jobId": _s(job.job_id)},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": pk, "sk": _s("COUNTERS")},
+                    "UpdateExpression": "ADD #active :one, #stored :one",
+                    "ConditionExpression": (
+                        "(attribute_not_exists(#active) OR #active < :maxActive) AND "
+                        "(attribute_not_exists(#stored) OR #stored < :maxStored)"
+                    ),
+                    "ExpressionAttributeNames": {"#active": "active", "#stored": "stored"},
+                    "ExpressionAttributeValues": {
+                        ":one": _n(1),
+                        ":maxActive": _n(max_active),
+                        ":maxStored": _n(max_stored),
+                    },
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            },
+        ]
+        if job.client_token is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "pk": pk,
+                            "sk": _s(f"TOKEN#{job.client_token}"),
+                            "jobId": _s(job.job_id),
+                            "requestHash": _s(job.request_hash),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+        for attempt in range(_TRANSACTION_ATTEMPTS):
+            try:
+                self._db.transact_write_items(TransactItems=cast(Any, items))
+                return Created(job)
+            except ClientError as error:
+                if not _is_cancelled(error):
+                    raise
+                reasons = _reasons(error)
+                if _retryable_cancellation(reasons) and attempt + 1 < _TRANSACTION_ATTEMPTS:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                return self._explain_create_failure(job, reasons, max_active, max_stored, error)
+        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+
+    def _explain_create_failure(
+        self,
+        job: Job,
+        reasons: list[dict[str, Any]],
+        max_active: int,
+        max_stored: int,
+        error: ClientError,
+    ) -> TokenTaken:
+        def failed(index: int) -> dict[str, Any] | None:
+            if index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed":
+                return reasons[index].get("Item") or {}
+            return None
+
+        # The token is checked first: a replay also collides on the name it reserved.
+        token_item = failed(3)
+        if token_item is not None:
+            if "jobId" not in token_item:  # pragma: no cover - DynamoDB always returns ALL_OLD
+                claim = self.find_token(job.owner, job.client_token or "")
+                if claim is None:
+                    raise ConflictError(
+                        "The clientToken is in use by a concurrent request; retry."
+                    ) from error
+                return TokenTaken(claim)
+            return TokenTaken(TokenClaim(token_item["jobId"]["S"], token_item["requestHash"]["S"]))
+        name_item = failed(1)
+        if name_item is not None:
+            # A concurrent retry of the same Start may surface as the name collision first.
+            holder = self.get(job.owner, name_item["jobId"]["S"]) if "jobId" in name_item else None
+            if (
+                holder is not None
+                and job.client_token is not None
+                and holder.client_token == job.client_token
+            ):
+                return TokenTaken(TokenClaim(holder.job_id, holder.request_hash))
+            raise ConflictError(
+                f"A batch evaluation named {job.name} already exists in this account."
+            ) from error
+        counters = failed(2)
+        if counters is not None:
+            active = int(counters.get("active", {}).get("N", "0"))
+            if active >= max_active:
+                raise ServiceQuotaExceededError(
+                    f"Quota of {max_active} active batch evaluations reached; stop or wait for one to finish."
+                ) from error
+            raise ServiceQuotaExceededError(
+                f"Quota of {max_stored} stored batch evaluations reached; delete some to create more."
+            ) from error
+        raise error
+
+    def transition(
+        self,
+        owner: str,
+        job_id: str,
+        target: JobStatus,
+        *,
+        now: datetime,
+        require_no_run: bool = False,
+        error_details: list[str] | None = None,
+    ) -> Job:
+        """Move a job to `target` if the status table allows it from its current status.
+
+        The allowed sources are the condition of the write, so two racing transitions cannot both
+        win. Leaving or entering an active status moves the owner's active counter in the same
+        transaction. Raises ResourceNotFoundError or ConflictError (naming the current status).
+        """
+        current = self.require(owner, job_id)
+        sources = sources_of(target)
+        if current.status not in sources:
+            raise ConflictError(f"Batch evaluation {job_id} is {current.status}; it cannot become {target}.")
+        names = {"#status": "status", "#updatedAt": "updatedAt"}
+        values: dict[str, Any] = {
+            ":from": _s(current.status),
+            ":to": _s(target),
+            ":now": _s(format_instant(now)),
+        }
+        update = "SET #status = :to, #updatedAt = :now"
+        condition = "#status = :from"
+        if require_no_run:
+            names["#runId"] = "runId"
+            condition += " AND attribute_not_exists(#runId)"
+        if error_details is not None:
+            names["#errorDetails"] = "errorDetails"
+            values[":errors"] = {"L": [_s(text) for text in error_details]}
+            update += ", #errorDetails = :errors"
+        pk = _s(owner_key(owner))
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": pk, "sk": _s(f"JOB#{job_id}")},
+                    "UpdateExpression": update,
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        ]
+        delta = changes_activity(current.status, target)
+        if delta:
+            items.append(self._counter_update(pk, "active", delta))
+        try:
+            self._db.transact_write_items(TransactItems=cast(Any, items))
+        except ClientError as error:
+            if not _is_cancelled(error):
+                raise
+            # Lost a race: report against what is there now.
+            latest = self.require(owner, job_id)
+            raise ConflictError(
+                f"Batch evaluation {job_id} changed concurrently (now {latest.status}); "
+                f"it cannot become {target}."
+            ) from error
+        return replace(
+            current,
+            status=target,
+            updated_at=now,
+            error_details=error_details if error_details is not None else current.error_details,
+        )
+
+    def record_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> Job:
+        """Attach the pipeline run that was started for a still-active job (once)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+                UpdateExpression="SET #runId = :run, #updatedAt = :now",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#runId)",
+                ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt"},
+                ExpressionAttributeValues={":run": _s(run_id), ":now": _s(format_instant(now))},
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            raise ConflictError(f"Batch evaluation {job_id} already has a run.") from error
+        return self.require(owner, job_id)
+
+    def remove(self, job: Job) -> None:
+        """Delete a DELETING job's item, its reservations, and release its stored-job quota."""
+        pk = _s(owner_key(job.owner))
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._table,
+                    "Key": {"pk": pk, "sk": _s(f"JOB#{job.job_id}")},
+                    "ConditionExpression": "#status = :deleting",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":deleting": _s("DELETING")},
+                }
+            },
+            self._owned_reservation_delete(pk, f"NAME#{job.name}", job.job_id),
+            self._counter_update(pk, "stored", -1),
+        ]
+        if job.client_token is not None:
+            items.append(self._owned_reservation_delete(pk, f"TOKEN#{job.client_token}", job.job_id))
+        try:
+            self._db.transact_write_items(TransactItems=cast(Any, items))
+        except ClientError as error:
+            if not _is_cancelled(error):
+                raise
+            raise ConflictError(f"Batch evaluation {job.job_id} changed while being deleted.") from error
+
+    def _owned_reservation_delete(self, pk: dict[str, Any], sk: str, job_id: str) -> dict[str, Any]:
+        # Only the job's own reservation; a missing one (never written) is fine.
+        return {
+            "Delete": {
+                "TableName": self._table,
+                "Key": {"pk": pk, "sk": _s(sk)},
+                "ConditionExpression": "attribute_not_exists(pk) OR jobId = :job",
+                "ExpressionAttributeValues": {":job": _s(job_id)},
+            }
+        }
+
+    def _counter_update(self, pk: dict[str, Any], counter: str, delta: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": {"pk": pk, "sk": _s("COUNTERS")},
+                "UpdateExpression": "ADD #counter :delta",
+                "ExpressionAttributeNames": {"#counter": counter},
+                "ExpressionAttributeValues": {":delta": _n(delta)},
+            }
+        }
+
+    def counters(self, owner: str) -> dict[str, int]:
+        """The owner's quota counters (`active`, `stored`); missing means 0."""
+        item = self._item(owner, "COUNTERS") or {}
+        return {name: int(item.get(name, {}).get("N", "0")) for name in ("active", "stored")}

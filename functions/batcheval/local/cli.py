@@ -1,0 +1,328 @@
+"""`batcheval serve` and `batcheval demo`: the local API server on the embedded emulator (or on AWS).
+
+`demo` is an interim command: the same server plus one sample job started with the stock client.
+It will be replaced by the full demo (sample sessions, evaluation, results).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from batcheval.errors import DomainError, ValidationError
+from batcheval.local.backend import (
+    DEFAULT_BUCKET_NAME,
+    DEFAULT_TABLE_NAME,
+    Backend,
+    connect_backend,
+    handler_environment,
+)
+from batcheval.local.gateway import LocalGateway
+from batcheval.local.proxy import ApiIdentity
+from batcheval.local.server import DEFAULT_PORT, LocalApiServer
+from batcheval.local.sigv4 import DEFAULT_TENANT, Tenant, TenantRegistry
+from batcheval.local.throttle import TokenBucket
+from batcheval.sdk import client as agentcore_client
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = sub.add_parser(
+        "serve",
+        help="run the job API locally (SigV4, stock boto3 client) on the embedded AWS emulator",
+        description="Run the job API on 127.0.0.1 in front of the real handlers. By default the handlers "
+        "use an embedded AWS emulator (moto) started in this process; --aws or --endpoint-url use "
+        "existing resources instead.",
+    )
+    _add_server_options(serve)
+    serve.set_defaults(handler=run_serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="serve locally and start one sample job with the stock boto3 client (interim demo)",
+        description="Like `serve`, then start one sample batch evaluation through the stock boto3 client "
+        "and print it. Keeps serving until Ctrl-C unless --once.",
+    )
+    _add_server_options(demo)
+    demo.add_argument("--once", action="store_true", help="exit after the sample job instead of serving")
+    demo.set_defaults(handler=run_demo)
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="API port (default 8787; 0 = any free)"
+    )
+    parser.add_argument(
+        "--tenant",
+        action="append",
+        default=[],
+        metavar="ACCESS_KEY:SECRET:ACCOUNT_ID",
+        help="accept these credentials as that AWS account (repeatable); test:test:123456789012 always works",
+    )
+    parser.add_argument(
+        "--region", default="us-east-1", help="AWS region of the resources (default us-east-1)"
+    )
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument(
+        "--aws",
+        action="store_true",
+        help="use real AWS (default credential chain) instead of the embedded emulator",
+    )
+    target.add_argument("--endpoint-url", help="use an AWS-compatible endpoint you run (e.g. moto_server)")
+    parser.add_argument("--jobs-table", default=DEFAULT_TABLE_NAME, help="DynamoDB job table name")
+    parser.add_argument(
+        "--payload-bucket", default=DEFAULT_BUCKET_NAME, help="S3 bucket for request payloads"
+    )
+    parser.add_argument("--kms-key-arn", help="the stack KMS key (required with --aws/--endpoint-url)")
+    parser.add_argument(
+        "--create-resources",
+        action="store_true",
+        help="with --aws/--endpoint-url: create missing table and bucket (and a KMS key if none is given)",
+    )
+    parser.add_argument(
+        "--emulator-port", type=int, default=0, help="embedded emulator port (default: any free)"
+    )
+    parser.add_argument("--max-active-jobs", type=int, help="quota: active jobs per account")
+    parser.add_argument("--max-stored-jobs", type=int, help="quota: stored jobs per account")
+    parser.add_argument(
+        "--allow-account",
+        action="append",
+        metavar="ACCOUNT_ID",
+        help="resource policy: only these tenant accounts may call (repeatable; default: every tenant)",
+    )
+    parser.add_argument("--rate-limit", type=float, help="stage throttling: steady requests per second")
+    parser.add_argument(
+        "--burst-limit", type=int, help="stage throttling: burst size (default: the rate, min 1)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="log warnings only (no request log)")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    return _run(args, demo=False)
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    return _run(args, demo=True)
+
+
+def _run(args: argparse.Namespace, *, demo: bool) -> int:
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        # Check every option before starting anything.
+        tenants = _tenants(args.tenant)
+        allowed = _allowed_accounts(args.allow_account)
+        throttle = _throttle(args.rate_limit, args.burst_limit)
+        with ExitStack() as stack:
+            backend = stack.enter_context(_backend(args))
+            env = backend.handler_environment(
+                max_active_jobs=args.max_active_jobs, max_stored_jobs=args.max_stored_jobs
+            )
+            if args.quiet:
+                env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+            stack.enter_context(handler_environment(env))
+            gateway = LocalGateway(
+                tenants,
+                api=ApiIdentity(account_id=_account_of(backend.kms_key_arn)),
+                region=backend.region,
+                allowed_accounts=allowed,
+                throttle=throttle,
+            )
+            try:
+                server = stack.enter_context(LocalApiServer(gateway, port=args.port))
+            except OSError as exc:
+                print(f"batcheval: cannot listen on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+                return 1
+            stop = threading.Event()
+            stack.enter_context(_stop_on_signals(stop))
+            print(_ready_banner(server.url, backend, tenants), flush=True)
+            if demo:
+                if not _start_sample_job(server.url, backend.region):
+                    return 1
+                if args.once:
+                    return 0
+            _wait(stop)
+            print("\nbatcheval: stopping", flush=True)
+        return 0
+    except DomainError as exc:
+        print(f"batcheval: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # Ctrl-C while starting up
+        print("\nbatcheval: interrupted", file=sys.stderr)
+        return 130
+
+
+def _tenants(specs: list[str]) -> TenantRegistry:
+    by_key = {DEFAULT_TENANT.access_key: DEFAULT_TENANT}
+    for spec in specs:
+        tenant = Tenant.parse(spec)
+        by_key[tenant.access_key] = tenant
+    return TenantRegistry(by_key.values())
+
+
+def _allowed_accounts(accounts: list[str] | None) -> frozenset[str] | None:
+    if not accounts:
+        return None
+    bad = [account for account in accounts if not (len(account) == 12 and account.isdigit())]
+    if bad:
+        raise ValidationError(f"--allow-account needs 12-digit account ids, got {bad}")
+    return frozenset(accounts)
+
+
+def _throttle(rate: float | None, burst: int | None) -> TokenBucket | None:
+    if rate is None:
+        if burst is not None:
+            raise ValidationError("--burst-limit needs --rate-limit")
+        return None
+    if rate <= 0 or (burst is not None and burst < 1):
+        raise ValidationError("--rate-limit must be > 0 and --burst-limit >= 1")
+    return TokenBucket(rate, burst if burst is not None else max(1, int(rate)))
+
+
+@contextmanager
+def _backend(args: argparse.Namespace) -> Iterator[Backend]:
+    if args.aws or args.endpoint_url:
+        yield connect_backend(
+            region=args.region,
+            endpoint_url=args.endpoint_url,
+            table_name=args.jobs_table,
+            bucket_name=args.payload_bucket,
+            kms_key_arn=args.kms_key_arn,
+            create_resources=args.create_resources,
+        )
+        return
+    if args.kms_key_arn or args.create_resources:
+        raise ValidationError("--kms-key-arn and --create-resources need --aws or --endpoint-url")
+    from batcheval.local.emulator import EmbeddedEmulator  # needs the `local` extra (moto)
+
+    with EmbeddedEmulator(
+        region=args.region,
+        port=args.emulator_port,
+        table_name=args.jobs_table,
+        bucket_name=args.payload_bucket,
+    ) as backend:
+        yield backend
+
+
+def _account_of(arn: str) -> str:
+    """The account that owns the API: the stack key's account (API Gateway's requestContext.accountId)."""
+    parts = arn.split(":")
+    if len(parts) < 6 or not parts[4]:
+        raise ValidationError(f"not a KMS key ARN: {arn!r}")
+    return parts[4]
+
+
+def _ready_banner(api_url: str, backend: Backend, tenants: TenantRegistry) -> str:
+    default = DEFAULT_TENANT
+    lines = [
+        "batcheval local API is ready.",
+        f"  API endpoint (SigV4):    {api_url}",
+    ]
+    if backend.embedded:
+        lines.append(f"  AWS endpoint (emulator): {backend.endpoint_url}  DynamoDB, S3, KMS, CloudWatch Logs")
+    elif backend.endpoint_url:
+        lines.append(f"  AWS endpoint:            {backend.endpoint_url}")
+    else:
+        lines.append(f"  AWS:                     real AWS, region {backend.region}")
+    lines += [
+        f"  job table / bucket:      {backend.table_name} / {backend.bucket_name}",
+        f"  stack KMS key:           {backend.kms_key_arn}",
+        "  tenants:                 "
+        + ", ".join(
+            f"{t.access_key} -> {t.account_id}" for t in sorted(tenants.all(), key=lambda t: t.access_key)
+        ),
+        "",
+        "Python (stock boto3 client, signed for execute-api):",
+        "  import batcheval",
+        f'  client = batcheval.client(endpoint_url="{api_url}", region_name="{backend.region}",',
+        f'                            aws_access_key_id="{default.access_key}", '
+        f'aws_secret_access_key="{default.secret_key}")',
+        "  print(client.list_batch_evaluations())",
+    ]
+    if backend.embedded:
+        lines += [
+            "",
+            "Inspect or load the emulated AWS (any credentials work there):",
+            "  export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
+            f"AWS_DEFAULT_REGION={backend.region}",
+            f"  aws --endpoint-url {backend.endpoint_url} dynamodb scan --table-name {backend.table_name}",
+            f'  boto3.client("logs", endpoint_url="{backend.endpoint_url}")',
+        ]
+    lines += ["", "Press Ctrl-C to stop."]
+    return "\n".join(lines)
+
+
+def _start_sample_job(api_url: str, region: str) -> bool:
+    client = agentcore_client(
+        endpoint_url=api_url,
+        region_name=region,
+        aws_access_key_id=DEFAULT_TENANT.access_key,
+        aws_secret_access_key=DEFAULT_TENANT.secret_key,
+    )
+    name = "demo_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    try:
+        job = _sample_job(client, name)
+    except ClientError as exc:
+        print(f"batcheval: the sample job failed: {exc}", file=sys.stderr)
+        return False
+    print("\nStarted a sample batch evaluation with the stock boto3 client:")
+    print(_json({k: v for k, v in job.items() if k != "ResponseMetadata"}), flush=True)
+    return True
+
+
+def _sample_job(client: Any, name: str) -> dict[str, Any]:
+    started = client.start_batch_evaluation(
+        batchEvaluationName=name,
+        description="Sample job started by `batcheval demo`",
+        dataSourceConfig={
+            "cloudWatchLogs": {
+                "serviceNames": ["demo_agent.DEFAULT"],
+                "logGroupNames": ["/aws/bedrock-agentcore/runtimes/demo_agent-DEFAULT"],
+            }
+        },
+        evaluators=[{"evaluatorId": "Builtin.Helpfulness"}, {"evaluatorId": "Builtin.GoalSuccessRate"}],
+    )
+    job: dict[str, Any] = client.get_batch_evaluation(batchEvaluationId=started["batchEvaluationId"])
+    return job
+
+
+def _json(value: Any) -> str:
+    def encode(item: Any) -> str:
+        if isinstance(item, datetime):  # boto3 parses timestamps; show them as the wire had them
+            return item.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return str(item)
+
+    return json.dumps(value, indent=2, default=encode)
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Turn Ctrl-C (SIGINT) and SIGTERM into `stop.set()` while serving, so shutdown is always orderly."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be installed from the main thread
+        return
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait(stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        pass

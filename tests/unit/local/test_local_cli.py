@@ -1,0 +1,95 @@
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from batcheval.cli import main
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["serve", "--tenant", "only:two"], "ACCESS_KEY:SECRET:ACCOUNT_ID"),
+        (["serve", "--tenant", "ak:secret:12"], "12 digits"),
+        (
+            ["serve", "--kms-key-arn", "arn:aws:kms:us-east-1:123456789012:key/x"],
+            "need --aws or --endpoint-url",
+        ),
+        (["demo", "--create-resources"], "need --aws or --endpoint-url"),
+        (["serve", "--allow-account", "12345"], "12-digit account ids"),
+        (["serve", "--aws"], "a KMS key ARN is required"),
+        (["serve", "--burst-limit", "3"], "--burst-limit needs --rate-limit"),
+        (["serve", "--rate-limit", "0"], "--rate-limit must be > 0"),
+    ],
+)
+def test_bad_options_are_usage_errors_with_a_clear_message(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_aws_and_endpoint_url_exclude_each_other():
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--aws", "--endpoint-url", "http://127.0.0.1:1"])
+    assert exc.value.code == 2
+
+
+def test_a_busy_port_is_reported_not_raised(capsys):
+    # Given a port someone else listens on
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        # When serve tries it, Then it says so and exits 1
+        assert main(["serve", "--quiet", "--port", str(port)]) == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_serve_prints_its_endpoints_and_stops_cleanly_on_ctrl_c():
+    # Given `batcheval serve` running as a user would start it
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "batcheval.cli",
+            "serve",
+            "--port",
+            "0",
+            "--quiet",
+            "--tenant",
+            "ak2:s2:222222222222",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        banner = []
+        deadline = time.monotonic() + 30
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            banner.append(line)
+            if "Press Ctrl-C" in line or not line:
+                break
+        text = "".join(banner)
+        # Then it printed the API and emulator endpoints, the tenants and a client snippet
+        assert re.search(r"API endpoint \(SigV4\):\s+http://127\.0\.0\.1:\d+", text), text
+        assert re.search(r"AWS endpoint \(emulator\):\s+http://127\.0\.0\.1:\d+", text)
+        assert "test -> 123456789012" in text
+        assert "ak2 -> 222222222222" in text
+        assert "s2" not in text.split("tenants:")[1].splitlines()[0]  # secrets of added tenants stay private
+        assert "batcheval.client(endpoint_url=" in text
+        # When Ctrl-C arrives, Then it shuts down with exit code 0
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
