@@ -1,0 +1,181 @@
+"""A `BucketStore` in DynamoDB: one token-bucket item per model, shared by every Lambda invocation.
+
+Each change is a read (strongly consistent) followed by a write conditioned on the item's
+`version`, so concurrent takers never both spend the same tokens: the loser re-reads and recomputes
+the refill from the stored timestamp. Refunds are a single atomic `ADD`. The bucket arithmetic is
+the same pure code the in-process store runs (`batcheval.judges.ratelimit`).
+
+Table: partition key `pk` (String), nothing else; see `bucket_table_definition`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+
+from batcheval.errors import JudgeError
+from batcheval.judges.clock import SYSTEM_CLOCK, Clock
+from batcheval.judges.ratelimit import (
+    BucketState,
+    ModelLimits,
+    initial_state,
+    rate_at,
+    take,
+    throttled,
+)
+
+T = TypeVar("T")
+_KEY_PREFIX = "judge-bucket#"
+
+
+def bucket_table_definition(table_name: str) -> dict[str, Any]:
+    """`create_table` arguments for the bucket table (on-demand billing)."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+
+
+def _n(value: float | int) -> dict[str, str]:
+    return {"N": repr(value) if isinstance(value, int) else f"{value:.6f}"}
+
+
+def _to_item(key: str, state: BucketState) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": key},
+        "tokens": _n(state.tokens),
+        "updated_at": _n(state.updated_at),
+        "version": _n(state.version),
+        "throttles": _n(state.throttles),
+    }
+    if state.floor_rate is not None and state.decreased_at is not None:
+        item["floor_rate"] = _n(state.floor_rate)
+        item["decreased_at"] = _n(state.decreased_at)
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> BucketState:
+    def number(name: str) -> float | None:
+        return float(item[name]["N"]) if name in item else None
+
+    return BucketState(
+        tokens=float(item["tokens"]["N"]),
+        updated_at=float(item["updated_at"]["N"]),
+        version=int(item["version"]["N"]),
+        floor_rate=number("floor_rate"),
+        decreased_at=number("decreased_at"),
+        throttles=int(item.get("throttles", {"N": "0"})["N"]),
+    )
+
+
+def _conditional_failed(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoDBBucketStore:
+    """Bucket state in a DynamoDB table (low-level client injected).
+
+    Args:
+        client: a boto3 `dynamodb` client.
+        table_name: the bucket table.
+        max_conflicts: optimistic-write conflicts tolerated per operation before giving up with a
+            retryable `JudgeError("JudgeUnavailable")` (the bucket is contended beyond reason).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        *,
+        max_conflicts: int = 50,
+        clock: Clock = SYSTEM_CLOCK,
+        seed: int = 0,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._max_conflicts = max_conflicts
+        self._clock = clock
+        self._rng = random.Random(seed)
+
+    def _read(self, key: str) -> BucketState | None:
+        item = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, ConsistentRead=True
+        ).get("Item")
+        return _from_item(item) if item else None
+
+    def _write(self, key: str, state: BucketState, expected_version: int | None) -> bool:
+        if expected_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :v",
+                "ExpressionAttributeValues": {":v": _n(expected_version)},
+            }
+        try:
+            self._client.put_item(TableName=self._table, Item=_to_item(_KEY_PREFIX + key, state), **condition)
+        except ClientError as error:
+            if _conditional_failed(error):
+                return False
+            raise
+        return True
+
+    def _change(
+        self,
+        key: str,
+        limits: ModelLimits,
+        now: float,
+        change: Callable[[BucketState], tuple[BucketState | None, T]],
+    ) -> T:
+        for _ in range(self._max_conflicts):
+            stored = self._read(key)
+            state = stored if stored is not None else initial_state(limits, now)
+            new_state, result = change(state)
+            if new_state is None:
+                return result
+            if self._write(key, new_state, stored.version if stored is not None else None):
+                return result
+            self._clock.sleep(self._rng.uniform(0.0, 0.01))
+        raise JudgeError(
+            "JudgeUnavailable", f"rate-limit bucket {key!r} too contended to update", retryable=True
+        )
+
+    def try_take(self, key: str, cost: float, limits: ModelLimits, now: float) -> float:
+        def change(state: BucketState) -> tuple[BucketState | None, float]:
+            new_state, wait = take(state, cost, limits, now)
+            return (new_state if wait == 0.0 else None), wait
+
+        return self._change(key, limits, now, change)
+
+    def give_back(self, key: str, tokens: float, limits: ModelLimits, now: float) -> None:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _KEY_PREFIX + key}},
+                UpdateExpression="ADD tokens :t, version :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":t": _n(tokens), ":one": _n(1)},
+            )
+        except ClientError as error:
+            if not _conditional_failed(error):
+                raise
+            # No bucket yet (deleted since the take): a fresh bucket starts full, nothing to return.
+
+    def note_throttle(self, key: str, limits: ModelLimits, now: float) -> bool:
+        def change(state: BucketState) -> tuple[BucketState | None, bool]:
+            new_state = throttled(state, limits, now)
+            return new_state, new_state is not None
+
+        return self._change(key, limits, now, change)
+
+    def current_rate(self, key: str, limits: ModelLimits, now: float) -> float:
+        stored = self._read(key)
+        return rate_at(stored if stored is not None else initial_state(limits, now), limits, now)
+
+    def state(self, key: str) -> BucketState | None:
+        """The stored bucket (for the job summary and tests)."""
+        return self._read(key)

@@ -1,0 +1,199 @@
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from batcheval.errors import JudgeError
+from batcheval.judges.accounting import JudgeLedger
+from batcheval.judges.base import JudgeRequest, TokenUsage
+from batcheval.judges.fake import ScriptedJudge, ScriptedReply
+from batcheval.judges.ratelimit import (
+    InProcessBucketStore,
+    ModelLimits,
+    RateLimitedJudge,
+    RateLimiter,
+    default_burn_factor,
+    estimate_input_tokens,
+    initial_state,
+    rate_at,
+    take,
+    throttled,
+)
+from batcheval.judges.retry import RetryingJudge, RetryPolicy
+
+CLAUDE = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
+NOVA = "us.amazon.nova-lite-v1:0"
+
+
+@pytest.mark.parametrize(
+    ("model_id", "factor"),
+    [
+        (CLAUDE, 5.0),
+        ("anthropic.claude-3-7-sonnet-20250219-v1:0", 5.0),
+        ("global.anthropic.claude-sonnet-4-5-20250929-v1:0", 5.0),
+        ("eu.anthropic.claude-opus-4-1-20250805-v1:0", 5.0),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", 1.0),
+        (NOVA, 1.0),
+        ("llama3.1:8b", 1.0),
+    ],
+)
+def test_burn_factor_is_5_for_claude_3_7_and_4x_only(model_id, factor):
+    assert default_burn_factor(model_id) == factor
+
+
+def test_take_refills_from_elapsed_time_and_waits_when_short():
+    # Given 60k TPM at 100 % utilisation (1,000 tokens/s) and a 5 s burst (5,000 tokens), bucket empty
+    limits = ModelLimits(tokens_per_minute=60_000, target_utilisation=1.0, burst_seconds=5)
+    state, wait = take(initial_state(limits, 0.0), 5_000, limits, 0.0)
+    assert wait == 0.0
+    assert state.tokens == 0.0
+    # When 2,000 tokens are asked 1 s later
+    after, wait = take(state, 2_000, limits, 1.0)
+    # Then the caller must wait the 1 s of missing refill
+    assert after.tokens == pytest.approx(1_000)
+    assert wait == pytest.approx(1.0)
+    # And 1 s later still it is granted
+    granted, wait = take(after, 2_000, limits, 2.0)
+    assert wait == 0.0
+    assert granted.tokens == pytest.approx(0.0)
+
+
+def test_throttle_halves_rate_once_per_cooldown_and_recovers_additively():
+    # Given a full bucket at 60k TPM (1,000 tokens/s) with a 100 s recovery
+    limits = ModelLimits(
+        tokens_per_minute=60_000, target_utilisation=1.0, recovery_s=100, throttle_cooldown_s=5
+    )
+    state = initial_state(limits, 0.0)
+    # When the server throttles
+    once = throttled(state, limits, 10.0)
+    assert once is not None
+    # Then the rate halves, the bucket is emptied, and a second throttle in the cooldown is ignored
+    assert rate_at(once, limits, 10.0) == pytest.approx(500)
+    assert once.tokens <= 0
+    assert throttled(once, limits, 12.0) is None
+    # And the rate climbs by full_rate/recovery_s per second back to the configured rate
+    assert rate_at(once, limits, 60.0) == pytest.approx(1_000)
+    assert rate_at(once, limits, 30.0) == pytest.approx(700)
+    twice = throttled(once, limits, 16.0)
+    assert twice is not None
+    assert rate_at(twice, limits, 16.0) == pytest.approx((500 + 60) / 2)
+
+
+def test_estimate_input_tokens_over_reserves_plain_text():
+    request = JudgeRequest(system="x" * 700, prompt="y" * 6300, output_schema={})
+    assert 2_000 <= estimate_input_tokens(request) <= 2_200
+
+
+class _StepClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.lock = threading.Lock()
+
+    def now(self) -> float:
+        with self.lock:
+            return self.t
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.t += seconds
+
+
+def _request(max_tokens: int = 100) -> JudgeRequest:
+    return JudgeRequest(system="", prompt="p" * 350, output_schema={}, max_tokens=max_tokens)
+
+
+def test_reservation_is_refunded_to_the_actual_usage():
+    # Given a Claude judge limited to 60k TPM, and a call reserving input + 5 x 100 output
+    clock = _StepClock()
+    limits = ModelLimits(tokens_per_minute=60_000, target_utilisation=1.0, burst_seconds=10)
+    store = InProcessBucketStore()
+    ledger = JudgeLedger()
+    limiter = RateLimiter(store, {CLAUDE: limits}, clock=clock, ledger=ledger)
+    inner = ScriptedJudge(default=ScriptedReply(output={"ok": True}, usage=TokenUsage(120, 10)))
+    judge = RateLimitedJudge(inner, limiter, model_id=CLAUDE, ledger=ledger)
+    before = store._states.get(CLAUDE)
+    assert before is None
+    # When one call completes using 120 input and 10 output tokens
+    judge.judge(_request())
+    # Then the bucket is charged exactly 120 + 5 x 10 = 170 tokens
+    assert store._states[CLAUDE].tokens == pytest.approx(limits.capacity - 170)
+    usage = ledger.snapshot()[CLAUDE]
+    assert (usage.succeeded, usage.input_tokens, usage.output_tokens, usage.quota_tokens) == (1, 120, 10, 170)
+
+
+def test_throttle_refunds_reservation_and_slows_the_bucket():
+    # Given a judge throttled once by the server
+    clock = _StepClock()
+    limits = ModelLimits(tokens_per_minute=60_000)
+    ledger = JudgeLedger()
+    limiter = RateLimiter(InProcessBucketStore(), {CLAUDE: limits}, clock=clock, ledger=ledger)
+    inner = ScriptedJudge([JudgeError("ThrottlingException", "x", retryable=True), {"ok": True}])
+    judge = RetryingJudge(
+        RateLimitedJudge(inner, limiter, model_id=CLAUDE, ledger=ledger),
+        RetryPolicy(),
+        clock=clock,
+        ledger=ledger,
+        model_id=CLAUDE,
+    )
+    # When judged
+    assert judge.judge(_request()).output == {"ok": True}
+    # Then the limiter's rate dropped (AIMD) and the ledger counted the throttle and the retry
+    assert limiter.current_rate(CLAUDE) == pytest.approx(limits.full_rate * 60 / 2, rel=0.05)
+    usage = ledger.snapshot()[CLAUDE]
+    assert (usage.calls, usage.throttled, usage.retries, usage.succeeded) == (2, 1, 1, 1)
+
+
+def test_no_capacity_within_deadline_is_a_judge_error_not_a_hang():
+    # Given a tiny quota and a request far above it, with a 30 s acquire deadline
+    clock = _StepClock()
+    limits = ModelLimits(tokens_per_minute=600, acquire_timeout_s=30, burst_seconds=1)
+    limiter = RateLimiter(InProcessBucketStore(), {NOVA: limits}, clock=clock)
+    big = ScriptedReply(output={"ok": True}, usage=TokenUsage(5_000, 5_000))
+    judge = RateLimitedJudge(ScriptedJudge(default=big), limiter, model_id=NOVA)
+    judge.judge(_request(max_tokens=5_000))  # a full bucket lets one oversized call overdraw it
+    # When the next call needs capacity that will not exist for minutes
+    with pytest.raises(JudgeError) as raised:
+        judge.judge(_request(max_tokens=5_000))
+    # Then it fails as throttled, non-retryable, within the deadline
+    assert raised.value.code == "ThrottlingException"
+    assert not raised.value.retryable
+    assert clock.now() <= 30.0
+
+
+def test_in_flight_cap_is_never_exceeded():
+    # Given max 3 in flight and a slow inner judge, 12 callers on threads
+    limits = ModelLimits(tokens_per_minute=1e9, max_in_flight=3)
+    limiter = RateLimiter(InProcessBucketStore(), {NOVA: limits})
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def slow(_request: JudgeRequest) -> dict[str, bool]:
+        nonlocal active, peak
+        with lock:
+            active += 1
+            peak = max(peak, active)
+        time.sleep(0.01)
+        with lock:
+            active -= 1
+        return {"ok": True}
+
+    judge = RateLimitedJudge(ScriptedJudge(responder=slow), limiter, model_id=NOVA)
+    threads = [threading.Thread(target=judge.judge, args=(_request(),)) for _ in range(12)]
+    # When all run
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then at most 3 ran at once, and all slots were returned
+    assert peak == 3
+    assert limiter._slot(NOVA, limits)._value == 3
+
+
+def test_unlimited_model_passes_through():
+    limiter = RateLimiter(InProcessBucketStore(), {})
+    judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=NOVA)
+    assert judge.judge(_request()).output == {"ok": True}
+    assert limiter.current_rate(NOVA) is None
