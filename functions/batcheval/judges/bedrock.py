@@ -7,7 +7,7 @@ and for the life of the judge, to `toolChoice: auto` with an instruction to call
 last resort parses a JSON object from the reply text.
 
 The client must be built with botocore retries off (`AwsClients.client("bedrock-runtime",
-max_attempts=1)`): `RetryingJudge` is the single retry layer, and the errors below say which
+total_max_attempts=1)`): `RetryingJudge` is the single retry layer, and the errors below say which
 failures it may retry.
 """
 

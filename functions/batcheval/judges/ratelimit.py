@@ -56,7 +56,7 @@ class ModelLimits:
     """Limits for one model id."""
 
     tokens_per_minute: float
-    """The account's TPM quota for the model (Service Quotas)."""
+    """The account's TPM quota for the model (Service Quotas); `math.inf`: in-flight cap only."""
     max_in_flight: int = 16
     burn_factor: float | None = None
     """Output-token weight; None derives it from the model id (`default_burn_factor`)."""
@@ -74,6 +74,10 @@ class ModelLimits:
             raise ValueError("tokens_per_minute must be > 0 and max_in_flight >= 1")
         if not 0 < self.target_utilisation <= 1:
             raise ValueError("target_utilisation must be in (0, 1]")
+
+    @property
+    def token_limited(self) -> bool:
+        return math.isfinite(self.tokens_per_minute)
 
     @property
     def full_rate(self) -> float:
@@ -271,7 +275,7 @@ class RateLimiter:
         cost = input_estimate + burn * request.max_tokens
         key = self._key_prefix + model_id
         try:
-            while True:
+            while limits.token_limited:
                 now = self._clock.now()
                 wait = self._store.try_take(key, cost, limits, now)
                 if wait == 0.0:
@@ -301,7 +305,9 @@ class RateLimiter:
         key = self._key_prefix + permit.model_id
         now = self._clock.now()
         try:
-            if throttled:
+            if not limits.token_limited:
+                pass
+            elif throttled:
                 # A throttled request is not charged by the server.
                 self._store.give_back(key, permit.reserved, limits, now)
                 self._store.note_throttle(key, limits, now)
@@ -315,7 +321,7 @@ class RateLimiter:
     def current_rate(self, model_id: str) -> float | None:
         """Current refill rate in tokens per minute (after AIMD), or None when not limited."""
         limits = self._limits(model_id)
-        if limits is None:
+        if limits is None or not limits.token_limited:
             return None
         return 60.0 * self._store.current_rate(self._key_prefix + model_id, limits, self._clock.now())
 

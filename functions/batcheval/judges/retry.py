@@ -5,7 +5,7 @@ The budget is two-sided (attempts AND elapsed time) so a judge that stays unavai
 is honoured (waited at least, plus a little jitter so released callers do not stampede).
 
 This is the only retry layer for judge calls: the Bedrock client is built with botocore retries off
-(`max_attempts=1`) because botocore's standard mode would also retry ThrottlingException underneath
+(`total_max_attempts=1`) because botocore's standard mode would also retry ThrottlingException underneath
 us and multiply the attempts; connection errors are mapped to retryable `JudgeError`s instead.
 """
 
