@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from batcheval.judges.base import JudgeRequest
+from batcheval.judges.fake import ScriptedJudge
 from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
 
 
@@ -46,3 +50,13 @@ def turn(
 
 def session(sid: str = "sess-1", *turns: Turn, spans: tuple[dict, ...] = ()) -> Session:
     return Session(session_id=sid, service_name="agent.DEFAULT", turns=turns, spans=spans)
+
+
+def label_judge(label: str | None = None, explanation: str = "because", **kw: Any) -> ScriptedJudge:
+    """A scripted judge answering `label` (or the first label of the offered scale) to every request."""
+
+    def respond(request: JudgeRequest) -> dict[str, Any]:
+        chosen = label if label is not None else request.output_schema["properties"]["label"]["enum"][0]
+        return {"explanation": explanation, "label": chosen}
+
+    return ScriptedJudge(responder=respond, **kw)

@@ -1,0 +1,120 @@
+import pytest
+
+from batcheval.errors import ValidationError
+from batcheval.evaluators.definitions import (
+    CodeConfig,
+    DerivedConfig,
+    LlmJudgeConfig,
+    derived_id,
+    parse_definition,
+)
+from tests.unit.evaluators.definitions_fixtures import code, derived, llm
+
+
+def test_llm_definition_parses_with_a_stable_derived_id_and_custom_arn():
+    definition = parse_definition(llm(), region="eu-west-1", account_id="123456789012")
+    assert isinstance(definition.config, LlmJudgeConfig)
+    assert definition.evaluator_id == derived_id("tone_check")
+    assert definition.evaluator_id.startswith("tone_check-")
+    assert (
+        definition.evaluator_arn
+        == f"arn:aws:bedrock-agentcore:eu-west-1:123456789012:evaluator/{definition.evaluator_id}"
+    )
+    assert definition.config.model.max_tokens == 256
+    assert definition.evaluator_type == "Custom"
+
+
+def test_given_ids_are_kept_and_must_match_the_custom_pattern():
+    assert (
+        parse_definition({**llm(), "evaluatorId": "tone_check-AbCdE12345"}).evaluator_id
+        == "tone_check-AbCdE12345"
+    )
+    with pytest.raises(ValidationError, match="evaluatorId"):
+        parse_definition({**llm(), "evaluatorId": "Builtin.Mine"})
+
+
+def test_botocore_model_rejects_wrong_types_and_missing_members():
+    with pytest.raises(ValidationError, match="level"):
+        parse_definition({"evaluatorName": "x", "evaluatorConfig": llm()["evaluatorConfig"]})
+    with pytest.raises(ValidationError):
+        parse_definition({**code(), "evaluatorConfig": {"codeBased": {"lambdaConfig": {"lambdaArn": 5}}}})
+
+
+@pytest.mark.parametrize(
+    ("level", "instructions", "message"),
+    [
+        ("TRACE", "Judge the reply.", "at least one TRACE placeholder"),
+        ("TRACE", "Judge {assistant_turn} against {tool_turn}", "not allowed at TRACE"),
+        ("SESSION", "Check {context} against {expected_response}", "not allowed at SESSION"),
+    ],
+)
+def test_placeholders_must_fit_the_level(level, instructions, message):
+    with pytest.raises(ValidationError, match=message):
+        parse_definition(llm(level=level, instructions=instructions))
+
+
+def test_json_braces_in_instructions_are_not_placeholders():
+    config = parse_definition(llm(instructions='Return like {"a": 1}. Reply: {assistant_turn}')).config
+    assert isinstance(config, LlmJudgeConfig)
+    assert config.placeholders == {"assistant_turn"}
+
+
+def test_rating_scale_is_a_union_with_unique_labels():
+    both = {
+        "numerical": [{"label": "A", "value": 1, "definition": "a"}],
+        "categorical": [{"label": "B", "definition": "b"}],
+    }
+    with pytest.raises(ValidationError, match="only set one"):
+        parse_definition(llm(scale=both))
+    dupes = {"categorical": [{"label": "A", "definition": "a"}, {"label": "a", "definition": "b"}]}
+    with pytest.raises(ValidationError, match="unique"):
+        parse_definition(llm(scale=dupes))
+
+
+def test_multi_dimensional_scale_parses_each_dimension():
+    dims = {
+        "multiDimensional": [
+            {
+                "dimensionName": "tone",
+                "dimensionInstruction": "polite?",
+                "dimensionRatingScale": {
+                    "categorical": [
+                        {"label": "Polite", "definition": "p"},
+                        {"label": "Rude", "definition": "r"},
+                    ]
+                },
+            },
+            {
+                "dimensionName": "accuracy",
+                "dimensionInstruction": "right?",
+                "dimensionRatingScale": {
+                    "numerical": [
+                        {"label": "Wrong", "value": 0, "definition": "w"},
+                        {"label": "Right", "value": 1, "definition": "r"},
+                    ]
+                },
+            },
+        ]
+    }
+    config = parse_definition(llm(scale=dims)).config
+    assert isinstance(config, LlmJudgeConfig)
+    assert [d.name for d in config.dimensions] == ["tone", "accuracy"]
+    assert config.dimensions[1].scale[1].value == 1.0
+    assert config.dimensions[0].scale[0].value is None
+
+
+def test_code_and_derived_definitions():
+    code_def = parse_definition(code(timeout=5))
+    assert code_def.config == CodeConfig("arn:aws:lambda:us-east-1:123456789012:function:score-session", 5)
+    assert parse_definition(code()).config == CodeConfig(code_def.config.lambda_arn, 60)
+    assert code_def.evaluator_type == "CustomCode"
+    derived_def = parse_definition(derived())
+    assert isinstance(derived_def.config, DerivedConfig)
+    assert derived_def.evaluator_type == "CustomDerived"
+
+
+def test_derived_needs_an_llm_builtin_at_the_same_level():
+    with pytest.raises(ValidationError, match="not an LLM-judge built-in"):
+        parse_definition(derived(base="Builtin.TrajectoryExactOrderMatch", level="SESSION"))
+    with pytest.raises(ValidationError, match="runs at TRACE"):
+        parse_definition(derived(level="SESSION"))

@@ -1,0 +1,61 @@
+import re
+
+import pytest
+from botocore.session import get_session
+from botocore.validate import ParamValidator
+
+from batcheval.judges.base import TokenUsage
+from batcheval.results.records import EvaluationResult, SpanContext, builtin_arn
+
+
+def _result(**kw):
+    base = {
+        "evaluator_id": "Builtin.Helpfulness",
+        "evaluator_name": "Builtin.Helpfulness",
+        "evaluator_arn": builtin_arn("Builtin.Helpfulness"),
+        "context": SpanContext("sess", "a" * 32, "b" * 16),
+        "level": "TRACE",
+    }
+    return EvaluationResult(**{**base, **kw})
+
+
+def _validate(wire):
+    shape = get_session().get_service_model("bedrock-agentcore").shape_for("EvaluationResultContent")
+    report = ParamValidator().validate(wire, shape)
+    assert not report.has_errors(), report.generate_report()
+    arn = re.compile(getattr(shape, "members")["evaluatorArn"].metadata["pattern"])  # noqa: B009
+    assert arn.search(wire["evaluatorArn"])
+
+
+def test_scored_result_is_a_valid_evaluation_result_content():
+    wire = _result(
+        value=0.833, label="Very Helpful", explanation="ok", token_usage=TokenUsage(10, 5)
+    ).to_wire()
+    _validate(wire)
+    assert wire["tokenUsage"] == {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15}
+    assert wire["context"] == {"spanContext": {"sessionId": "sess", "traceId": "a" * 32, "spanId": "b" * 16}}
+
+
+def test_error_result_has_no_value_and_carries_code_and_message():
+    wire = _result(
+        error_code="ThrottlingException", error_message="slow", ignored_reference_input_fields=("assertions",)
+    ).to_wire()
+    _validate(wire)
+    assert "value" not in wire
+    assert "label" not in wire
+    assert wire["errorCode"] == "ThrottlingException"
+    assert wire["ignoredReferenceInputFields"] == ["assertions"]
+
+
+def test_explanation_and_error_message_are_clipped_to_the_model_limits():
+    wire = _result(label="x", explanation="e" * 5000).to_wire()
+    assert len(wire["explanation"]) == 2048
+    assert wire["explanation"].endswith("…")
+    assert len(_result(error_code="E", error_message="m" * 3000).to_wire()["errorMessage"]) == 2048
+
+
+def test_unscored_is_never_a_silent_zero():
+    with pytest.raises(ValueError, match="value, a label or an error_code"):
+        _result()
+    with pytest.raises(ValueError, match="must not carry a value"):
+        _result(value=0.0, error_code="X", error_message="y")
