@@ -3,6 +3,8 @@
 Work units are (session, evaluator, target) in that nested order; results come back in that order
 whatever finishes first, so two runs over the same input list results identically. Each unit is
 isolated: an exception escaping an evaluator becomes an `EvaluatorError` result for that unit only.
+A session without turns gets one `NoSpansToEvaluate` error per evaluator, so it is never silently
+missing from the results.
 At most `max_workers * 2` units are queued at once, so memory stays flat on large inputs.
 """
 
@@ -28,8 +30,8 @@ class _Unit:
     evaluator: Evaluator
     target: Target
     refs: SessionReferences
-    failure: str | None = None
-    """Set when the evaluator could not even list its targets; the unit then reports that error."""
+    failure: tuple[str, str] | None = None
+    """(errorCode, message) when the unit cannot run at all; the unit then reports that error."""
 
 
 def _units(
@@ -37,6 +39,12 @@ def _units(
 ) -> Iterator[_Unit]:
     for session in sessions:
         refs = ground_truth.references_for(session)
+        if not session.turns:
+            # Nothing to judge: say so once per evaluator instead of silently producing no result.
+            failure = (ErrorCodes.NO_SPANS, _no_spans_message(session))
+            for evaluator in evaluators:
+                yield _Unit(evaluator, Target(session, "SESSION"), refs, failure)
+            continue
         for evaluator in evaluators:
             try:
                 targets = evaluator.targets(session)
@@ -46,10 +54,18 @@ def _units(
                     evaluator.identity.evaluator_id,
                     session.session_id,
                 )
-                yield _Unit(evaluator, Target(session, "SESSION"), refs, f"{type(exc).__name__}: {exc}")
+                failure = (ErrorCodes.EVALUATOR_ERROR, f"{type(exc).__name__}: {exc}")
+                yield _Unit(evaluator, Target(session, "SESSION"), refs, failure)
                 continue
             for target in targets:
                 yield _Unit(evaluator, target, refs)
+
+
+def _no_spans_message(session: Session) -> str:
+    message = "Provided input has no spans to evaluate: no agent turn was found in the session"
+    if session.errors:
+        message += " (" + "; ".join(session.errors[:3]) + ")"
+    return message
 
 
 def _run_unit(unit: _Unit) -> list[EvaluationResult]:
@@ -63,8 +79,9 @@ def _run_unit(unit: _Unit) -> list[EvaluationResult]:
                 unit.evaluator.identity.evaluator_id,
                 unit.target.session.session_id,
             )
-            failure = f"{type(exc).__name__}: {exc}"
-    return [unit.evaluator.identity.error(unit.target, unit.refs, ErrorCodes.EVALUATOR_ERROR, failure)]
+            failure = (ErrorCodes.EVALUATOR_ERROR, f"{type(exc).__name__}: {exc}")
+    code, message = failure
+    return [unit.evaluator.identity.error(unit.target, unit.refs, code, message)]
 
 
 def run_evaluations(

@@ -8,8 +8,9 @@ scored-by-label result and is not an error.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from batcheval.judges.base import TokenUsage
 
@@ -138,3 +139,37 @@ class EvaluationResult:
         if self.ignored_reference_input_fields:
             out["ignoredReferenceInputFields"] = list(self.ignored_reference_input_fields)
         return out
+
+    def to_record(self) -> dict[str, Any]:
+        """The wire form plus `evaluationLevel`: what the pipeline stores per result (S3, JSONL)."""
+        out = self.to_wire()
+        out["evaluationLevel"] = self.level
+        return out
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> EvaluationResult:
+        """Read a `to_record()` (or plain wire) dict back.
+
+        Without `evaluationLevel` the level is inferred from the span context: no traceId → SESSION,
+        otherwise TRACE (a wire result cannot tell a trace's root span from a tool span).
+        """
+        span = data["context"]["spanContext"]
+        level = data.get("evaluationLevel") or ("TRACE" if span.get("traceId") else "SESSION")
+        if level not in LEVELS:
+            raise ValueError(f"unknown evaluationLevel {level!r}")
+        usage = data.get("tokenUsage")
+        return cls(
+            evaluator_id=data["evaluatorId"],
+            evaluator_name=data["evaluatorName"],
+            evaluator_arn=data["evaluatorArn"],
+            context=SpanContext(span["sessionId"], span.get("traceId"), span.get("spanId")),
+            level=cast(Level, level),
+            value=data.get("value"),
+            label=data.get("label"),
+            explanation=data.get("explanation"),
+            token_usage=None if usage is None else TokenUsage(usage["inputTokens"], usage["outputTokens"]),
+            error_code=data.get("errorCode"),
+            error_message=data.get("errorMessage"),
+            ignored_reference_input_fields=tuple(data.get("ignoredReferenceInputFields") or ()),
+            evaluation_dimension_name=data.get("evaluationDimensionName"),
+        )

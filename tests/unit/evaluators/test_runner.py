@@ -6,6 +6,7 @@ from batcheval.evaluators.code import code_evaluator
 from batcheval.evaluators.registry import require_spec
 from batcheval.evaluators.runner import run_evaluations
 from batcheval.results.records import Level
+from batcheval.traces.model import Session
 from tests.unit.evaluators.builders import session, turn
 
 
@@ -89,3 +90,18 @@ def test_concurrency_is_bounded():
 
 def test_target_type_is_reexported_for_custom_evaluators():
     assert Target.__name__ == "Target"
+
+
+def test_a_session_without_turns_gets_an_explicit_error_per_evaluator():
+    # Given a session the trace parser could not turn into any turn
+    empty = Session(session_id="empty", errors=("Failed to parse event body for span with ID: ab",))
+    evaluators = [
+        code_evaluator(require_spec(i))
+        for i in ("ThirdParty.Batcheval.TurnLatency", "Builtin.TrajectoryExactOrderMatch")
+    ]
+    # When evaluated
+    results = run_evaluations([empty], evaluators)
+    # Then each evaluator reports the session as unevaluable instead of producing nothing
+    assert [r.error_code for r in results] == ["NoSpansToEvaluate", "NoSpansToEvaluate"]
+    assert "Failed to parse event body" in str(results[0].error_message)
+    assert results[0].context.session_id == "empty"

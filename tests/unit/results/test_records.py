@@ -59,3 +59,27 @@ def test_unscored_is_never_a_silent_zero():
         _result()
     with pytest.raises(ValueError, match="must not carry a value"):
         _result(value=0.0, error_code="X", error_message="y")
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        _result(
+            value=0.5,
+            label="Neutral/Mixed",
+            explanation="x",
+            token_usage=TokenUsage(3, 4),
+            evaluation_dimension_name="d",
+        ),
+        _result(error_code="E", error_message="m", ignored_reference_input_fields=("assertions",)),
+        _result(label="Polite", level="TOOL_CALL"),
+    ],
+)
+def test_records_round_trip(result):
+    assert EvaluationResult.from_record(result.to_record()) == result
+
+
+def test_plain_wire_infers_session_or_trace_level():
+    session_level = _result(value=1.0, context=SpanContext("s"), level="SESSION").to_wire()
+    assert EvaluationResult.from_record(session_level).level == "SESSION"
+    assert EvaluationResult.from_record(_result(value=1.0).to_wire()).level == "TRACE"
