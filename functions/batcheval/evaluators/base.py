@@ -82,19 +82,17 @@ class EvaluatorIdentity:
         dimension: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> EvaluationResult:
-        return EvaluationResult(
-            evaluator_id=self.evaluator_id,
-            evaluator_name=self.evaluator_name,
-            evaluator_arn=self.evaluator_arn,
-            context=target.span_context,
-            level=target.level,
+        """A verdict on `target`; reference fields not in `used_fields` are reported as ignored."""
+        return self._build(
+            target,
+            refs,
+            used_fields,
+            dimension,
+            extra,
             value=value,
             label=label,
             explanation=explanation,
             token_usage=usage,
-            ignored_reference_input_fields=refs.ignored_fields(target, used_fields),
-            evaluation_dimension_name=dimension,
-            extra=dict(extra or {}),
         )
 
     def error(
@@ -109,18 +107,37 @@ class EvaluatorIdentity:
         dimension: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> EvaluationResult:
+        """An unscored result on `target`: no value, `code` and `message` say why."""
+        return self._build(
+            target,
+            refs,
+            used_fields,
+            dimension,
+            extra,
+            error_code=code,
+            error_message=message,
+            token_usage=usage,
+        )
+
+    def _build(
+        self,
+        target: Target,
+        refs: SessionReferences,
+        used_fields: tuple[str, ...],
+        dimension: str | None,
+        extra: dict[str, Any] | None,
+        **fields: Any,
+    ) -> EvaluationResult:
         return EvaluationResult(
             evaluator_id=self.evaluator_id,
             evaluator_name=self.evaluator_name,
             evaluator_arn=self.evaluator_arn,
             context=target.span_context,
             level=target.level,
-            token_usage=usage,
-            error_code=code,
-            error_message=message,
             ignored_reference_input_fields=refs.ignored_fields(target, used_fields),
             evaluation_dimension_name=dimension,
             extra=dict(extra or {}),
+            **fields,
         )
 
 

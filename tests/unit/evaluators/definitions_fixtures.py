@@ -55,3 +55,26 @@ def derived(base: str = "Builtin.Helpfulness", level: str = "TRACE") -> dict[str
             }
         },
     }
+
+
+MULTI_DIMENSIONS: dict[str, Any] = {
+    "multiDimensional": [
+        {
+            "dimensionName": "tone",
+            "dimensionInstruction": "polite?",
+            "dimensionRatingScale": {
+                "categorical": [{"label": "Polite", "definition": "p"}, {"label": "Rude", "definition": "r"}]
+            },
+        },
+        {
+            "dimensionName": "accuracy",
+            "dimensionInstruction": "right?",
+            "dimensionRatingScale": {
+                "numerical": [
+                    {"label": "Wrong", "value": 0, "definition": "w"},
+                    {"label": "Right", "value": 1, "definition": "r"},
+                ]
+            },
+        },
+    ]
+}

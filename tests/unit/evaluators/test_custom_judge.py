@@ -6,7 +6,7 @@ from batcheval.evaluators.ground_truth import SessionReferences
 from batcheval.judges.base import TokenUsage
 from batcheval.judges.fake import ScriptedJudge, ScriptedReply
 from tests.unit.evaluators.builders import call, label_judge, session, turn
-from tests.unit.evaluators.definitions_fixtures import derived, llm
+from tests.unit.evaluators.definitions_fixtures import MULTI_DIMENSIONS, derived, llm
 
 
 class _Store:
@@ -57,30 +57,7 @@ def test_categorical_scale_gives_a_label_without_a_value():
 
 
 def test_multi_dimensional_gives_one_result_per_dimension_in_one_call_with_tokens_apportioned():
-    dims = {
-        "multiDimensional": [
-            {
-                "dimensionName": "tone",
-                "dimensionInstruction": "polite?",
-                "dimensionRatingScale": {
-                    "categorical": [
-                        {"label": "Polite", "definition": "p"},
-                        {"label": "Rude", "definition": "r"},
-                    ]
-                },
-            },
-            {
-                "dimensionName": "accuracy",
-                "dimensionInstruction": "right?",
-                "dimensionRatingScale": {
-                    "numerical": [
-                        {"label": "Wrong", "value": 0, "definition": "w"},
-                        {"label": "Right", "value": 1, "definition": "r"},
-                    ]
-                },
-            },
-        ]
-    }
+    dims = MULTI_DIMENSIONS
     reply = ScriptedReply(
         output={
             "tone": {"explanation": "ok", "label": "Polite"},

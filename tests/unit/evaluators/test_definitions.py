@@ -8,7 +8,7 @@ from batcheval.evaluators.definitions import (
     derived_id,
     parse_definition,
 )
-from tests.unit.evaluators.definitions_fixtures import code, derived, llm
+from tests.unit.evaluators.definitions_fixtures import MULTI_DIMENSIONS, code, derived, llm
 
 
 def test_llm_definition_parses_with_a_stable_derived_id_and_custom_arn():
@@ -72,30 +72,7 @@ def test_rating_scale_is_a_union_with_unique_labels():
 
 
 def test_multi_dimensional_scale_parses_each_dimension():
-    dims = {
-        "multiDimensional": [
-            {
-                "dimensionName": "tone",
-                "dimensionInstruction": "polite?",
-                "dimensionRatingScale": {
-                    "categorical": [
-                        {"label": "Polite", "definition": "p"},
-                        {"label": "Rude", "definition": "r"},
-                    ]
-                },
-            },
-            {
-                "dimensionName": "accuracy",
-                "dimensionInstruction": "right?",
-                "dimensionRatingScale": {
-                    "numerical": [
-                        {"label": "Wrong", "value": 0, "definition": "w"},
-                        {"label": "Right", "value": 1, "definition": "r"},
-                    ]
-                },
-            },
-        ]
-    }
+    dims = MULTI_DIMENSIONS
     config = parse_definition(llm(scale=dims)).config
     assert isinstance(config, LlmJudgeConfig)
     assert [d.name for d in config.dimensions] == ["tone", "accuracy"]
