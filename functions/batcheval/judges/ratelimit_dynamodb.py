@@ -2,8 +2,8 @@
 
 Each change is a read (strongly consistent) followed by a write conditioned on the item's
 `version`, so concurrent takers never both spend the same tokens: the loser re-reads and recomputes
-the refill from the stored timestamp. Refunds are a single atomic `ADD`. The bucket arithmetic is
-the same pure code the in-process store runs (`batcheval.judges.ratelimit`).
+the refill from the stored timestamp. The arithmetic is the same pure code the in-process store
+runs (`batcheval.judges.bucket`); the 60 s spend window is a small map of slot -> tokens.
 
 Table: partition key `pk` (String), nothing else; see `bucket_table_definition`.
 """
@@ -17,15 +17,16 @@ from typing import Any, TypeVar
 from botocore.exceptions import ClientError
 
 from batcheval.errors import JudgeError
-from batcheval.judges.clock import SYSTEM_CLOCK, Clock
-from batcheval.judges.ratelimit import (
+from batcheval.judges.bucket import (
     BucketState,
     ModelLimits,
+    given_back,
     initial_state,
     rate_at,
     take,
     throttled,
 )
+from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
 _KEY_PREFIX = "judge-bucket#"
@@ -52,10 +53,13 @@ def _to_item(key: str, state: BucketState) -> dict[str, Any]:
         "updated_at": _n(state.updated_at),
         "version": _n(state.version),
         "throttles": _n(state.throttles),
+        "spend": {"M": {str(slot): _n(tokens) for slot, tokens in state.spend}},
     }
     if state.floor_rate is not None and state.decreased_at is not None:
         item["floor_rate"] = _n(state.floor_rate)
         item["decreased_at"] = _n(state.decreased_at)
+    if state.learned_quota is not None:
+        item["learned_quota"] = _n(state.learned_quota)
     return item
 
 
@@ -69,6 +73,12 @@ def _from_item(item: dict[str, Any]) -> BucketState:
         version=int(item["version"]["N"]),
         floor_rate=number("floor_rate"),
         decreased_at=number("decreased_at"),
+        learned_quota=number("learned_quota"),
+        spend=tuple(
+            sorted(
+                (int(slot), float(value["N"])) for slot, value in item.get("spend", {"M": {}})["M"].items()
+            )
+        ),
         throttles=int(item.get("throttles", {"N": "0"})["N"]),
     )
 
@@ -151,19 +161,11 @@ class DynamoDBBucketStore:
 
         return self._change(key, limits, now, change)
 
-    def give_back(self, key: str, tokens: float, limits: ModelLimits, now: float) -> None:
-        try:
-            self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": _KEY_PREFIX + key}},
-                UpdateExpression="ADD tokens :t, version :one",
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeValues={":t": _n(tokens), ":one": _n(1)},
-            )
-        except ClientError as error:
-            if not _conditional_failed(error):
-                raise
-            # No bucket yet (deleted since the take): a fresh bucket starts full, nothing to return.
+    def give_back(self, key: str, tokens: float, charged_at: float, limits: ModelLimits, now: float) -> None:
+        def change(state: BucketState) -> tuple[BucketState | None, None]:
+            return given_back(state, tokens, charged_at, limits, now), None
+
+        self._change(key, limits, now, change)
 
     def note_throttle(self, key: str, limits: ModelLimits, now: float) -> bool:
         def change(state: BucketState) -> tuple[BucketState | None, bool]:

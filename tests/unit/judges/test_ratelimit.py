@@ -16,10 +16,6 @@ from batcheval.judges.ratelimit import (
     RateLimiter,
     default_burn_factor,
     estimate_input_tokens,
-    initial_state,
-    rate_at,
-    take,
-    throttled,
 )
 from batcheval.judges.retry import RetryingJudge, RetryPolicy
 
@@ -41,44 +37,6 @@ NOVA = "us.amazon.nova-lite-v1:0"
 )
 def test_burn_factor_is_5_for_claude_3_7_and_4x_only(model_id, factor):
     assert default_burn_factor(model_id) == factor
-
-
-def test_take_refills_from_elapsed_time_and_waits_when_short():
-    # Given 60k TPM at 100 % utilisation (1,000 tokens/s) and a 5 s burst (5,000 tokens), bucket empty
-    limits = ModelLimits(tokens_per_minute=60_000, target_utilisation=1.0, burst_seconds=5)
-    state, wait = take(initial_state(limits, 0.0), 5_000, limits, 0.0)
-    assert wait == 0.0
-    assert state.tokens == 0.0
-    # When 2,000 tokens are asked 1 s later
-    after, wait = take(state, 2_000, limits, 1.0)
-    # Then the caller must wait the 1 s of missing refill
-    assert after.tokens == pytest.approx(1_000)
-    assert wait == pytest.approx(1.0)
-    # And 1 s later still it is granted
-    granted, wait = take(after, 2_000, limits, 2.0)
-    assert wait == 0.0
-    assert granted.tokens == pytest.approx(0.0)
-
-
-def test_throttle_halves_rate_once_per_cooldown_and_recovers_additively():
-    # Given a full bucket at 60k TPM (1,000 tokens/s) with a 100 s recovery
-    limits = ModelLimits(
-        tokens_per_minute=60_000, target_utilisation=1.0, recovery_s=100, throttle_cooldown_s=5
-    )
-    state = initial_state(limits, 0.0)
-    # When the server throttles
-    once = throttled(state, limits, 10.0)
-    assert once is not None
-    # Then the rate halves, the bucket is emptied, and a second throttle in the cooldown is ignored
-    assert rate_at(once, limits, 10.0) == pytest.approx(500)
-    assert once.tokens <= 0
-    assert throttled(once, limits, 12.0) is None
-    # And the rate climbs by full_rate/recovery_s per second back to the configured rate
-    assert rate_at(once, limits, 60.0) == pytest.approx(1_000)
-    assert rate_at(once, limits, 30.0) == pytest.approx(700)
-    twice = throttled(once, limits, 16.0)
-    assert twice is not None
-    assert rate_at(twice, limits, 16.0) == pytest.approx((500 + 60) / 2)
 
 
 def test_estimate_input_tokens_over_reserves_plain_text():
