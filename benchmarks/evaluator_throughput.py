@@ -14,6 +14,7 @@ Everything random is seeded.
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import time
@@ -102,7 +103,7 @@ def bench_judge(sessions: list[Session], latency_ms: float) -> None:
     subset = sessions[:60]
     for workers in (1, 8, 32):
         judge = ScriptedJudge(responder=respond)
-        factory = EvaluatorFactory(judge=lambda judge=judge: judge)
+        factory = EvaluatorFactory(judge=functools.partial(lambda j: j, judge))
         evaluators = factory.build_all(["Builtin.Helpfulness", "Builtin.GoalSuccessRate"])
         start = time.perf_counter()
         results = run_evaluations(subset, evaluators, max_workers=workers)

@@ -9,8 +9,8 @@ value). With none, `statistics` is `{}` (no `averageScore`, never 0) and `extend
 only the counts and the label distribution. stddev and the 95% CI need ≥ 2 scores and are omitted
 otherwise. NaN never appears in the output.
 
-95% CI of the mean: a percentile bootstrap (2,000 resamples, `random.Random(seed)`, seed 0 unless
-given) for up to 5,000 scores; above that the normal approximation mean ± 1.96·s/√n, where the
+95% CI of the mean: a percentile bootstrap (1,000 resamples, `random.Random(seed)`, seed 0 unless
+given) for up to 1,000 scores; above that the normal approximation mean ± 1.96·s/√n, where the
 bootstrap and the CLT agree to well within the reported precision. Percentiles (p50, p90) use
 linear interpolation between order statistics. `passRate` = share of scored results that pass the
 threshold, compared with the evaluator's polarity (≥ when higher is better, ≤ when lower is).
@@ -28,8 +28,8 @@ from typing import Any, Literal
 from batcheval.results.records import EvaluationResult
 
 Polarity = Literal["higher_is_better", "lower_is_better"]
-BOOTSTRAP_RESAMPLES = 2_000
-BOOTSTRAP_MAX_N = 5_000
+BOOTSTRAP_RESAMPLES = 1_000
+BOOTSTRAP_MAX_N = 1_000
 Z_95 = 1.959963984540054
 
 
