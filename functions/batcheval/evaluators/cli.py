@@ -19,6 +19,8 @@ from batcheval.evaluators.registry import ALL_SPECS
 from batcheval.evaluators.runner import DEFAULT_MAX_WORKERS
 
 USAGE_ERROR = 2
+LAMBDA_READ_TIMEOUT_S = 310.0
+"""Above the control plane's 300 s cap on lambdaTimeoutInSeconds."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,9 +97,12 @@ def evaluate_command(args: argparse.Namespace) -> int:
             raise _NoJudge(f"judge backends are not installed: {exc}") from exc
         return factory_module.make_judge(args.judge, clients=clients, model_id=args.model)
 
-    factory = EvaluatorFactory(
-        judge=judge, store=store, lambda_client=lambda: clients.client("lambda"), model_id=args.model
-    )
+    def lambda_client() -> Any:
+        # One attempt: a retried invoke would run the user's evaluator twice. The read timeout only
+        # bounds a hung connection; each definition's own timeout is enforced by the evaluator.
+        return clients.client("lambda", total_max_attempts=1, read_timeout=LAMBDA_READ_TIMEOUT_S)
+
+    factory = EvaluatorFactory(judge=judge, store=store, lambda_client=lambda_client, model_id=args.model)
     try:
         # Build the judge now, so a bad --judge is a usage error rather than N error results.
         if any(factory.exists(e) and factory.needs_judge(e) for e in args.evaluators):

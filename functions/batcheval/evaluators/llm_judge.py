@@ -59,9 +59,12 @@ class BuiltinJudgeEvaluator:
         object.__setattr__(self, "level", self.spec.level)
 
     @classmethod
-    def for_spec(cls, spec: EvaluatorSpec, judge: Judge, **kw: object) -> BuiltinJudgeEvaluator:
+    def for_spec(
+        cls, spec: EvaluatorSpec, judge: Judge, *, model_id: str | None = None
+    ) -> BuiltinJudgeEvaluator:
+        """The built-in under its own identity (Builtin.* id, name and ARN)."""
         identity = EvaluatorIdentity(spec.evaluator_id, spec.evaluator_name, spec.evaluator_arn)
-        return cls(spec=spec, judge=judge, identity=identity, **kw)  # type: ignore[arg-type]
+        return cls(spec=spec, judge=judge, identity=identity, model_id=model_id)
 
     def targets(self, session: Session) -> list[Target]:
         found = targets_at(session, self.spec.level)

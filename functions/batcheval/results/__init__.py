@@ -1,1 +1,6 @@
-"""Per-session result records, CloudWatch output, metrics and aggregate statistics."""
+"""Per-session result records, CloudWatch output, metrics and aggregate statistics.
+
+* `records.EvaluationResult` (`to_wire()` = EvaluationResultContent, `to_record()`/`from_record()`).
+* `aggregate.summarize(results, policy_for=..., seed=...)` -> evaluatorSummaries (+ extended stats).
+* `otel.to_log_record(result, ...)` -> the `gen_ai.evaluation.result` log record.
+"""
