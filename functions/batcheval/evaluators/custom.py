@@ -7,8 +7,7 @@ Derived evaluators reuse `BuiltinJudgeEvaluator` (a built-in rubric on another m
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,9 +253,7 @@ class LambdaCodeEvaluator:
     that target's error. Nothing a Lambda does can fail another result.
     """
 
-    def __init__(
-        self, definition: CustomEvaluatorDefinition, lambda_client: Any, *, max_in_flight: int = 8
-    ) -> None:
+    def __init__(self, definition: CustomEvaluatorDefinition, lambda_client: Any) -> None:
         if not isinstance(definition.config, CodeConfig):
             raise TypeError("LambdaCodeEvaluator needs a codeBased definition")
         self.definition = definition
@@ -264,7 +261,6 @@ class LambdaCodeEvaluator:
         self.identity = _identity(definition)
         self.level: Level = definition.level
         self._client = lambda_client
-        self._pool = ThreadPoolExecutor(max_workers=max_in_flight, thread_name_prefix="lambda-eval")
 
     def targets(self, session: Session) -> list[Target]:
         return targets_at(session, self.level)
@@ -300,11 +296,8 @@ class LambdaCodeEvaluator:
             ]
         payload, dropped = _encode(self.event(target, refs))
         extra = {"spansDropped": dropped} if dropped else {}
-        future = self._pool.submit(self._invoke, payload)
-        try:
-            response = future.result(timeout=self.config.timeout_seconds)
-        except FutureTimeout:
-            future.cancel()
+        call = _Call(self._invoke, payload)
+        if not call.wait(self.config.timeout_seconds):
             return [
                 self.identity.error(
                     target,
@@ -314,9 +307,16 @@ class LambdaCodeEvaluator:
                     extra=extra,
                 )
             ]
-        except (ClientError, BotoCoreError) as exc:
-            return [self.identity.error(target, refs, ErrorCodes.LAMBDA_INVOKE_FAILED, str(exc), extra=extra)]
-        return [self._parse(target, refs, response, extra)]
+        if isinstance(call.error, ClientError | BotoCoreError):
+            return [
+                self.identity.error(
+                    target, refs, ErrorCodes.LAMBDA_INVOKE_FAILED, str(call.error), extra=extra
+                )
+            ]
+        if call.error is not None:
+            raise call.error
+        assert call.response is not None
+        return [self._parse(target, refs, call.response, extra)]
 
     def _invoke(self, payload: bytes) -> dict[str, Any]:
         return dict(
@@ -375,6 +375,27 @@ class LambdaCodeEvaluator:
             used_fields=tuple(_reference_fields(refs)),
             extra=extra,
         )
+
+
+class _Call:
+    """One invoke on a daemon thread, so an abandoned (timed-out) call never holds up process exit."""
+
+    def __init__(self, fn: Any, payload: bytes) -> None:
+        self.response: dict[str, Any] | None = None
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, payload), daemon=True, name="lambda-eval")
+        self._thread.start()
+
+    def _run(self, fn: Any, payload: bytes) -> None:
+        try:
+            self.response = fn(payload)
+        except BaseException as exc:  # handed to the waiting caller
+            self.error = exc
+
+    def wait(self, timeout_s: float) -> bool:
+        """True if the call finished within `timeout_s`."""
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
 
 
 def _reference_fields(refs: SessionReferences) -> list[str]:

@@ -121,3 +121,9 @@ def test_score_policy_follows_polarity_and_custom_has_no_threshold():
     assert score_policy("ThirdParty.Batcheval.ToolErrorRate").polarity == "lower_is_better"
     assert score_policy("Builtin.Helpfulness").threshold == 0.5
     assert score_policy("my_eval-abcdefghij").threshold is None
+
+
+def test_every_code_spec_has_exactly_one_implementation():
+    from batcheval.evaluators.code import SCORERS
+
+    assert set(SCORERS) == {s.evaluator_id for s in ALL_SPECS if s.kind == "code"}
