@@ -10,6 +10,7 @@ inputs follow the cost model (median ~2k tokens, long tail).
     python -m benchmarks.judge_scheduling                   # 2,000 calls, scaled real time (60x)
     python -m benchmarks.judge_scheduling --clock virtual   # discrete-event clock, deterministic inputs
     python -m benchmarks.judge_scheduling --configured-tpm 1000000   # quota set 2x too high: AIMD
+    python -m benchmarks.judge_scheduling --store dynamodb   # the shared bucket on in-process moto
 
 Targets (issue 4): >= 85 % of the quota in use in steady state, < 5 % throttled calls.
 """
@@ -31,6 +32,7 @@ from batcheval.judges.accounting import JudgeLedger
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.clock import Clock
 from batcheval.judges.ratelimit import (
+    BucketStore,
     InProcessBucketStore,
     ModelLimits,
     RateLimitedJudge,
@@ -235,6 +237,8 @@ class BenchConfig:
     clock: str = "scaled"
     speed: float = 60.0
     seed: int = 42
+    store: str = "memory"
+    """`memory` (InProcessBucketStore) or `dynamodb` (DynamoDBBucketStore on moto, in-process)."""
 
 
 @dataclass(frozen=True)
@@ -255,6 +259,7 @@ class BenchReport:
     simulated_min: float
     wall_s: float
     final_rate_tpm: float | None
+    store_calls: dict[str, int] | None = None
 
     def lines(self) -> list[str]:
         return [
@@ -271,7 +276,32 @@ class BenchReport:
             f"simulated time              {self.simulated_min:.1f} min",
             f"wall time                   {self.wall_s:.1f} s",
             f"limiter rate at end         {self.final_rate_tpm or 0:.0f} TPM",
+            *self._store_lines(),
         ]
+
+    def _store_lines(self) -> list[str]:
+        if not self.store_calls:
+            return []
+        per_call = self._per_call_store_ops()
+        return [f"bucket table calls          {self.store_calls} ({per_call:.1f} per judge call)"]
+
+    def _per_call_store_ops(self) -> float:
+        assert self.store_calls is not None
+        return (self.store_calls["reads"] + self.store_calls["writes"]) / max(1, self.calls)
+
+
+def _store(config: BenchConfig, clock: Clock) -> BucketStore:
+    if config.store == "memory":
+        return InProcessBucketStore()
+    import boto3  # only this mode needs AWS (emulated)
+
+    from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
+
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+    )
+    client.create_table(**bucket_table_definition("judge-buckets"))
+    return DynamoDBBucketStore(client, "judge-buckets", clock=clock, max_conflicts=1_000)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -294,7 +324,8 @@ def run(config: BenchConfig) -> BenchReport:
         max_in_flight=config.workers,
         acquire_timeout_s=3_600,
     )
-    limiter = RateLimiter(InProcessBucketStore(), {MODEL: limits}, clock=clock, ledger=ledger)
+    store = _store(config, clock)
+    limiter = RateLimiter(store, {MODEL: limits}, clock=clock, ledger=ledger)
     judge = RetryingJudge(
         RateLimitedJudge(endpoint, limiter, model_id=MODEL, ledger=ledger),
         RetryPolicy(max_attempts=8, max_elapsed_s=600),
@@ -374,7 +405,17 @@ def run(config: BenchConfig) -> BenchReport:
         simulated_min=sim_elapsed / 60,
         wall_s=wall,
         final_rate_tpm=limiter.current_rate(MODEL),
+        store_calls=dict(getattr(store, "counts", {})) or None,
     )
+
+
+def _run_with_store(config: BenchConfig) -> BenchReport:
+    if config.store != "dynamodb":
+        return run(config)
+    from moto import mock_aws
+
+    with mock_aws():
+        return run(config)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -388,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clock", choices=["scaled", "virtual"], default=defaults.clock)
     parser.add_argument("--speed", type=float, default=defaults.speed, help="scaled clock speed-up")
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--store", choices=["memory", "dynamodb"], default=defaults.store)
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     config = BenchConfig(
@@ -399,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         clock=args.clock,
         speed=args.speed,
         seed=args.seed,
+        store=args.store,
     )
     told = config.configured_tpm or config.tokens_per_minute
     speed = f" x{config.speed:.0f}" if config.clock == "scaled" else ""
@@ -406,11 +449,11 @@ def main(argv: list[str] | None = None) -> int:
         f"judge scheduling: {config.calls} calls, {config.workers} workers, "
         f"quota {config.tokens_per_minute:.0f} TPM (limiter told {told:.0f}), "
         f"max_tokens {config.max_tokens}, "
-        f"burn x{default_burn_factor(MODEL):.0f}, clock {config.clock}{speed}"
+        f"burn x{default_burn_factor(MODEL):.0f}, clock {config.clock}{speed}, store {config.store}"
     )
     ok = True
     for index in range(args.runs):
-        report = run(config)
+        report = _run_with_store(config)
         print(f"--- run {index + 1}")
         for line in report.lines():
             print("  " + line)

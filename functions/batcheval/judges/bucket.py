@@ -38,7 +38,7 @@ class ModelLimits:
     target_utilisation: float = 0.9
     burst_seconds: float = 5.0
     window_s: float = 60.0
-    window_slot_s: float = 5.0
+    window_slot_s: float = 2.0
     window_margin: float = 0.97
     recovery_s: float = 120.0
     """Time for the additive increase to climb from zero to the full rate."""

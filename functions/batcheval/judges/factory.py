@@ -10,9 +10,11 @@ Defaults:
   `BATCHEVAL_BEDROCK_MODEL_ID`.
 - OpenAI-compatible model: no default; `model_id` or `BATCHEVAL_OPENAI_MODEL` is required. API key
   from `BATCHEVAL_OPENAI_API_KEY`, else `OPENAI_API_KEY`, else none (local servers need none).
-- Rate limit: `tokens_per_minute` (or `BATCHEVAL_JUDGE_TOKENS_PER_MINUTE`) per model, and
-  `max_in_flight` (or `BATCHEVAL_JUDGE_MAX_IN_FLIGHT`, default 16). Without a TPM only the
-  in-flight cap applies (and retries absorb throttles); set the TPM from Service Quotas.
+- Rate limit: `tokens_per_minute` (or `BATCHEVAL_JUDGE_TOKENS_PER_MINUTE`) and `max_in_flight`
+  (or `BATCHEVAL_JUDGE_MAX_IN_FLIGHT`, default 16), applied to each model separately (a request's
+  `model_id` override gets its own bucket). Without a TPM only the in-flight cap applies (and
+  retries absorb throttles); set the TPM from Service Quotas. `limits={model: ModelLimits}` names
+  each model instead (models not named are then not limited).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 from batcheval.judges.openai_compat import OpenAICompatJudge
 from batcheval.judges.ratelimit import (
     InProcessBucketStore,
+    LimitsFor,
     ModelLimits,
     RateLimitedJudge,
     RateLimiter,
@@ -123,7 +126,7 @@ def make_judge(
 
     limiter: RateLimiter = options.get("limiter") or RateLimiter(
         options.get("bucket_store") or InProcessBucketStore(),
-        _limits(model, options, env),
+        _limits(options, env),
         clock=clock,
         ledger=ledger,
     )
@@ -138,17 +141,21 @@ def make_judge(
     )
 
 
-def _limits(model: str, options: Mapping[str, Any], env: Mapping[str, str]) -> dict[str, ModelLimits]:
+def _limits(options: Mapping[str, Any], env: Mapping[str, str]) -> LimitsFor:
+    """Limits per model id. A single TPM applies to every model the judge is asked for (each gets its
+    own bucket: a derived evaluator on another model is limited too); a mapping names each model."""
     given = options.get("limits")
-    if isinstance(given, ModelLimits):
-        return {model: given}
     if isinstance(given, Mapping):
-        return dict(given)
-    try:
-        tpm = float(
-            options.get("tokens_per_minute") or env.get("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE") or math.inf
-        )
-        in_flight = int(options.get("max_in_flight") or env.get("BATCHEVAL_JUDGE_MAX_IN_FLIGHT") or 16)
-        return {model: ModelLimits(tokens_per_minute=tpm, max_in_flight=in_flight)}
-    except ValueError as error:
-        raise ValidationError(f"bad judge rate limit: {error}") from error
+        return dict(given).get
+    if isinstance(given, ModelLimits):
+        same = given
+    else:
+        try:
+            tpm = float(
+                options.get("tokens_per_minute") or env.get("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE") or math.inf
+            )
+            in_flight = int(options.get("max_in_flight") or env.get("BATCHEVAL_JUDGE_MAX_IN_FLIGHT") or 16)
+            same = ModelLimits(tokens_per_minute=tpm, max_in_flight=in_flight)
+        except ValueError as error:
+            raise ValidationError(f"bad judge rate limit: {error}") from error
+    return lambda _model_id: same

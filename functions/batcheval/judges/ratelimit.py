@@ -18,7 +18,7 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import orjson
@@ -40,6 +40,7 @@ from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 __all__ = [
     "BucketStore",
     "InProcessBucketStore",
+    "LimitsFor",
     "ModelLimits",
     "Permit",
     "RateLimitedJudge",
@@ -132,6 +133,15 @@ class Permit:
 LimitsFor = Callable[[str], ModelLimits | None]
 
 
+@dataclass
+class _Gate:
+    """Per-model turn-taking for asking the bucket store (see `RateLimiter._take`)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    busy: bool = False
+    retry_at: float = 0.0
+
+
 class RateLimiter:
     """Grants per-model capacity (in-flight slot + reserved TPM tokens) and settles it afterwards.
 
@@ -158,6 +168,7 @@ class RateLimiter:
         self._key_prefix = key_prefix
         self._poll_s = poll_s
         self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._gates: dict[str, _Gate] = {}
         self._slots_lock = threading.Lock()
 
     def limits_for(self, model_id: str) -> ModelLimits | None:
@@ -185,23 +196,59 @@ class RateLimiter:
         input_estimate = estimate_input_tokens(request)
         burn = limits.burn_factor if limits.burn_factor is not None else default_burn_factor(model_id)
         cost = input_estimate + burn * request.max_tokens
-        key = self._key_prefix + model_id
         now = self._clock.now()
         try:
-            while limits.token_limited:
-                now = self._clock.now()
-                wait = self._store.try_take(key, cost, limits, now)
-                if wait == 0.0:
-                    break
-                if now + wait > deadline:
-                    self._timed_out(model_id, limits, f"{cost:.0f} quota tokens")
-                self._clock.sleep(min(max(wait, self._poll_s), deadline - now))
+            if limits.token_limited:
+                now = self._take(model_id, limits, cost, deadline)
         except BaseException:
             self._slot(model_id, limits).release()
             raise
         if self._ledger is not None:
             self._ledger.record_wait(model_id, max(0.0, self._clock.now() - started))
         return Permit(model_id, cost, input_estimate, burn, charged_at=now)
+
+    def _take(self, model_id: str, limits: ModelLimits, cost: float, deadline: float) -> float:
+        """Reserve `cost` tokens; returns the time they were charged.
+
+        Only one thread per model and process (the gate's owner) asks the store at a time; the others
+        nap until just after the owner's next try. Waiting callers thus cost one store read per
+        grant and process, not one per thread (the DynamoDB item is one hot key).
+        """
+        key = self._key_prefix + model_id
+        gate = self._gate(model_id)
+        owner = False
+        try:
+            while True:
+                now = self._clock.now()
+                if not owner:
+                    with gate.lock:
+                        owner = not gate.busy
+                        gate.busy = gate.busy or owner
+                        nap = max(gate.retry_at - now, 0.0) + self._poll_s
+                    if not owner:
+                        if now + nap > deadline:
+                            self._timed_out(model_id, limits, f"{cost:.0f} quota tokens")
+                        self._clock.sleep(nap)
+                        continue
+                wait = self._store.try_take(key, cost, limits, now)
+                if wait == 0.0:
+                    return now
+                if now + wait > deadline:
+                    self._timed_out(model_id, limits, f"{cost:.0f} quota tokens")
+                with gate.lock:
+                    gate.retry_at = now + wait
+                self._clock.sleep(wait)
+        finally:
+            if owner:
+                with gate.lock:
+                    gate.busy = False
+
+    def _gate(self, model_id: str) -> _Gate:
+        with self._slots_lock:
+            gate = self._gates.get(model_id)
+            if gate is None:
+                gate = self._gates[model_id] = _Gate()
+            return gate
 
     def _timed_out(self, model_id: str, limits: ModelLimits, what: str) -> None:
         raise JudgeError(

@@ -11,6 +11,7 @@ Table: partition key `pk` (String), nothing else; see `bucket_table_definition`.
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -111,8 +112,16 @@ class DynamoDBBucketStore:
         self._max_conflicts = max_conflicts
         self._clock = clock
         self._rng = random.Random(seed)
+        self._counts_lock = threading.Lock()
+        self.counts = {"reads": 0, "writes": 0, "conflicts": 0}
+        """DynamoDB calls made and write conflicts met (for cost estimates and benchmarks)."""
+
+    def _count(self, name: str) -> None:
+        with self._counts_lock:
+            self.counts[name] += 1
 
     def _read(self, key: str) -> BucketState | None:
+        self._count("reads")
         item = self._client.get_item(
             TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, ConsistentRead=True
         ).get("Item")
@@ -126,10 +135,12 @@ class DynamoDBBucketStore:
                 "ConditionExpression": "version = :v",
                 "ExpressionAttributeValues": {":v": _n(expected_version)},
             }
+        self._count("writes")
         try:
             self._client.put_item(TableName=self._table, Item=_to_item(_KEY_PREFIX + key, state), **condition)
         except ClientError as error:
             if _conditional_failed(error):
+                self._count("conflicts")
                 return False
             raise
         return True

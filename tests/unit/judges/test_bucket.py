@@ -34,7 +34,11 @@ def test_take_refills_from_elapsed_time_and_waits_when_short():
 def test_window_caps_what_is_reserved_in_any_60_s():
     # Given a bucket that would refill plenty, but 60,000 tokens already reserved in this minute
     limits = ModelLimits(
-        tokens_per_minute=60_000, target_utilisation=1.0, burst_seconds=60, window_margin=1.0
+        tokens_per_minute=60_000,
+        target_utilisation=1.0,
+        burst_seconds=60,
+        window_margin=1.0,
+        window_slot_s=5.0,
     )
     state = initial_state(limits, 0.0)
     for t in range(0, 60, 10):

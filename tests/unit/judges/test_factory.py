@@ -116,3 +116,15 @@ def test_unreachable_openai_server_becomes_a_judge_error_within_the_budget():
     with pytest.raises(JudgeError) as raised:
         judge.judge(REQUEST)
     assert raised.value.code == "JudgeUnavailable"
+
+
+def test_tpm_applies_to_each_model_the_judge_is_asked_for():
+    # Given an OpenAI-compatible judge with a TPM limit
+    judge = make_judge("openai:http://localhost:1/v1", model_id="m", tokens_per_minute=120_000, env={})
+    assert isinstance(judge, RetryingJudge)
+    assert isinstance(judge.inner, RateLimitedJudge)
+    limiter = judge.inner.limiter
+    # When asked about the default model and another model (a derived evaluator's override)
+    # Then both are limited, each with its own bucket
+    assert limiter.current_rate("m") == pytest.approx(108_000)
+    assert limiter.current_rate("other-model") == pytest.approx(108_000)

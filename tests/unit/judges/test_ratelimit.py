@@ -155,3 +155,36 @@ def test_unlimited_model_passes_through():
     judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=NOVA)
     assert judge.judge(_request()).output == {"ok": True}
     assert limiter.current_rate(NOVA) is None
+
+
+class _CountingStore(InProcessBucketStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.takes = 0
+
+    def try_take(self, key, cost, limits, now):
+        self.takes += 1
+        return super().try_take(key, cost, limits, now)
+
+
+def test_waiting_threads_take_turns_asking_the_store():
+    # Given 8 threads making 40 calls that must queue for tokens (a shared store is one hot key)
+    limits = ModelLimits(
+        tokens_per_minute=6_000_000, target_utilisation=1.0, burst_seconds=0.01, max_in_flight=8
+    )
+    store = _CountingStore()
+    limiter = RateLimiter(store, {NOVA: limits}, poll_s=0.001)
+    judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=NOVA)
+
+    def caller() -> None:
+        for _ in range(5):
+            judge.judge(_request())
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    # When they all run
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then the store was asked about twice per call, not once per thread per refill
+    assert store.takes <= 3 * 40
