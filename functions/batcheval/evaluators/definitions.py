@@ -30,6 +30,7 @@ from batcheval.results.records import LEVELS, Level, custom_arn
 
 CUSTOM_ID = re.compile(r"^[a-zA-Z][a-zA-Z0-9-_]{0,99}-[a-zA-Z0-9]{10}$")
 CUSTOM_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
+DIMENSION_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
 
 PLACEHOLDERS: Mapping[Level, frozenset[str]] = {
     "SESSION": frozenset(
@@ -280,6 +281,14 @@ def _parse_llm(doc: Mapping[str, Any], level: Level, issues: list[FieldIssue]) -
             )
             dims.append(Dimension(dim["dimensionName"], dim["dimensionInstruction"], dim_scale))
         names = [d.name for d in dims]
+        bad = [n for n in names if not DIMENSION_NAME.match(n)]
+        if bad:
+            issues.append(
+                FieldIssue(
+                    f"{path}.ratingScale.multiDimensional",
+                    f"dimension names must match {DIMENSION_NAME.pattern}: {bad}",
+                )
+            )
         if len(set(names)) != len(names):
             issues.append(
                 FieldIssue(f"{path}.ratingScale.multiDimensional", "dimension names must be unique")

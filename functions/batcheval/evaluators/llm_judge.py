@@ -96,6 +96,8 @@ class BuiltinJudgeEvaluator:
         answer = ask(self.judge, request)
         if not isinstance(answer, JudgeFailure):
             extra["judgeModelId"] = answer.model_id
+            if answer.raw_text:
+                extra["judgeText"] = answer.raw_text[:500]
             verdict = parse_verdict(answer.output, labels)
             if isinstance(verdict, Verdict):
                 score = self.spec.score(verdict.label, ground_truth=rubric is not self.rubric)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from batcheval.errors import ValidationError
 from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.ground_truth import GroundTruth
 from batcheval.evaluators.registry import score_policy
@@ -39,7 +40,10 @@ def evaluate_sessions(
     max_workers: int = DEFAULT_MAX_WORKERS,
     seed: int = 0,
 ) -> EvaluationReport:
-    """Run `evaluator_ids` over `sessions`. Unknown ids raise ValidationError before any work."""
+    """Run `evaluator_ids` over `sessions`. Unknown or repeated ids raise ValidationError before any work."""
+    repeated = sorted({e for e in evaluator_ids if list(evaluator_ids).count(e) > 1})
+    if repeated:
+        raise ValidationError(f"evaluator(s) listed more than once: {', '.join(repeated)}")
     evaluators = factory.build_all(evaluator_ids)
     truth = ground_truth or GroundTruth()
     warnings = [

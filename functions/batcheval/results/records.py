@@ -141,9 +141,11 @@ class EvaluationResult:
         return out
 
     def to_record(self) -> dict[str, Any]:
-        """The wire form plus `evaluationLevel`: what the pipeline stores per result (S3, JSONL)."""
+        """The wire form plus `evaluationLevel` and `diagnostics`: what the pipeline stores per result."""
         out = self.to_wire()
         out["evaluationLevel"] = self.level
+        if self.extra:
+            out["diagnostics"] = dict(self.extra)
         return out
 
     @classmethod
@@ -172,4 +174,5 @@ class EvaluationResult:
             error_message=data.get("errorMessage"),
             ignored_reference_input_fields=tuple(data.get("ignoredReferenceInputFields") or ()),
             evaluation_dimension_name=data.get("evaluationDimensionName"),
+            extra=dict(data.get("diagnostics") or {}),
         )

@@ -161,3 +161,10 @@ def test_unreadable_spans_file_is_a_usage_error(monkeypatch, capsys):
 
     monkeypatch.setattr(evaluators_cli, "_load_sessions", missing)
     assert main(["evaluate", "--spans", "/nope.jsonl", "--evaluator", "Builtin.Coherence"]) == 2
+
+
+def test_repeated_evaluator_is_a_usage_error(spans, capsys):
+    path, _ = spans
+    args = ["evaluate", "--spans", path, "--evaluator", "ThirdParty.Batcheval.TurnLatency"]
+    assert main([*args, "--evaluator", "ThirdParty.Batcheval.TurnLatency"]) == 2
+    assert "more than once" in capsys.readouterr().err

@@ -95,3 +95,17 @@ def test_derived_needs_an_llm_builtin_at_the_same_level():
         parse_definition(derived(base="Builtin.TrajectoryExactOrderMatch", level="SESSION"))
     with pytest.raises(ValidationError, match="runs at TRACE"):
         parse_definition(derived(level="SESSION"))
+
+
+def test_dimension_names_follow_the_model_pattern():
+    bad = {
+        "multiDimensional": [
+            {
+                "dimensionName": "2bad name",
+                "dimensionInstruction": "x",
+                "dimensionRatingScale": {"categorical": [{"label": "A", "definition": "a"}]},
+            }
+        ]
+    }
+    with pytest.raises(ValidationError, match="dimension names"):
+        parse_definition(llm(scale=bad))

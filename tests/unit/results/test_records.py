@@ -83,3 +83,9 @@ def test_plain_wire_infers_session_or_trace_level():
     session_level = _result(value=1.0, context=SpanContext("s"), level="SESSION").to_wire()
     assert EvaluationResult.from_record(session_level).level == "SESSION"
     assert EvaluationResult.from_record(_result(value=1.0).to_wire()).level == "TRACE"
+
+
+def test_records_keep_diagnostics_outside_the_wire_form():
+    result = _result(value=1.0, label="Yes", extra={"rubricVersion": "v1"})
+    assert "diagnostics" not in result.to_wire()
+    assert EvaluationResult.from_record(result.to_record()).extra == {"rubricVersion": "v1"}
