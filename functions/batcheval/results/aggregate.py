@@ -1,8 +1,10 @@
 """evaluatorSummaries as GetBatchEvaluation returns them, plus extended statistics.
 
 Grouping: one summary per (evaluatorId, evaluationDimensionName), in first-seen order.
-Counts: `totalEvaluated` = results produced (targets evaluated, failed ones included);
-`totalFailed` = results with an errorCode.
+Counts follow AgentCore's definitions, per result (a session for SESSION evaluators, a trace or a
+tool call for the others): `totalEvaluated` = results the evaluator produced without error (scored,
+or labelled by a categorical scale); `totalFailed` = results with an errorCode. Their sum is every
+result of the group.
 
 Empty/NaN policy: statistics are computed over *scored* results only (no errorCode, a numeric
 value). With none, `statistics` is `{}` (no `averageScore`, never 0) and `extendedStatistics` holds
@@ -157,7 +159,7 @@ def summarize(
             EvaluatorSummary(
                 evaluator_id=evaluator_id,
                 evaluation_dimension_name=dimension,
-                total_evaluated=len(group),
+                total_evaluated=sum(1 for r in group if not r.failed),
                 total_failed=sum(1 for r in group if r.failed),
                 average_score=math.fsum(scores) / len(scores) if scores else None,
                 extended=_extended(group, policy, seed),

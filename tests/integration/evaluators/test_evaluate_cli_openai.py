@@ -76,7 +76,7 @@ def test_evaluate_with_an_openai_compatible_judge(chat_server, monkeypatch, caps
     assert second["errorCode"] == "InvalidJudgeOutput"
     assert "value" not in second
     summary = output["evaluatorSummaries"][0]
-    assert (summary["totalEvaluated"], summary["totalFailed"]) == (2, 1)
+    assert (summary["totalEvaluated"], summary["totalFailed"]) == (1, 1)
     # And the request offered the label set as an enum, with a tight token budget
     sent = chat_server.requests[0].body
     assert sent["model"] == "llama3.1:8b"

@@ -89,7 +89,7 @@ def test_evaluate_code_evaluators_with_ground_truth_prints_results_and_summaries
     assert summary == {
         **summary,
         "evaluatorId": "Builtin.TrajectoryExactOrderMatch",
-        "totalEvaluated": 2,
+        "totalEvaluated": 1,
         "totalFailed": 1,
     }
     assert summary["statistics"] == {"averageScore": 1.0}

@@ -30,7 +30,7 @@ def test_summary_matches_get_batch_evaluation_shape_and_counts():
     assert wire == {
         "evaluatorId": "Builtin.Helpfulness",
         "statistics": {"averageScore": 0.5},
-        "totalEvaluated": 3,
+        "totalEvaluated": 2,
         "totalFailed": 1,
     }
 
