@@ -166,3 +166,24 @@ def summarize(
             )
         )
     return summaries
+
+
+@dataclass(frozen=True, slots=True)
+class SessionCounts:
+    """GetBatchEvaluation's session counters for a finished set of sessions."""
+
+    completed: int
+    """Sessions every evaluator succeeded on (`numberOfSessionsCompleted`)."""
+    failed: int
+    """Sessions with at least one errored result (`numberOfSessionsFailed`)."""
+
+
+def session_counts(results: Iterable[EvaluationResult], session_ids: Iterable[str]) -> SessionCounts:
+    """Completed/failed counts over `session_ids`.
+
+    A session with no result at all (every evaluator was not applicable) counts as completed: it was
+    evaluated and nothing failed. Results for sessions outside `session_ids` are ignored.
+    """
+    wanted = set(session_ids)
+    failed = {r.context.session_id for r in results if r.failed and r.context.session_id in wanted}
+    return SessionCounts(completed=len(wanted) - len(failed), failed=len(failed))

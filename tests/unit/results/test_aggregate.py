@@ -3,7 +3,7 @@ import math
 import pytest
 
 from batcheval.judges.base import TokenUsage
-from batcheval.results.aggregate import ScorePolicy, mean_ci95, percentile, summarize
+from batcheval.results.aggregate import ScorePolicy, mean_ci95, percentile, session_counts, summarize
 from batcheval.results.records import EvaluationResult, SpanContext
 
 
@@ -104,3 +104,9 @@ def test_percentile_interpolates():
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     with pytest.raises(ValueError, match="no values"):
         percentile([], 0.5)
+
+
+def test_session_counts_fail_a_session_on_any_errored_result():
+    results = [_r(value=1.0, n=1), _r(error="X", n=1), _r(value=1.0, n=2), _r(error="X", n=9)]
+    counts = session_counts(results, ["s1", "s2", "s3"])
+    assert (counts.completed, counts.failed) == (2, 1)
