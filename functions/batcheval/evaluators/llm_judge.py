@@ -71,7 +71,7 @@ class BuiltinJudgeEvaluator:
         if "skill" not in self.spec.tags:
             return found
         loads = [t for t in found if t.tool_call is not None and skill_load(t.tool_call)]
-        if self.spec.evaluator_id.endswith("SkillInstructionFollowing"):
+        if "skill_content" in self.rubric.sections:
             # Only a load whose SKILL.md body is in the trace has instructions to follow.
             loads = [t for t in loads if t.tool_call is not None and t.tool_call.result]
         return loads

@@ -8,6 +8,7 @@ evaluation is always shown. Sizes are characters (≈4 per token).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from batcheval.traces.model import Session, ToolCall, Turn
@@ -61,25 +62,37 @@ def render_turn(
     return "\n".join(lines)
 
 
-def _bounded(blocks: list[str], limits: TranscriptLimits) -> str:
-    """Join blocks, dropping the oldest ones (never the last) until the total fits."""
-    kept = list(blocks)
-    dropped = 0
-    while len(kept) > 1 and sum(len(b) + 2 for b in kept) > limits.total_chars:
-        kept.pop(0)
-        dropped += 1
-    text = "\n\n".join(kept)
-    if dropped:
-        text = f"…[{dropped} earlier turn(s) omitted]\n\n{text}"
-    return truncate(text, limits.total_chars) if len(kept) == 1 else text
+def _bounded(last: str, earlier: Callable[[int], str], count: int, limits: TranscriptLimits) -> str:
+    """`last` preceded by as many of the `count` earlier blocks as fit, newest first.
+
+    Earlier blocks are rendered on demand (`earlier(i)`, i < count) from the newest backwards and
+    rendering stops at the budget, so the cost is bounded by the budget, not the session length.
+    """
+    if len(last) > limits.total_chars:
+        text = truncate(last, limits.total_chars)
+        return f"…[{count} earlier turn(s) omitted]\n\n{text}" if count else text
+    kept = [last]
+    used = len(last)
+    index = count - 1
+    while index >= 0:
+        block = earlier(index)
+        if used + len(block) + 2 > limits.total_chars:
+            break
+        kept.append(block)
+        used += len(block) + 2
+        index -= 1
+    text = "\n\n".join(reversed(kept))
+    dropped = index + 1
+    return f"…[{dropped} earlier turn(s) omitted]\n\n{text}" if dropped else text
 
 
 def render_session(session: Session, limits: TranscriptLimits = DEFAULT_LIMITS) -> str:
-    """Every turn of the session (for SESSION-level judges)."""
-    if not session.turns:
+    """Every turn of the session (for SESSION-level judges), oldest dropped first if too long."""
+    turns = session.turns
+    if not turns:
         return "(the session has no turns)"
-    blocks = [render_turn(turn, i + 1, limits) for i, turn in enumerate(session.turns)]
-    return _bounded(blocks, limits)
+    last = render_turn(turns[-1], len(turns), limits)
+    return _bounded(last, lambda i: render_turn(turns[i], i + 1, limits), len(turns) - 1, limits)
 
 
 def render_context(
@@ -94,17 +107,11 @@ def render_context(
     With `tools_before=k`, only the current turn's tool calls made before call k are shown
     (the TOOL_CALL `{context}` as AgentCore documents it).
     """
-    blocks = [render_turn(turn, i + 1, limits) for i, turn in enumerate(session.turns[:turn_index])]
-    blocks.append(
-        render_turn(
-            session.turns[turn_index],
-            turn_index + 1,
-            limits,
-            include_response=False,
-            tools_before=tools_before,
-        )
+    turns = session.turns
+    current = render_turn(
+        turns[turn_index], turn_index + 1, limits, include_response=False, tools_before=tools_before
     )
-    return _bounded(blocks, limits)
+    return _bounded(current, lambda i: render_turn(turns[i], i + 1, limits), turn_index, limits)
 
 
 def render_available_tools(turns: tuple[Turn, ...] | list[Turn]) -> str:

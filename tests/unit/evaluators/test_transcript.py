@@ -42,3 +42,18 @@ def test_context_hides_the_current_response_and_later_tool_calls():
 def test_tool_arguments_are_shown_as_recorded():
     sess = session("s", turn(1, tools=(call("a", 1, args=json.dumps({"city": "Oslo"})),)))
     assert '"city": "Oslo"' in render_session(sess)
+
+
+def test_context_size_is_bounded_whatever_the_session_length():
+    # Given a 3,000-turn session
+    limits = TranscriptLimits(total_chars=2_000)
+    sess = session("s", *(turn(i, user=f"q{i} " + "u" * 150, response="a" * 150) for i in range(1, 3001)))
+    # When the last turn's context and the whole session are rendered
+    context = render_context(sess, 2999, limits)
+    whole = render_session(sess, limits)
+    # Then both stay within the budget (plus the omission marker) and keep the newest turns
+    assert len(context) <= 2_000 + 40
+    assert len(whole) <= 2_000 + 40
+    assert "q3000" in context
+    assert "q2999" in context
+    assert "earlier turn(s) omitted]" in whole
