@@ -32,12 +32,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("evaluate", help="evaluate exported spans without the service")
     run.add_argument("--spans", required=True, metavar="FILE", help="spans file (as for `batcheval inspect`)")
     run.add_argument("--ground-truth", metavar="FILE", help="JSON list of sessionMetadata entries")
-    run.add_argument("--evaluator", action="append", required=True, metavar="ID", dest="evaluators")
+    run.add_argument(
+        "--evaluator",
+        action="append",
+        required=True,
+        metavar="ID",
+        dest="evaluators",
+        help="evaluator id (repeatable): Builtin.*, ThirdParty.Batcheval.*, or a custom id",
+    )
     run.add_argument("--custom-evaluators", metavar="FILE", help="JSON/YAML custom evaluator definitions")
-    run.add_argument("--judge", default="bedrock", metavar="bedrock|openai:URL")
+    run.add_argument(
+        "--judge",
+        default="bedrock",
+        metavar="bedrock|openai:URL",
+        help="judge backend for LLM evaluators (default: bedrock); built only if one is requested",
+    )
     run.add_argument("--model", metavar="MODEL_ID", help="judge model id (default: the backend's)")
-    run.add_argument("--region", default="us-east-1")
-    run.add_argument("--max-workers", type=int, default=DEFAULT_MAX_WORKERS)
+    run.add_argument("--region", default="us-east-1", help="AWS region for Bedrock and Lambda")
+    run.add_argument(
+        "--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="evaluations run at once (default 8)"
+    )
     run.add_argument("--format", choices=("json", "table"), default="json")
     run.set_defaults(handler=evaluate_command)
 
