@@ -72,6 +72,7 @@ def test_trace_judge_through_converse_tool_use(bedrock):
 
 
 def test_tool_call_judge_and_throttling_error(bedrock):
+    # Given a throttled call then an answer, When ToolParameterAccuracy runs, Then an error and a score
     client, stub = bedrock
     stub.add_client_error("converse", "ThrottlingException", "Too many tokens", http_status_code=429)
     _expect(stub, _reply({"explanation": "fine", "label": "Yes"}))
@@ -87,6 +88,7 @@ def test_tool_call_judge_and_throttling_error(bedrock):
 
 
 def test_truncated_verdict_is_an_error(bedrock):
+    # Given a verdict cut at maxTokens, When judged, Then JudgeOutputTruncated
     client, stub = bedrock
     _expect(stub, _reply({"explanation": "The agent"}, stop="max_tokens"), max_tokens=400)
     factory = EvaluatorFactory(judge=lambda: BedrockJudge(client, MODEL))

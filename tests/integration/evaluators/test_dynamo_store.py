@@ -40,24 +40,28 @@ def test_created_definitions_round_trip_and_list(store):
 
 
 def test_create_is_conditional_on_the_id(store):
+    # Given an existing id, When created again, Then ConflictError
     store.create(llm(), evaluator_id="tone_check-AAAAAAAAAA")
     with pytest.raises(ConflictError):
         store.create(llm(), evaluator_id="tone_check-AAAAAAAAAA")
 
 
 def test_invalid_definitions_are_not_stored(store):
+    # Given an invalid definition, When created, Then ValidationError and nothing stored
     with pytest.raises(ValidationError):
         store.create(llm(instructions="no placeholder"))
     assert store.list() == []
 
 
 def test_delete(store):
+    # Given a stored definition, When deleted, Then it is gone
     created = store.create(llm())
     store.delete(created.evaluator_id)
     assert store.get(created.evaluator_id) is None
 
 
 def test_factory_runs_a_custom_evaluator_from_the_table(store):
+    # Given a definition in the table, When the factory builds it, Then it scores with its ARN
     created = store.create(llm())
     factory = EvaluatorFactory(judge=lambda: label_judge("Good"), store=store)
     evaluator = factory.build(created.evaluator_id)

@@ -31,6 +31,7 @@ def spans(monkeypatch, tmp_path):
 
 
 def test_evaluators_lists_the_registry_as_json(capsys):
+    # Given the registry, When listed as JSON, Then built-ins and ours appear with their label scores
     assert main(["evaluators", "--format", "json"]) == 0
     listed = json.loads(capsys.readouterr().out)["evaluators"]
     ids = [e["evaluatorId"] for e in listed]
@@ -41,6 +42,7 @@ def test_evaluators_lists_the_registry_as_json(capsys):
 
 
 def test_evaluators_table_includes_custom_definitions(capsys, tmp_path):
+    # Given a custom definitions file, When listed as a table, Then the custom evaluator appears
     (tmp_path / "custom.json").write_text(json.dumps([llm()]))
     assert main(["evaluators", "--custom-evaluators", str(tmp_path / "custom.json")]) == 0
     out = capsys.readouterr().out
@@ -97,6 +99,8 @@ def test_evaluate_code_evaluators_with_ground_truth_prints_results_and_summaries
 
 
 def test_evaluate_llm_evaluator_uses_the_judge_factory(spans, monkeypatch, capsys):
+    # Given an LLM evaluator and --judge/--model, When evaluate runs, Then make_judge gets them and a table
+    # prints
     path, _ = spans
     calls = []
 
@@ -128,6 +132,7 @@ def test_evaluate_llm_evaluator_uses_the_judge_factory(spans, monkeypatch, capsy
 
 
 def test_judge_is_not_built_for_code_only_runs(spans, monkeypatch):
+    # Given only code evaluators, When evaluate runs, Then no judge is built
     path, _ = spans
 
     def explode(*_args, **_kw):
@@ -138,12 +143,14 @@ def test_judge_is_not_built_for_code_only_runs(spans, monkeypatch):
 
 
 def test_unknown_evaluator_is_a_usage_error_with_suggestions(spans, capsys):
+    # Given a misspelt id, When evaluate runs, Then it exits 2 suggesting the real id
     path, _ = spans
     assert main(["evaluate", "--spans", path, "--evaluator", "Builtin.Helpfulnes"]) == 2
     assert "did you mean Builtin.Helpfulness" in capsys.readouterr().err
 
 
 def test_bad_ground_truth_and_bad_judge_are_usage_errors(spans, tmp_path, capsys):
+    # Given invalid ground truth or judge spec, When evaluate runs, Then it exits 2
     path, _ = spans
     bad = tmp_path / "gt.json"
     bad.write_text(json.dumps([{"groundTruth": {}}]))
@@ -156,6 +163,7 @@ def test_bad_ground_truth_and_bad_judge_are_usage_errors(spans, tmp_path, capsys
 
 
 def test_unreadable_spans_file_is_a_usage_error(monkeypatch, capsys):
+    # Given a spans file that cannot be read, When evaluate runs, Then it exits 2
     def missing(path):
         raise FileNotFoundError(path)
 
@@ -164,6 +172,7 @@ def test_unreadable_spans_file_is_a_usage_error(monkeypatch, capsys):
 
 
 def test_repeated_evaluator_is_a_usage_error(spans, capsys):
+    # Given the same evaluator twice, When evaluate runs, Then it exits 2
     path, _ = spans
     args = ["evaluate", "--spans", path, "--evaluator", "ThirdParty.Batcheval.TurnLatency"]
     assert main([*args, "--evaluator", "ThirdParty.Batcheval.TurnLatency"]) == 2

@@ -63,6 +63,7 @@ def test_event_follows_the_documented_contract():
 
 
 def test_lambda_verdict_becomes_the_result(lambda_client):
+    # Given a Lambda answering a verdict, When evaluated, Then the result carries it and no tokens
     client, stub = lambda_client
     _stub_invoke(stub, {"label": "Pass", "value": 0.9, "explanation": "fine"})
     evaluator = LambdaCodeEvaluator(parse_definition(code()), client)
@@ -72,6 +73,7 @@ def test_lambda_verdict_becomes_the_result(lambda_client):
 
 
 def test_lambda_error_response_is_passed_through(lambda_client):
+    # Given a Lambda answering errorCode/errorMessage, When evaluated, Then the result carries that error
     client, stub = lambda_client
     _stub_invoke(stub, {"errorCode": "PolicyMissing", "errorMessage": "no policy document"})
     (result,) = _run(
@@ -97,6 +99,7 @@ def test_function_error_is_that_results_error_only(lambda_client):
     [{"value": 1.0}, {"label": "x", "value": "high"}, {"label": "x", "value": True}, ["not", "an", "object"]],
 )
 def test_malformed_lambda_responses_are_invalid(lambda_client, payload):
+    # Given a malformed Lambda response, When evaluated, Then the result is InvalidLambdaResponse
     client, stub = lambda_client
     _stub_invoke(stub, payload)
     (result,) = _run(
@@ -106,6 +109,7 @@ def test_malformed_lambda_responses_are_invalid(lambda_client, payload):
 
 
 def test_invoke_failure_is_an_error_result(lambda_client):
+    # Given an invoke that fails, When evaluated, Then the result is LambdaInvokeFailed
     client, stub = lambda_client
     stub.add_client_error("invoke", "ResourceNotFoundException", "Function not found")
     (result,) = _run(
@@ -116,6 +120,7 @@ def test_invoke_failure_is_an_error_result(lambda_client):
 
 
 def test_session_without_raw_spans_is_not_sent():
+    # Given a session without raw spans, When evaluated, Then no Lambda call and NoSpansToEvaluate
     (result,) = _run(LambdaCodeEvaluator(parse_definition(code()), lambda_client=None), session("s", turn(1)))
     assert result.error_code == "NoSpansToEvaluate"
 

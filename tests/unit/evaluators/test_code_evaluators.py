@@ -27,6 +27,8 @@ def _run(evaluator_id, sess, refs=None):
     ],
 )
 def test_trajectory_semantics(actual, expected, exact, ordered, anyorder):
+    # Given actual and expected tool names, When each matcher compares them, Then they follow the documented
+    # semantics
     assert exact_order(actual, expected) is exact
     assert in_order(actual, expected) is ordered
     assert any_order(actual, expected) is anyorder
@@ -46,6 +48,7 @@ def test_trajectory_result_uses_expected_trajectory_and_scores_zero_tokens():
 
 
 def test_trajectory_without_expected_trajectory_is_an_error_not_a_score():
+    # Given no expectedTrajectory, When scored, Then MissingGroundTruth and no value
     sess = session("s", turn(1, tools=(call("search", 1),)))
     (result,) = _run("Builtin.TrajectoryInOrderMatch", sess)
     assert result.value is None
@@ -54,6 +57,7 @@ def test_trajectory_without_expected_trajectory_is_an_error_not_a_score():
 
 
 def test_trajectory_mismatch_explains_what_is_missing():
+    # Given an expected tool never called, When scored, Then 0.0 naming the missing tool
     sess = session("s", turn(1, tools=(call("search", 1),)))
     (result,) = _run(
         "Builtin.TrajectoryAnyOrderMatch", sess, SessionReferences("s", expected_tool_names=("book",))
@@ -63,6 +67,7 @@ def test_trajectory_mismatch_explains_what_is_missing():
 
 
 def test_tool_error_rate_counts_failed_calls():
+    # Given 1 failed call of 4, When scored, Then the rate is 0.25
     sess = session(
         "s", turn(1, tools=(call("a", 1), call("b", 2, status="error"), call("c", 3), call("d", 4)))
     )
@@ -72,6 +77,7 @@ def test_tool_error_rate_counts_failed_calls():
 
 
 def test_tool_error_rate_has_no_result_for_a_session_without_tool_calls():
+    # Given no tool calls, When scored, Then there is no result
     assert _run("ThirdParty.Batcheval.ToolErrorRate", session("s", turn(1))) == []
 
 
@@ -90,6 +96,7 @@ def test_repeated_calls_compare_arguments_canonically_and_flag_loops():
 
 
 def test_turn_latency_is_per_turn_in_seconds_and_missing_timestamps_are_an_error():
+    # Given turns with and without timestamps, When scored, Then seconds per trace or InsufficientData
     sess = session(
         "s", turn(1, start_s=0, end_s=2.5), turn(2, start_s=None, end_s=None), turn(3, start_s=0, end_s=45)
     )
@@ -102,6 +109,8 @@ def test_turn_latency_is_per_turn_in_seconds_and_missing_timestamps_are_an_error
 
 
 def test_token_usage_sums_reported_calls_and_flags_partial_measurement():
+    # Given one model call with usage and one without, When scored, Then a lower bound labelled Partially
+    # Measured
     models = (ModelCall("m1", input_tokens=100, output_tokens=10), ModelCall("m2"))
     (result,) = _run("ThirdParty.Batcheval.TokenUsage", session("s", turn(1, models=models)))
     assert result.value == 110.0
@@ -109,11 +118,13 @@ def test_token_usage_sums_reported_calls_and_flags_partial_measurement():
 
 
 def test_token_usage_without_any_reported_usage_is_insufficient_data():
+    # Given no reported usage, When scored, Then InsufficientData
     (result,) = _run("ThirdParty.Batcheval.TokenUsage", session("s", turn(1, models=(ModelCall("m1"),))))
     assert result.error_code == "InsufficientData"
 
 
 def test_targets_follow_the_level():
+    # Given 2 turns and 3 tool calls, When targets are listed per level, Then 1 / 2 / 3 targets in order
     sess = session("s", turn(1, tools=(call("a", 1), call("b", 2))), turn(2, tools=(call("c", 3),)))
     assert len(targets_at(sess, "SESSION")) == 1
     assert len(targets_at(sess, "TRACE")) == 2

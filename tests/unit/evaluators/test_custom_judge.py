@@ -48,6 +48,7 @@ def test_numerical_scale_fills_placeholders_and_scores_the_labels_value():
 
 
 def test_categorical_scale_gives_a_label_without_a_value():
+    # Given a categorical scale, When judged, Then a label without value and no error
     scale = {"categorical": [{"label": "Polite", "definition": "p"}, {"label": "Rude", "definition": "r"}]}
     evaluator = CustomJudgeEvaluator(parse_definition(llm(scale=scale)), label_judge("Rude"))
     (result,) = _run(evaluator, session("s", turn(1)))
@@ -57,6 +58,8 @@ def test_categorical_scale_gives_a_label_without_a_value():
 
 
 def test_multi_dimensional_gives_one_result_per_dimension_in_one_call_with_tokens_apportioned():
+    # Given two dimensions and one off-scale answer, When judged in one call, Then per-dimension results with
+    # tokens summing to the call
     dims = MULTI_DIMENSIONS
     reply = ScriptedReply(
         output={
@@ -79,6 +82,8 @@ def test_multi_dimensional_gives_one_result_per_dimension_in_one_call_with_token
 
 
 def test_ground_truth_placeholder_without_ground_truth_is_an_error_and_no_call():
+    # Given {expected_response} but GT for one trace only, When judged, Then the other is MissingGroundTruth
+    # without a call
     definition = parse_definition(llm(instructions="Compare {assistant_turn} with {expected_response}"))
     judge = label_judge("Good")
     sess = session("s", turn(1), turn(2))
@@ -92,6 +97,7 @@ def test_ground_truth_placeholder_without_ground_truth_is_an_error_and_no_call()
 
 
 def test_session_placeholders_render_trajectories_and_assertions():
+    # Given SESSION GT placeholders, When judged, Then trajectories and assertions are filled in
     definition = parse_definition(
         llm(
             level="SESSION",
@@ -108,12 +114,15 @@ def test_session_placeholders_render_trajectories_and_assertions():
 
 
 def test_judge_error_marks_every_dimension_failed():
+    # Given an unavailable judge, When judged, Then the result carries the judge's error
     judge = ScriptedJudge(default=JudgeError("JudgeUnavailable", "down"))
     (result,) = _run(CustomJudgeEvaluator(parse_definition(llm()), judge), session("s", turn(1)))
     assert result.error_code == "JudgeUnavailable"
 
 
 def test_derived_evaluator_runs_the_builtin_rubric_on_its_own_model_under_its_own_identity():
+    # Given a derived Helpfulness on Nova, When run, Then the built-in scale on that model under the custom
+    # identity
     definition = parse_definition(derived())
     judge = label_judge("Very Helpful")
     factory = EvaluatorFactory(judge=lambda: judge, store=_Store(derived()))

@@ -12,6 +12,7 @@ from tests.unit.evaluators.definitions_fixtures import MULTI_DIMENSIONS, code, d
 
 
 def test_llm_definition_parses_with_a_stable_derived_id_and_custom_arn():
+    # Given an llmAsAJudge request without id, When parsed, Then a stable id and the account's ARN
     definition = parse_definition(llm(), region="eu-west-1", account_id="123456789012")
     assert isinstance(definition.config, LlmJudgeConfig)
     assert definition.evaluator_id == derived_id("tone_check")
@@ -25,6 +26,7 @@ def test_llm_definition_parses_with_a_stable_derived_id_and_custom_arn():
 
 
 def test_given_ids_are_kept_and_must_match_the_custom_pattern():
+    # Given explicit ids, When parsed, Then valid ones are kept and others rejected
     assert (
         parse_definition({**llm(), "evaluatorId": "tone_check-AbCdE12345"}).evaluator_id
         == "tone_check-AbCdE12345"
@@ -34,6 +36,7 @@ def test_given_ids_are_kept_and_must_match_the_custom_pattern():
 
 
 def test_botocore_model_rejects_wrong_types_and_missing_members():
+    # Given requests breaking the botocore model, When parsed, Then ValidationError
     with pytest.raises(ValidationError, match="level"):
         parse_definition({"evaluatorName": "x", "evaluatorConfig": llm()["evaluatorConfig"]})
     with pytest.raises(ValidationError):
@@ -49,17 +52,20 @@ def test_botocore_model_rejects_wrong_types_and_missing_members():
     ],
 )
 def test_placeholders_must_fit_the_level(level, instructions, message):
+    # Given instructions with no or foreign placeholders, When parsed, Then ValidationError naming the problem
     with pytest.raises(ValidationError, match=message):
         parse_definition(llm(level=level, instructions=instructions))
 
 
 def test_json_braces_in_instructions_are_not_placeholders():
+    # Given JSON braces in instructions, When parsed, Then only real placeholders count
     config = parse_definition(llm(instructions='Return like {"a": 1}. Reply: {assistant_turn}')).config
     assert isinstance(config, LlmJudgeConfig)
     assert config.placeholders == {"assistant_turn"}
 
 
 def test_rating_scale_is_a_union_with_unique_labels():
+    # Given two scales at once or duplicate labels, When parsed, Then ValidationError
     both = {
         "numerical": [{"label": "A", "value": 1, "definition": "a"}],
         "categorical": [{"label": "B", "definition": "b"}],
@@ -72,6 +78,7 @@ def test_rating_scale_is_a_union_with_unique_labels():
 
 
 def test_multi_dimensional_scale_parses_each_dimension():
+    # Given a two-dimension scale, When parsed, Then each dimension keeps its own scale
     dims = MULTI_DIMENSIONS
     config = parse_definition(llm(scale=dims)).config
     assert isinstance(config, LlmJudgeConfig)
@@ -81,6 +88,7 @@ def test_multi_dimensional_scale_parses_each_dimension():
 
 
 def test_code_and_derived_definitions():
+    # Given code-based and derived requests, When parsed, Then their configs and types (default timeout 60 s)
     code_def = parse_definition(code(timeout=5))
     assert code_def.config == CodeConfig("arn:aws:lambda:us-east-1:123456789012:function:score-session", 5)
     assert parse_definition(code()).config == CodeConfig(code_def.config.lambda_arn, 60)
@@ -91,6 +99,7 @@ def test_code_and_derived_definitions():
 
 
 def test_derived_needs_an_llm_builtin_at_the_same_level():
+    # Given a non-LLM base or another level, When parsed, Then ValidationError
     with pytest.raises(ValidationError, match="not an LLM-judge built-in"):
         parse_definition(derived(base="Builtin.TrajectoryExactOrderMatch", level="SESSION"))
     with pytest.raises(ValidationError, match="runs at TRACE"):
@@ -98,6 +107,7 @@ def test_derived_needs_an_llm_builtin_at_the_same_level():
 
 
 def test_dimension_names_follow_the_model_pattern():
+    # Given a dimension name breaking the model pattern, When parsed, Then ValidationError
     bad = {
         "multiDimensional": [
             {

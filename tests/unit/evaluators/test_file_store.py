@@ -24,12 +24,14 @@ def test_json_list_and_yaml_mapping_load_the_same_definitions(tmp_path):
 
 
 def test_a_bad_entry_fails_the_load_naming_its_index(tmp_path):
+    # Given an invalid second entry, When loaded, Then the error names entry 1
     (tmp_path / "e.json").write_text(json.dumps([llm(), llm(instructions="no placeholders")]))
     with pytest.raises(ValidationError, match="entry 1"):
         FileEvaluatorStore(tmp_path / "e.json")
 
 
 def test_duplicate_ids_and_bad_syntax_are_rejected(tmp_path):
+    # Given duplicate ids or broken JSON, When loaded, Then ValidationError
     (tmp_path / "dup.json").write_text(json.dumps([llm(), llm()]))
     with pytest.raises(ValidationError, match="duplicate"):
         FileEvaluatorStore(tmp_path / "dup.json")
@@ -39,6 +41,7 @@ def test_duplicate_ids_and_bad_syntax_are_rejected(tmp_path):
 
 
 def test_new_ids_follow_the_custom_pattern():
+    # Given a name, When an id is minted, Then it is <name>-<10 alnum>
     evaluator_id = new_evaluator_id("tone_check")
     assert evaluator_id.startswith("tone_check-")
     assert len(evaluator_id.rsplit("-", 1)[1]) == 10

@@ -11,6 +11,7 @@ def _entry(sid="s", **inline):
 
 
 def test_parses_assertions_trajectory_and_turns():
+    # Given a full sessionMetadata entry, When parsed, Then all three kinds of ground truth are kept
     truth = parse_ground_truth(
         [
             _entry(
@@ -34,6 +35,7 @@ def test_invalid_entries_are_rejected_with_the_model_path():
 
 
 def test_duplicate_sessions_and_non_lists_are_rejected():
+    # Given duplicate sessions or a non-list, When parsed, Then ValidationError
     with pytest.raises(ValidationError):
         parse_ground_truth([_entry(), _entry()])
     with pytest.raises(ValidationError):
@@ -62,6 +64,7 @@ def test_turns_match_by_prompt_first_then_by_position():
 
 
 def test_unmatched_prompt_falls_back_to_position_when_that_trace_is_free():
+    # Given a prompt matching no trace, When matched, Then the turn goes by position
     sess = session("s", turn(1, user="a"), turn(2, user="b"))
     truth = parse_ground_truth(
         [_entry(turns=[{"input": {"prompt": "zzz"}, "expectedResponse": {"text": "r1"}}])]
@@ -70,6 +73,7 @@ def test_unmatched_prompt_falls_back_to_position_when_that_trace_is_free():
 
 
 def test_ignored_fields_are_scoped_to_the_target():
+    # Given assertions and one trace's expected response, When targets ask, Then each sees only its scope
     sess = session("s", turn(1, user="a"), turn(2, user="b"))
     truth = parse_ground_truth(
         [
@@ -87,6 +91,7 @@ def test_ignored_fields_are_scoped_to_the_target():
 
 
 def test_sessions_without_ground_truth_get_empty_references_and_unknown_ones_are_reported():
+    # Given GT for another session only, When referenced, Then nothing applies and the stray id is reported
     truth = parse_ground_truth([_entry("other", assertions=[{"text": "x"}])])
     sess = session("s", turn(1))
     assert truth.references_for(sess).available_fields(Target(sess, "SESSION")) == set()
@@ -94,6 +99,7 @@ def test_sessions_without_ground_truth_get_empty_references_and_unknown_ones_are
 
 
 def test_reference_inputs_use_the_wire_shape():
+    # Given trajectory and response GT, When exported for a Lambda, Then EvaluationReferenceInput items
     sess = session("s", turn(1, user="a"))
     truth = parse_ground_truth(
         [

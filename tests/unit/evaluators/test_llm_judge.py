@@ -29,6 +29,8 @@ def test_trace_level_judge_scores_each_turn_with_label_mapping_and_token_usage()
 
 
 def test_judge_request_is_structured_with_enum_labels_and_tight_max_tokens():
+    # Given a Yes/No built-in, When judged, Then the request has an enum schema, a tight budget and the model
+    # id
     judge = label_judge("Yes")
     _evaluate("Builtin.InstructionFollowing", session("s", turn(1)), judge, model_id="my-model")
     (request,) = judge.requests
@@ -50,12 +52,14 @@ def test_off_protocol_label_is_an_error_result_with_its_tokens_never_a_score():
 
 
 def test_label_case_and_spacing_are_normalised_to_the_canonical_label():
+    # Given a label in other case with spaces, When judged, Then the canonical label is kept
     (result,) = _evaluate("Builtin.Harmfulness", session("s", turn(1)), label_judge("  not harmful "))
     assert result.label == "Not Harmful"
     assert result.value == 1.0
 
 
 def test_judge_error_becomes_that_results_error():
+    # Given a throttled judge, When judged, Then the result carries its code and message
     judge = ScriptedJudge(default=JudgeError("ThrottlingException", "slow down", retryable=True))
     (result,) = _evaluate("Builtin.Coherence", session("s", turn(1)), judge)
     assert (result.error_code, result.error_message) == ("ThrottlingException", "slow down")
@@ -63,6 +67,7 @@ def test_judge_error_becomes_that_results_error():
 
 
 def test_missing_output_fields_are_off_protocol():
+    # Given an answer without label, When judged, Then InvalidJudgeOutput
     judge = ScriptedJudge(default=ScriptedReply(output={"explanation": "no label"}))
     (result,) = _evaluate("Builtin.Coherence", session("s", turn(1)), judge)
     assert result.error_code == "InvalidJudgeOutput"
@@ -84,6 +89,7 @@ def test_correctness_uses_expected_response_variant_when_given_for_that_trace():
 
 
 def test_goal_success_uses_assertions_and_reports_unused_trajectory():
+    # Given assertions and a trajectory, When GoalSuccessRate runs, Then it uses the assertions variant
     sess = session("s", turn(1))
     refs = SessionReferences("s", assertions=("confirms the booking",), expected_tool_names=("book",))
     judge = label_judge("FAILURE")
@@ -95,6 +101,7 @@ def test_goal_success_uses_assertions_and_reports_unused_trajectory():
 
 
 def test_helpfulness_ignores_ground_truth_and_says_so():
+    # Given GT Helpfulness does not use, When judged, Then both fields are listed as ignored
     sess = session("s", turn(1))
     refs = SessionReferences("s", assertions=("a",), expected_responses={sess.turns[0].trace_id: "x"})
     (result,) = _evaluate("Builtin.Helpfulness", sess, label_judge("Neutral/Mixed"), refs)
@@ -102,6 +109,7 @@ def test_helpfulness_ignores_ground_truth_and_says_so():
 
 
 def test_tool_level_judges_score_each_tool_call_and_see_prior_calls_only():
+    # Given two tool calls, When judged, Then one result each and each sees only earlier calls
     sess = session("s", turn(1, tools=(call("search", 1), call("book", 2)), available=("search", "book")))
     judge = label_judge("Yes")
     results = _evaluate("Builtin.ToolSelectionAccuracy", sess, judge)
@@ -115,6 +123,7 @@ def test_tool_level_judges_score_each_tool_call_and_see_prior_calls_only():
 
 
 def test_prompt_is_a_compact_transcript_not_raw_spans():
+    # Given raw spans on the session, When judged, Then the prompt has the transcript and no span JSON
     sess = session("s", turn(1, user="Where is my order?"), spans=({"traceId": "RAW", "attributes": {}},))
     judge = label_judge("Yes")
     _evaluate("Builtin.Refusal", sess, judge)
@@ -124,6 +133,7 @@ def test_prompt_is_a_compact_transcript_not_raw_spans():
 
 
 def test_trace_without_response_is_insufficient_data_without_calling_the_judge():
+    # Given a turn without response, When judged, Then InsufficientData and no judge call
     judge = label_judge("Yes")
     (result,) = _evaluate("Builtin.Refusal", session("s", turn(1, response=None)), judge)
     assert result.error_code == "InsufficientData"
@@ -131,6 +141,7 @@ def test_trace_without_response_is_insufficient_data_without_calling_the_judge()
 
 
 def test_context_relevance_judges_tool_outputs_and_needs_some():
+    # Given one turn with tool output and one without, When judged, Then a score and an InsufficientData
     judge = label_judge("Perfectly Relevant")
     sess = session("s", turn(1, tools=(call("kb", 1, result="passage about returns"),)), turn(2))
     with_passages, without = _evaluate("Builtin.ContextRelevance", sess, judge)
@@ -163,6 +174,7 @@ def test_skill_evaluators_run_only_on_skill_loads_and_emit_nothing_otherwise():
 
 @pytest.mark.parametrize("evaluator_id", ["Builtin.SkillSelectionAccuracy"])
 def test_skill_load_is_detected_from_a_skill_md_path(evaluator_id):
+    # Given a file read of a SKILL.md, When skills are judged, Then it counts as a skill load
     sess = session("s", turn(1, tools=(call("file_read", 1, args='{"path": "skills/invoice/SKILL.md"}'),)))
     judge = label_judge("Yes")
     (result,) = _evaluate(evaluator_id, sess, judge)

@@ -40,6 +40,7 @@ def test_every_reference_builtin_is_registered_at_its_level():
 
 
 def test_launch_set_is_the_thirteen_llm_judges_without_context_relevance():
+    # Given the registry, When the launch set is read, Then 13 LLM judges without ContextRelevance
     launch = {s.evaluator_id for s in ALL_SPECS if s.in_launch_set}
     assert len(launch) == 13
     assert "Builtin.ContextRelevance" not in launch
@@ -48,6 +49,7 @@ def test_launch_set_is_the_thirteen_llm_judges_without_context_relevance():
 
 @pytest.mark.parametrize("spec", [s for s in BUILTINS if s.kind == "llm_judge"], ids=lambda s: s.evaluator_id)
 def test_every_judge_builtin_has_a_rubric_whose_labels_are_the_registry_labels(spec):
+    # Given each LLM built-in, When its rubrics are read, Then their labels equal the registry's
     for version in VERSIONS:
         rubric = rubric_for(spec.evaluator_id, version)
         assert rubric is not None
@@ -59,6 +61,7 @@ def test_every_judge_builtin_has_a_rubric_whose_labels_are_the_registry_labels(s
 
 @pytest.mark.parametrize("spec", BUILTINS, ids=lambda s: s.evaluator_id)
 def test_builtin_scores_lie_in_0_1_and_best_label_scores_1(spec):
+    # Given each built-in, When its scores are read, Then they span exactly 0..1
     scores = list(spec.labels.values())
     assert all(0.0 <= v <= 1.0 for v in scores)
     assert max(scores) == 1.0
@@ -75,6 +78,7 @@ def test_builtin_scores_lie_in_0_1_and_best_label_scores_1(spec):
     ],
 )
 def test_polarity_higher_is_better_for_builtins(evaluator_id, good, bad):
+    # Given the polarity-sensitive built-ins, When scored, Then the desirable label scores 1
     spec = require_spec(evaluator_id)
     assert spec.polarity == "higher_is_better"
     assert spec.score(good) == 1.0
@@ -82,10 +86,12 @@ def test_polarity_higher_is_better_for_builtins(evaluator_id, good, bad):
 
 
 def test_helpfulness_very_helpful_maps_to_0_833_as_in_the_service_docs():
+    # Given Very Helpful, When scored, Then 0.83 as the service docs show
     assert require_spec("Builtin.Helpfulness").score("Very Helpful") == pytest.approx(0.83, abs=0.01)
 
 
 def test_ground_truth_variant_labels_score_separately():
+    # Given the GT label sets, When scored, Then CORRECT 1 and FAILURE 0
     correctness = require_spec("Builtin.Correctness")
     assert correctness.score("CORRECT", ground_truth=True) == 1.0
     assert require_spec("Builtin.GoalSuccessRate").score("FAILURE", ground_truth=True) == 0.0
@@ -107,23 +113,28 @@ def test_our_ids_fit_the_models_id_name_and_arn_patterns_but_not_awss_namespaces
 
 
 def test_ids_are_unique():
+    # Given the registry, When ids are collected, Then none repeats
     ids = [s.evaluator_id for s in ALL_SPECS]
     assert len(ids) == len(set(ids))
 
 
 def test_close_matches_suggest_the_builtin_for_a_bare_or_misspelt_name():
+    # Given a bare or misspelt name, When matched, Then the built-in is suggested
     assert "Builtin.Helpfulness" in close_matches("Helpfulness")
     assert "Builtin.Helpfulness" in close_matches("Builtin.Helpfulnes")
     assert close_matches("zzzzzz") == []
 
 
 def test_score_policy_follows_polarity_and_custom_has_no_threshold():
+    # Given ours, a built-in and a custom id, When policies are read, Then polarity and thresholds follow the
+    # registry
     assert score_policy("ThirdParty.Batcheval.ToolErrorRate").polarity == "lower_is_better"
     assert score_policy("Builtin.Helpfulness").threshold == 0.5
     assert score_policy("my_eval-abcdefghij").threshold is None
 
 
 def test_every_code_spec_has_exactly_one_implementation():
+    # Given the code specs, When implementations are listed, Then each has exactly one
     from batcheval.evaluators.code import SCORERS
 
     assert set(SCORERS) == {s.evaluator_id for s in ALL_SPECS if s.kind == "code"}

@@ -46,6 +46,8 @@ class _Crashy:
 
 
 def test_results_come_back_in_session_evaluator_target_order_whatever_finishes_first():
+    # Given targets that finish in reverse order, When run on 8 workers, Then results keep (session,
+    # evaluator, target) order
     sessions = [session(f"s{i}", *(turn(n) for n in range(5))) for i in range(3)]
     evaluators: list[Evaluator] = [_Slow(), code_evaluator(require_spec("ThirdParty.Batcheval.TurnLatency"))]
     results = run_evaluations(sessions, evaluators, max_workers=8)
@@ -61,6 +63,7 @@ def test_results_come_back_in_session_evaluator_target_order_whatever_finishes_f
 
 
 def test_a_crashing_evaluator_loses_only_its_own_results():
+    # Given an evaluator that crashes, When run beside another, Then only its results are errors
     sessions = [session("ok", turn(1)), session("bad-targets", turn(1))]
     latency = code_evaluator(require_spec("ThirdParty.Batcheval.TurnLatency"))
     results = run_evaluations(sessions, [_Crashy(), latency], max_workers=4)
@@ -72,6 +75,7 @@ def test_a_crashing_evaluator_loses_only_its_own_results():
 
 
 def test_concurrency_is_bounded():
+    # Given 30 targets and 3 workers, When run, Then at most 3 run at once
     active, peak, lock = [0], [0], threading.Lock()
 
     class _Counting(_Slow):
@@ -89,6 +93,7 @@ def test_concurrency_is_bounded():
 
 
 def test_target_type_is_reexported_for_custom_evaluators():
+    # Given the base module, When Target is imported, Then it is the target type
     assert Target.__name__ == "Target"
 
 

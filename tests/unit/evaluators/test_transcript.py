@@ -5,6 +5,7 @@ from tests.unit.evaluators.builders import call, session, turn
 
 
 def test_truncate_marks_how_much_was_cut():
+    # Given long and short text, When truncated, Then the cut is marked with its size
     assert truncate("x" * 12_350, 5) == "xxxxx…[truncated 12,345 chars]"
     assert truncate("short", 10) == "short"
 
@@ -22,6 +23,8 @@ def test_long_tool_outputs_are_truncated_visibly_and_raw_spans_never_appear():
 
 
 def test_context_drops_oldest_turns_first_and_always_keeps_the_current_turn():
+    # Given seven long turns and a small budget, When the last context is rendered, Then old turns are dropped
+    # first
     limits = TranscriptLimits(total_chars=300)
     turns = [turn(i, user=f"question {i} " + "z" * 80, response="r" * 50) for i in range(1, 8)]
     sess = session("s", *turns)
@@ -32,6 +35,8 @@ def test_context_drops_oldest_turns_first_and_always_keeps_the_current_turn():
 
 
 def test_context_hides_the_current_response_and_later_tool_calls():
+    # Given a turn with two calls, When the context of the second is rendered, Then no response and no later
+    # call
     sess = session("s", turn(1, user="q", response="SECRET", tools=(call("a", 1), call("b", 2))))
     text = render_context(sess, 0, tools_before=1)
     assert "SECRET" not in text
@@ -40,6 +45,7 @@ def test_context_hides_the_current_response_and_later_tool_calls():
 
 
 def test_tool_arguments_are_shown_as_recorded():
+    # Given JSON arguments, When rendered, Then they appear as recorded
     sess = session("s", turn(1, tools=(call("a", 1, args=json.dumps({"city": "Oslo"})),)))
     assert '"city": "Oslo"' in render_session(sess)
 

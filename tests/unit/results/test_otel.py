@@ -17,6 +17,7 @@ def _result(**kw):
 
 
 def test_scored_result_becomes_a_gen_ai_evaluation_result_record():
+    # Given a scored TOOL_CALL result, When rendered, Then a gen_ai.evaluation.result record with its ids
     record = to_log_record(
         _result(value=1.0, label="Yes", explanation="ok", token_usage=TokenUsage(5, 2)),
         service_name="agent.DEFAULT",
@@ -35,6 +36,7 @@ def test_scored_result_becomes_a_gen_ai_evaluation_result_record():
 
 
 def test_errored_result_has_error_attributes_and_no_score():
+    # Given an errored SESSION result, When rendered, Then error attributes and no score
     record = to_log_record(
         _result(
             error_code="ThrottlingException",
