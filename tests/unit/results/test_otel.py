@@ -1,19 +1,13 @@
 from batcheval.judges.base import TokenUsage
 from batcheval.results.otel import to_log_record
-from batcheval.results.records import EvaluationResult, SpanContext, builtin_arn
+from batcheval.results.records import SpanContext
+from tests.unit.results.builders import make_result
 
 JOB = "arn:aws:bedrock-agentcore:us-east-1:123456789012:batch-evaluate/run-ABCDEFGHIJ"
 
 
 def _result(**kw):
-    base = {
-        "evaluator_id": "Builtin.ToolSelectionAccuracy",
-        "evaluator_name": "Builtin.ToolSelectionAccuracy",
-        "evaluator_arn": builtin_arn("Builtin.ToolSelectionAccuracy"),
-        "context": SpanContext("sess", "a" * 32, "b" * 16),
-        "level": "TOOL_CALL",
-    }
-    return EvaluationResult(**{**base, **kw})
+    return make_result("Builtin.ToolSelectionAccuracy", **{"level": "TOOL_CALL", **kw})
 
 
 def test_scored_result_becomes_a_gen_ai_evaluation_result_record():

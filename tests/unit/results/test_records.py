@@ -5,18 +5,10 @@ from botocore.session import get_session
 from botocore.validate import ParamValidator
 
 from batcheval.judges.base import TokenUsage
-from batcheval.results.records import EvaluationResult, SpanContext, builtin_arn
+from batcheval.results.records import EvaluationResult, SpanContext
+from tests.unit.results.builders import make_result
 
-
-def _result(**kw):
-    base = {
-        "evaluator_id": "Builtin.Helpfulness",
-        "evaluator_name": "Builtin.Helpfulness",
-        "evaluator_arn": builtin_arn("Builtin.Helpfulness"),
-        "context": SpanContext("sess", "a" * 32, "b" * 16),
-        "level": "TRACE",
-    }
-    return EvaluationResult(**{**base, **kw})
+_result = make_result
 
 
 def _validate(wire):
