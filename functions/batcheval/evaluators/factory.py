@@ -64,10 +64,17 @@ class EvaluatorFactory:
 
     def build_all(self, evaluator_ids: Sequence[str]) -> list[Evaluator]:
         """Evaluators for `evaluator_ids`; every unknown id is reported in one ValidationError."""
-        unknown = [eid for eid in evaluator_ids if not self.exists(eid)]
+        self.check_ids(evaluator_ids)
+        return [self.build(eid) for eid in evaluator_ids]
+
+    def check_ids(self, evaluator_ids: Sequence[str]) -> None:
+        """Raise one ValidationError naming each unknown id as `evaluators[i].evaluatorId`, with hints.
+
+        For request validation (StartBatchEvaluation) before any evaluator is built.
+        """
+        unknown = [(i, eid) for i, eid in enumerate(evaluator_ids) if not self.exists(eid)]
         if unknown:
             raise unknown_evaluators_error(unknown, self.all_ids())
-        return [self.build(eid) for eid in evaluator_ids]
 
     def exists(self, evaluator_id: str) -> bool:
         if get_spec(evaluator_id) is not None:
@@ -89,7 +96,7 @@ class EvaluatorFactory:
     def _definition(self, evaluator_id: str) -> CustomEvaluatorDefinition:
         definition = self._store.get(evaluator_id) if self._store is not None else None
         if definition is None:
-            raise unknown_evaluators_error([evaluator_id], self.all_ids())
+            raise unknown_evaluators_error([(0, evaluator_id)], self.all_ids())
         return definition
 
     def _custom(self, definition: CustomEvaluatorDefinition) -> Evaluator:
@@ -112,14 +119,11 @@ class EvaluatorFactory:
         return CustomJudgeEvaluator(definition, self._judge.get())
 
 
-def unknown_evaluators_error(unknown: Sequence[str], candidates: list[str]) -> ValidationError:
+def unknown_evaluators_error(unknown: Sequence[tuple[int, str]], candidates: list[str]) -> ValidationError:
+    """One ValidationError for (position, id) pairs, each message with close matches if any."""
     issues = []
-    for eid in unknown:
+    for index, eid in unknown:
         hints = close_matches(eid, candidates)
-        issues.append(
-            FieldIssue(
-                "evaluatorId",
-                f"unknown evaluator {eid!r}" + (f"; did you mean {', '.join(hints)}?" if hints else ""),
-            )
-        )
+        hint = f"; did you mean {', '.join(hints)}?" if hints else ""
+        issues.append(FieldIssue(f"evaluators[{index}].evaluatorId", f"unknown evaluator {eid!r}{hint}"))
     return ValidationError("; ".join(i.message for i in issues), fields=issues)

@@ -1,4 +1,6 @@
-from batcheval.errors import JudgeError
+import pytest
+
+from batcheval.errors import JudgeError, ValidationError
 from batcheval.evaluators.custom import CustomJudgeEvaluator
 from batcheval.evaluators.definitions import parse_definition
 from batcheval.evaluators.factory import EvaluatorFactory
@@ -133,3 +135,12 @@ def test_derived_evaluator_runs_the_builtin_rubric_on_its_own_model_under_its_ow
     assert result.evaluator_id == definition.evaluator_id
     assert result.evaluator_name == "helpful_on_nova"
     assert result.value == 0.833
+
+
+def test_unknown_ids_are_reported_by_request_position_with_hints():
+    # Given one known and two unknown ids, When checked, Then each unknown is named by its position
+    factory = EvaluatorFactory(store=_Store(llm()))
+    with pytest.raises(ValidationError) as exc:
+        factory.check_ids(["Builtin.Coherence", "Builtin.Coherense", "nothing-like-it"])
+    assert [f.name for f in exc.value.fields] == ["evaluators[1].evaluatorId", "evaluators[2].evaluatorId"]
+    assert "did you mean Builtin.Coherence" in exc.value.fields[0].message
