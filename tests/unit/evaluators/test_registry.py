@@ -138,3 +138,26 @@ def test_every_code_spec_has_exactly_one_implementation():
     from batcheval.evaluators.code import SCORERS
 
     assert set(SCORERS) == {s.evaluator_id for s in ALL_SPECS if s.kind == "code"}
+
+
+def _rubric_doc(rubric):
+    if rubric is None:
+        return None
+    return {
+        "criterion": rubric.criterion,
+        "definitions": dict(rubric.definitions),
+        "sections": list(rubric.sections),
+        "gt": _rubric_doc(rubric.ground_truth),
+        "max_tokens": rubric.max_tokens,
+    }
+
+
+def test_published_rubric_v1_is_frozen():
+    # Given rubric v1 as published, When its content is hashed, Then it is unchanged:
+    # a new wording goes into a new version module (v2) so stored results keep their meaning.
+    import hashlib
+    import json
+
+    document = {k: _rubric_doc(v) for k, v in VERSIONS["v1"].items()}
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    assert digest == "b495032ebed28401306537ac56e6db37e9019d396f4dae4ce3a2a9593ca00629"
