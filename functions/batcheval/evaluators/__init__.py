@@ -5,7 +5,7 @@ stays fast):
 
 * `registry`: `ALL_SPECS`, `get_spec`, `require_spec`, `known_ids`, `close_matches`, `score_policy`.
 * `factory.EvaluatorFactory(judge=..., store=..., lambda_client=..., model_id=...)`:
-  `build(id)` / `build_all(ids)` -> runnable evaluators (unknown ids -> ValidationError with hints).
+  `check_ids(ids)` (request validation), `build(id)` / `build_all(ids)` -> runnable evaluators.
 * `runner.run_evaluations(sessions, evaluators, ground_truth=..., max_workers=...)`.
 * `report.evaluate_sessions(sessions, ids, factory=..., ground_truth=...)` -> results + summaries.
 * `ground_truth.parse_ground_truth(sessionMetadata list)` -> `GroundTruth`.
