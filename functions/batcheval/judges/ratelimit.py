@@ -47,6 +47,7 @@ __all__ = [
     "RateLimiter",
     "default_burn_factor",
     "estimate_input_tokens",
+    "request_chars",
 ]
 
 # Claude 3.7 and every Claude 4+ family (claude-sonnet-4-5, claude-opus-4-1, claude-haiku-4-5 ...).
@@ -58,13 +59,22 @@ def default_burn_factor(model_id: str) -> float:
     return 5.0 if _CLAUDE_5X.search(model_id) else 1.0
 
 
-def estimate_input_tokens(request: JudgeRequest, chars_per_token: float = 3.5) -> int:
-    """Pessimistic input-token estimate from character counts (rubric + transcript + tool schema).
+DEFAULT_CHARS_PER_TOKEN = 3.5
 
-    3.5 characters per token over-reserves English slightly; the refund settles the difference.
+
+def request_chars(request: JudgeRequest) -> int:
+    """Characters the model reads: rubric + transcript + the output tool's schema."""
+    return len(request.system) + len(request.prompt) + len(orjson.dumps(request.output_schema))
+
+
+def estimate_input_tokens(request: JudgeRequest, chars_per_token: float = DEFAULT_CHARS_PER_TOKEN) -> int:
+    """Pessimistic input-token estimate from character counts.
+
+    3.5 characters per token over-reserves English slightly; the refund settles the difference. The
+    limiter calibrates the ratio per model from reported usage (text in other scripts can be near
+    one character per token).
     """
-    chars = len(request.system) + len(request.prompt) + len(orjson.dumps(request.output_schema))
-    return math.ceil(chars / chars_per_token) + 50
+    return math.ceil(request_chars(request) / chars_per_token) + 50
 
 
 class BucketStore(Protocol):
@@ -128,6 +138,7 @@ class Permit:
     input_estimate: int
     burn_factor: float
     charged_at: float
+    chars: int = 0
 
 
 LimitsFor = Callable[[str], ModelLimits | None]
@@ -169,6 +180,7 @@ class RateLimiter:
         self._poll_s = poll_s
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._gates: dict[str, _Gate] = {}
+        self._chars_per_token: dict[str, float] = {}
         self._slots_lock = threading.Lock()
 
     def limits_for(self, model_id: str) -> ModelLimits | None:
@@ -193,7 +205,8 @@ class RateLimiter:
         deadline = started + limits.acquire_timeout_s
         if not self._slot(model_id, limits).acquire(timeout=limits.acquire_timeout_s):
             self._timed_out(model_id, limits, "an in-flight slot")
-        input_estimate = estimate_input_tokens(request)
+        chars = request_chars(request)
+        input_estimate = estimate_input_tokens(request, self.chars_per_token(model_id))
         burn = limits.burn_factor if limits.burn_factor is not None else default_burn_factor(model_id)
         cost = input_estimate + burn * request.max_tokens
         now = self._clock.now()
@@ -205,7 +218,7 @@ class RateLimiter:
             raise
         if self._ledger is not None:
             self._ledger.record_wait(model_id, max(0.0, self._clock.now() - started))
-        return Permit(model_id, cost, input_estimate, burn, charged_at=now)
+        return Permit(model_id, cost, input_estimate, burn, charged_at=now, chars=chars)
 
     def _take(self, model_id: str, limits: ModelLimits, cost: float, deadline: float) -> float:
         """Reserve `cost` tokens; returns the time they were charged.
@@ -257,11 +270,34 @@ class RateLimiter:
             retryable=False,
         )
 
-    def release(self, permit: Permit, *, used: float | None, throttled: bool = False) -> None:
-        """Settle a permit. `used` is the quota actually charged (None: unknown, keep the input)."""
+    def chars_per_token(self, model_id: str) -> float:
+        """The ratio used for input estimates: 90 % of what was observed, never above 3.5."""
+        with self._slots_lock:
+            observed = self._chars_per_token.get(model_id)
+        if observed is None:
+            return DEFAULT_CHARS_PER_TOKEN
+        return max(0.5, min(DEFAULT_CHARS_PER_TOKEN, 0.9 * observed))
+
+    def _observe_input(self, permit: Permit, input_tokens: int) -> None:
+        if input_tokens <= 0 or permit.chars <= 0:
+            return
+        ratio = permit.chars / input_tokens
+        with self._slots_lock:
+            previous = self._chars_per_token.get(permit.model_id)
+            self._chars_per_token[permit.model_id] = (
+                ratio if previous is None else 0.8 * previous + 0.2 * ratio
+            )
+
+    def release(
+        self, permit: Permit, *, used: float | None, throttled: bool = False, input_tokens: int | None = None
+    ) -> None:
+        """Settle a permit. `used` is the quota actually charged (None: unknown, keep the input);
+        `input_tokens` (server-reported) calibrates later input estimates."""
         limits = self._limits(permit.model_id)
         if limits is None:
             return
+        if input_tokens is not None:
+            self._observe_input(permit, input_tokens)
         key = self._key_prefix + permit.model_id
         now = self._clock.now()
         try:
@@ -320,7 +356,8 @@ class RateLimitedJudge:
         burn = permit.burn_factor if permit is not None else default_burn_factor(model_id)
         used = response.usage.input_tokens + burn * response.usage.output_tokens
         if permit is not None:
-            self.limiter.release(permit, used=used)
+            reported = None if response.usage_estimated else response.usage.input_tokens
+            self.limiter.release(permit, used=used, input_tokens=reported)
         if self._ledger is not None:
             self._ledger.record_success(
                 model_id,

@@ -21,6 +21,28 @@ TABLE = "judge-buckets"
 MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 
 
+class AtomicCalls:
+    """Makes each DynamoDB call atomic, as the real service is per item.
+
+    moto checks a ConditionExpression and writes in two steps without a lock, so two threads can
+    both pass the same `version = :v` check; DynamoDB cannot. Our read-compute-write sequences
+    still interleave freely between calls, which is what these tests exercise.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -28,7 +50,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(**bucket_table_definition(TABLE))
-        yield client
+        yield AtomicCalls(client)
 
 
 class FrozenClock:

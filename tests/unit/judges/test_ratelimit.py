@@ -7,7 +7,7 @@ import pytest
 
 from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
-from batcheval.judges.base import JudgeRequest, TokenUsage
+from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.fake import ScriptedJudge, ScriptedReply
 from batcheval.judges.ratelimit import (
     InProcessBucketStore,
@@ -188,3 +188,36 @@ def test_waiting_threads_take_turns_asking_the_store():
         thread.join()
     # Then the store was asked about twice per call, not once per thread per refill
     assert store.takes <= 3 * 40
+
+
+def test_input_estimate_calibrates_to_reported_usage():
+    # Given a judge whose text turns out to be ~1.2 characters per token (e.g. CJK transcripts)
+    limiter = RateLimiter(InProcessBucketStore(), {NOVA: ModelLimits(tokens_per_minute=1e9)})
+    request = JudgeRequest(system="", prompt="字" * 1_200, output_schema={}, max_tokens=10)
+    inner = ScriptedJudge(default=ScriptedReply(output={"ok": True}, usage=TokenUsage(1_000, 5)))
+    judge = RateLimitedJudge(inner, limiter, model_id=NOVA)
+    first = limiter.acquire(NOVA, request)
+    assert first is not None
+    limiter.release(first, used=None)
+    # When a few calls report their real input tokens
+    for _ in range(5):
+        judge.judge(request)
+    # Then later reservations estimate the input at >= the real 1,000 tokens, not chars / 3.5
+    later = limiter.acquire(NOVA, request)
+    assert later is not None
+    assert first.input_estimate < 1_000 <= later.input_estimate
+    limiter.release(later, used=None)
+
+
+def test_estimated_usage_does_not_calibrate():
+    # Given a backend whose usage is an estimate (an OpenAI-compatible server that reports none)
+    class Estimating:
+        def judge(self, request: JudgeRequest) -> JudgeResponse:
+            return JudgeResponse({"ok": True}, TokenUsage(1_000, 1), NOVA, usage_estimated=True)
+
+    limiter = RateLimiter(InProcessBucketStore(), {NOVA: ModelLimits(tokens_per_minute=1e9)})
+    # When calls complete
+    for _ in range(3):
+        RateLimitedJudge(Estimating(), limiter, model_id=NOVA).judge(_request())
+    # Then the ratio is untouched (the same counts reported by the server would have lowered it)
+    assert limiter.chars_per_token(NOVA) == 3.5
