@@ -174,6 +174,13 @@ def turn_latency(identity: EvaluatorIdentity, target: Target, refs: SessionRefer
         return identity.error(
             target, refs, ErrorCodes.INSUFFICIENT_DATA, "the turn has no start/end timestamps"
         )
+    if latency_ms < 0:
+        return identity.error(
+            target,
+            refs,
+            ErrorCodes.INSUFFICIENT_DATA,
+            "the turn ends before it starts (inconsistent timestamps)",
+        )
     seconds = latency_ms / 1000
     label = "Fast" if seconds < FAST_SECONDS else "Moderate" if seconds < SLOW_SECONDS else "Slow"
     return identity.result(

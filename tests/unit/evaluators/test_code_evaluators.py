@@ -130,3 +130,10 @@ def test_targets_follow_the_level():
     assert len(targets_at(sess, "TRACE")) == 2
     spans = [t.span_context.span_id for t in targets_at(sess, "TOOL_CALL")]
     assert spans == [c.span_id for c in sess.tool_calls]
+
+
+def test_turn_latency_with_end_before_start_is_an_error_not_a_fast_turn():
+    # Given a turn whose recorded end precedes its start, When scored, Then InsufficientData
+    (result,) = _run("ThirdParty.Batcheval.TurnLatency", session("s", turn(1, start_s=5, end_s=2)))
+    assert result.error_code == "InsufficientData"
+    assert result.value is None
