@@ -63,8 +63,19 @@ def system_prompt(criterion: str, definitions: Sequence[tuple[str, str]]) -> str
 
 
 def render_sections(sections: Sequence[tuple[str, str]]) -> str:
-    """Inputs as tagged blocks, so the judge can tell the transcript from the question."""
-    return "\n\n".join(f"<{tag}>\n{text}\n</{tag}>" for tag, text in sections)
+    """Inputs as tagged blocks, so the judge can tell the transcript from the question.
+
+    Agent data that contains one of our closing tags (a tool result with `</context>`) has it
+    defused, so data can never end its block early and pose as instructions.
+    """
+    tags = {tag for tag, _ in sections}
+
+    def defuse(text: str) -> str:
+        for tag in tags:
+            text = text.replace(f"</{tag}>", f"<\\/{tag}>")
+        return text
+
+    return "\n\n".join(f"<{tag}>\n{defuse(text)}\n</{tag}>" for tag, text in sections)
 
 
 @dataclass(frozen=True, slots=True)
