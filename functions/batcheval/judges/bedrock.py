@@ -18,10 +18,14 @@ import threading
 from typing import Any, Literal
 
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
     ReadTimeoutError,
 )
 
@@ -113,6 +117,12 @@ class BedrockJudge:
             raise JudgeError("ModelTimeout", f"no response from Bedrock: {error}", retryable=True) from error
         except (EndpointConnectionError, ConnectionClosedError) as error:
             raise JudgeError("JudgeUnavailable", f"cannot reach Bedrock: {error}", retryable=True) from error
+        except ParamValidationError as error:
+            raise JudgeError("ValidationException", f"invalid Converse request: {error}") from error
+        except (NoCredentialsError, NoRegionError) as error:
+            raise JudgeError("JudgeNotConfigured", f"Bedrock client not configured: {error}") from error
+        except BotoCoreError as error:
+            raise JudgeError("JudgeUnavailable", f"Bedrock call failed: {error}", retryable=True) from error
         return result
 
 

@@ -217,3 +217,15 @@ class _NoSleep:
 
     def sleep(self, seconds: float) -> None:
         pass
+
+
+def test_request_the_model_rejects_client_side_is_a_judge_error(client):
+    # Given a request botocore's parameter validation rejects (maxTokens must be an integer)
+    judge = BedrockJudge(client, MODEL)
+    bad = JudgeRequest(system="s", prompt="p", output_schema=SCHEMA, max_tokens="many")  # type: ignore[arg-type]
+    # When / Then it becomes a non-retryable JudgeError for that one result, not a crash
+    # (validation fails before anything is sent, so no Stubber is needed: its hook runs first)
+    with pytest.raises(JudgeError) as raised:
+        judge.judge(bad)
+    assert raised.value.code == "ValidationException"
+    assert not raised.value.retryable
