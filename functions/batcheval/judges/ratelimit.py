@@ -31,9 +31,12 @@ from batcheval.judges.bucket import (
     ModelLimits,
     given_back,
     initial_state,
+    quota_at,
     rate_at,
+    refilled,
     take,
     throttled,
+    window_spend,
 )
 from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 
@@ -92,7 +95,9 @@ class BucketStore(Protocol):
         """Apply a multiplicative decrease; False when another caller just did."""
         ...
 
-    def current_rate(self, key: str, limits: ModelLimits, now: float) -> float: ...
+    def snapshot(self, key: str, limits: ModelLimits, now: float) -> BucketState:
+        """The bucket as of `now` (refilled; nothing written)."""
+        ...
 
 
 class InProcessBucketStore:
@@ -124,9 +129,9 @@ class InProcessBucketStore:
             self._states[key] = state
             return True
 
-    def current_rate(self, key: str, limits: ModelLimits, now: float) -> float:
+    def snapshot(self, key: str, limits: ModelLimits, now: float) -> BucketState:
         with self._lock:
-            return rate_at(self._get(key, limits, now), limits, now)
+            return refilled(self._get(key, limits, now), limits, now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +324,27 @@ class RateLimiter:
         limits = self._limits(model_id)
         if limits is None or not limits.token_limited:
             return None
-        return 60.0 * self._store.current_rate(self._key_prefix + model_id, limits, self._clock.now())
+        now = self._clock.now()
+        return 60.0 * rate_at(self._store.snapshot(self._key_prefix + model_id, limits, now), limits, now)
+
+    def status(self, model_id: str) -> dict[str, float | int] | None:
+        """The limiter's view of a model for the job summary (None when not token-limited).
+
+        `configuredTpm` is what we were told, `believedTpm` what we currently assume after throttles,
+        `rateTpm` the current admission rate, `windowTokens` what we reserved in the last 60 s.
+        """
+        limits = self._limits(model_id)
+        if limits is None or not limits.token_limited:
+            return None
+        now = self._clock.now()
+        state = self._store.snapshot(self._key_prefix + model_id, limits, now)
+        return {
+            "configuredTpm": limits.tokens_per_minute,
+            "believedTpm": round(quota_at(state, limits, now)),
+            "rateTpm": round(60.0 * rate_at(state, limits, now)),
+            "windowTokens": round(window_spend(state, limits, now)),
+            "throttles": state.throttles,
+        }
 
 
 class RateLimitedJudge:

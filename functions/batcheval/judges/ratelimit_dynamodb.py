@@ -23,7 +23,7 @@ from batcheval.judges.bucket import (
     ModelLimits,
     given_back,
     initial_state,
-    rate_at,
+    refilled,
     take,
     throttled,
 )
@@ -185,9 +185,9 @@ class DynamoDBBucketStore:
 
         return self._change(key, limits, now, change)
 
-    def current_rate(self, key: str, limits: ModelLimits, now: float) -> float:
+    def snapshot(self, key: str, limits: ModelLimits, now: float) -> BucketState:
         stored = self._read(key)
-        return rate_at(stored if stored is not None else initial_state(limits, now), limits, now)
+        return refilled(stored if stored is not None else initial_state(limits, now), limits, now)
 
     def state(self, key: str) -> BucketState | None:
         """The stored bucket (for the job summary and tests)."""

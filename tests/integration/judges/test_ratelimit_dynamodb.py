@@ -133,3 +133,28 @@ def test_refund_and_throttle_are_shared_through_the_table(ddb):
     # Then the second limiter sees the halved rate
     assert second.current_rate(MODEL) == pytest.approx(limits.full_rate * 60 / 2)
     assert ledger.snapshot()[MODEL].quota_tokens == 250
+
+
+def test_status_reports_the_shared_view_for_the_job_summary(ddb):
+    # Given a throttle recorded through one limiter on the shared table
+    clock = FrozenClock()
+    limits = ModelLimits(tokens_per_minute=120_000)
+    first = RateLimiter(DynamoDBBucketStore(ddb, TABLE), {MODEL: limits}, clock=clock)
+    RateLimitedJudge(ScriptedJudge(default={"ok": True}), first, model_id=MODEL).judge(
+        JudgeRequest(system="", prompt="p" * 700, output_schema={}, max_tokens=300)
+    )
+    throttle = RateLimitedJudge(
+        ScriptedJudge([JudgeError("ThrottlingException", "x")]), first, model_id=MODEL
+    )
+    with pytest.raises(JudgeError):
+        throttle.judge(JudgeRequest(system="", prompt="p", output_schema={}, max_tokens=300))
+    # When another invocation asks for the status
+    status = RateLimiter(DynamoDBBucketStore(ddb, TABLE), {MODEL: limits}, clock=clock).status(MODEL)
+    # Then it shows the throttle, the halved belief and rate, and the settled window
+    assert status == {
+        "configuredTpm": 120_000,
+        "believedTpm": 60_000,
+        "rateTpm": 54_000,
+        "windowTokens": 200,  # the first call settled at 100 in + 5 x 20 out
+        "throttles": 1,
+    }
