@@ -123,6 +123,7 @@ class CustomEvaluatorDefinition:
             "evaluatorName": self.evaluator_name,
             "evaluatorArn": self.evaluator_arn,
             "level": self.level,
+            "kind": "code" if isinstance(self.config, CodeConfig) else "llm_judge",
             "evaluatorType": self.evaluator_type,
         }
         if self.description:
