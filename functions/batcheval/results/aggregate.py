@@ -114,6 +114,8 @@ def _extended(group: list[EvaluationResult], policy: ScorePolicy, seed: int) -> 
             "outputTokens": sum(t.output_tokens for t in tokens),
             "totalTokens": sum(t.total_tokens for t in tokens),
         }
+        # Per result that reports usage (the shape agentcore-cli reads as statistics.averageTokenUsage).
+        out["averageTokenUsage"] = {k: v / len(tokens) for k, v in out["tokenUsage"].items()}
     if not scores:
         return out
     n = len(scores)

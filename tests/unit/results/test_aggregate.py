@@ -60,6 +60,7 @@ def test_extended_statistics():
     assert ext["ci95"]["low"] < 0.5 < ext["ci95"]["high"]
     assert ext["passRate"] == 0.6
     assert ext["tokenUsage"] == {"inputTokens": 50, "outputTokens": 5, "totalTokens": 55}
+    assert ext["averageTokenUsage"] == {"inputTokens": 10.0, "outputTokens": 1.0, "totalTokens": 11.0}
     assert sum(ext["labelDistribution"].values()) == 5
 
 
