@@ -177,8 +177,15 @@ class SimulatedBedrock:
     """A Judge that behaves like Bedrock Converse under a TPM quota (see module doc)."""
 
     def __init__(
-        self, tokens_per_minute: float, plans: list[CallPlan], clock: Clock, *, burn_factor: float
+        self,
+        tokens_per_minute: float,
+        plans: list[CallPlan],
+        clock: Clock,
+        *,
+        burn_factor: float,
+        model_id: str = MODEL,
     ) -> None:
+        self.model_id = model_id
         self.window = QuotaWindow(tokens_per_minute)
         self._plans = plans
         self._clock = clock
@@ -207,7 +214,9 @@ class SimulatedBedrock:
             self.stats.admitted.append((charge.start, used))
             self.stats.model_latencies.append(plan.latency_s)
         return JudgeResponse(
-            output={"label": "Yes"}, usage=TokenUsage(plan.input_tokens, plan.output_tokens), model_id=MODEL
+            output={"label": "Yes"},
+            usage=TokenUsage(plan.input_tokens, plan.output_tokens),
+            model_id=request.model_id or self.model_id,
         )
 
 
@@ -238,6 +247,8 @@ class BenchConfig:
     speed: float = 60.0
     seed: int = 42
     store: str = "memory"
+    model: str = MODEL
+    """Claude ids burn output 5x; e.g. `us.amazon.nova-lite-v1:0` burns 1x."""
     """`memory` (InProcessBucketStore) or `dynamodb` (DynamoDBBucketStore on moto, in-process)."""
 
 
@@ -316,8 +327,10 @@ def run(config: BenchConfig) -> BenchReport:
         VirtualClock() if config.clock == "virtual" else ScaledClock(config.speed)
     )
     plans = make_plans(config.calls, config.max_tokens, config.seed)
-    burn = default_burn_factor(MODEL)
-    endpoint = SimulatedBedrock(config.tokens_per_minute, plans, clock, burn_factor=burn)
+    burn = default_burn_factor(config.model)
+    endpoint = SimulatedBedrock(
+        config.tokens_per_minute, plans, clock, burn_factor=burn, model_id=config.model
+    )
     ledger = JudgeLedger()
     limits = ModelLimits(
         tokens_per_minute=config.configured_tpm or config.tokens_per_minute,
@@ -325,14 +338,14 @@ def run(config: BenchConfig) -> BenchReport:
         acquire_timeout_s=3_600,
     )
     store = _store(config, clock)
-    limiter = RateLimiter(store, {MODEL: limits}, clock=clock, ledger=ledger)
+    limiter = RateLimiter(store, {config.model: limits}, clock=clock, ledger=ledger)
     judge = RetryingJudge(
-        RateLimitedJudge(endpoint, limiter, model_id=MODEL, ledger=ledger),
+        RateLimitedJudge(endpoint, limiter, model_id=config.model, ledger=ledger),
         RetryPolicy(max_attempts=8, max_elapsed_s=600),
         seed=config.seed,
         clock=clock,
         ledger=ledger,
-        model_id=MODEL,
+        model_id=config.model,
     )
     pending = deque(range(config.calls))
     queue_lock = threading.Lock()
@@ -404,7 +417,7 @@ def run(config: BenchConfig) -> BenchReport:
         end_to_end_p95_s=_percentile(end_to_end, 0.95),
         simulated_min=sim_elapsed / 60,
         wall_s=wall,
-        final_rate_tpm=limiter.current_rate(MODEL),
+        final_rate_tpm=limiter.current_rate(config.model),
         store_calls=dict(getattr(store, "counts", {})) or None,
     )
 
@@ -430,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--speed", type=float, default=defaults.speed, help="scaled clock speed-up")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--store", choices=["memory", "dynamodb"], default=defaults.store)
+    parser.add_argument("--model", default=defaults.model, help="model id (sets the output burn factor)")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     config = BenchConfig(
@@ -442,14 +456,17 @@ def main(argv: list[str] | None = None) -> int:
         speed=args.speed,
         seed=args.seed,
         store=args.store,
+        model=args.model,
     )
+    if config.store == "dynamodb" and config.clock == "scaled":
+        print("note: moto's per-call cost is scaled up with time; use --clock virtual with --store dynamodb")
     told = config.configured_tpm or config.tokens_per_minute
     speed = f" x{config.speed:.0f}" if config.clock == "scaled" else ""
     print(
         f"judge scheduling: {config.calls} calls, {config.workers} workers, "
         f"quota {config.tokens_per_minute:.0f} TPM (limiter told {told:.0f}), "
         f"max_tokens {config.max_tokens}, "
-        f"burn x{default_burn_factor(MODEL):.0f}, clock {config.clock}{speed}, store {config.store}"
+        f"burn x{default_burn_factor(config.model):.0f}, clock {config.clock}{speed}, store {config.store}"
     )
     ok = True
     for index in range(args.runs):

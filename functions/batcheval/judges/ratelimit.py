@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import orjson
 
@@ -268,7 +268,7 @@ class RateLimiter:
                 gate = self._gates[model_id] = _Gate()
             return gate
 
-    def _timed_out(self, model_id: str, limits: ModelLimits, what: str) -> None:
+    def _timed_out(self, model_id: str, limits: ModelLimits, what: str) -> NoReturn:
         raise JudgeError(
             "ThrottlingException",
             f"no judge capacity ({what}) for {model_id} within {limits.acquire_timeout_s:.0f}s",
