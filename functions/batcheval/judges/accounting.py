@@ -88,5 +88,20 @@ class JudgeLedger:
             }
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """JSON-ready totals per model id, for the job summary."""
-        return {model: asdict(usage) for model, usage in self.snapshot().items()}
+        """JSON-ready totals per model id for the job summary, in the API's camelCase."""
+        return {
+            model: {
+                "calls": usage.calls,
+                "succeeded": usage.succeeded,
+                "failed": usage.failed,
+                "throttled": usage.throttled,
+                "retries": usage.retries,
+                "inputTokens": usage.input_tokens,
+                "outputTokens": usage.output_tokens,
+                "quotaTokens": round(usage.quota_tokens, 1),
+                "estimatedCalls": usage.estimated_calls,
+                "rateLimitWaitSeconds": round(usage.rate_limit_wait_s, 3),
+                "errors": dict(usage.errors),
+            }
+            for model, usage in sorted(self.snapshot().items())
+        }

@@ -178,3 +178,36 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert retry_after_seconds("Wed, 21 Oct 2026 07:28:10 GMT", now=1792567680.0) == pytest.approx(10.0)
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds(None) is None
+
+
+def test_429_storm_through_the_whole_stack_feeds_the_limiter_and_ledger(server: ScriptedServer):
+    # Given a server that answers 429 twice and then a verdict, behind make_judge's full stack
+    from batcheval.judges.accounting import JudgeLedger
+    from batcheval.judges.factory import make_judge
+
+    server.add(
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}),
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}),
+        Reply(body=completion(arguments='{"label": "Yes"}')),
+    )
+    ledger = JudgeLedger()
+    clock = RecordingClock()
+    judge = make_judge(
+        f"openai:{server.base_url}",
+        model_id="m",
+        tokens_per_minute=600_000,
+        ledger=ledger,
+        clock=clock,
+        env={},
+        retry=RetryPolicy(retry_after_jitter_s=0.0),
+    )
+    # When judged
+    assert judge.judge(REQUEST).output == {"label": "Yes"}
+    # Then the ledger counts 3 attempts, 2 throttles, 2 retries, and the limiter slowed down
+    usage = ledger.to_dict()["m"]
+    assert (usage["calls"], usage["throttled"], usage["retries"], usage["succeeded"]) == (3, 2, 2, 1)
+    assert (usage["inputTokens"], usage["outputTokens"]) == (321, 12)
+    limiter = judge.inner.limiter  # type: ignore[attr-defined]
+    status = limiter.status("m")
+    assert status["throttles"] == 1  # the second throttle fell inside the cooldown
+    assert status["rateTpm"] < 0.9 * 600_000
