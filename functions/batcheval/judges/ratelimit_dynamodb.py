@@ -1,6 +1,6 @@
 """A `BucketStore` in DynamoDB: one token-bucket item per model, shared by every Lambda invocation.
 
-Each change is a read (strongly consistent) followed by a write conditioned on the item's
+Each change is a read (strongly consistent) followed by an UpdateItem conditioned on the item's
 `version`, so concurrent takers never both spend the same tokens: the loser re-reads and recomputes
 the refill from the stored timestamp. The arithmetic is the same pure code the in-process store
 runs (`batcheval.judges.bucket`); the 60 s spend window is a small map of slot -> tokens.
@@ -31,6 +31,7 @@ from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 
 T = TypeVar("T")
 _KEY_PREFIX = "judge-bucket#"
+_OPTIONAL = ("floor_rate", "decreased_at", "learned_quota")
 
 
 def bucket_table_definition(table_name: str) -> dict[str, Any]:
@@ -128,16 +129,31 @@ class DynamoDBBucketStore:
         return _from_item(item) if item else None
 
     def _write(self, key: str, state: BucketState, expected_version: int | None) -> bool:
+        """Conditional UpdateItem of the bucket attributes (other attributes of the item survive)."""
+        item = _to_item(_KEY_PREFIX + key, state)
+        del item["pk"]
+        absent = [name for name in _OPTIONAL if name not in item]
+        names = {f"#{name}": name for name in (*item, *absent)}
+        values = {f":{name}": value for name, value in item.items()}
+        expression = "SET " + ", ".join(f"#{name} = :{name}" for name in item)
+        if absent:
+            expression += " REMOVE " + ", ".join(f"#{name}" for name in absent)
         if expected_version is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+            condition = "attribute_not_exists(#pk)"
+            names["#pk"] = "pk"
         else:
-            condition = {
-                "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": {":v": _n(expected_version)},
-            }
+            condition = "#version = :expected"  # `version` is in `item`, so `#version` is named
+            values[":expected"] = _n(expected_version)
         self._count("writes")
         try:
-            self._client.put_item(TableName=self._table, Item=_to_item(_KEY_PREFIX + key, state), **condition)
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": _KEY_PREFIX + key}},
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
         except ClientError as error:
             if _conditional_failed(error):
                 self._count("conflicts")

@@ -158,3 +158,23 @@ def test_status_reports_the_shared_view_for_the_job_summary(ddb):
         "windowTokens": 200,  # the first call settled at 100 in + 5 x 20 out
         "throttles": 1,
     }
+
+
+def test_bucket_writes_are_updates_that_keep_other_attributes(ddb):
+    # Given a bucket item an operator annotated with an extra attribute
+    limits = ModelLimits(tokens_per_minute=60_000)
+    store = DynamoDBBucketStore(ddb, TABLE)
+    assert store.try_take(MODEL, 100, limits, 10.0) == 0.0
+    ddb.update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "judge-bucket#" + MODEL}},
+        UpdateExpression="SET note = :n",
+        ExpressionAttributeValues={":n": {"S": "Service Quotas L-123"}},
+    )
+    # When the bucket changes again (a take and a throttle)
+    assert store.try_take(MODEL, 100, limits, 11.0) == 0.0
+    assert store.note_throttle(MODEL, limits, 12.0)
+    # Then the annotation survives and the AIMD state is stored
+    item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "judge-bucket#" + MODEL}})["Item"]
+    assert item["note"] == {"S": "Service Quotas L-123"}
+    assert {"floor_rate", "decreased_at", "learned_quota", "spend"} <= set(item)
