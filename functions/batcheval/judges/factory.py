@@ -90,6 +90,12 @@ def make_judge(
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
         raise ValidationError(f"unknown judge option(s): {', '.join(unknown)}")
+    for name, allowed in (
+        ("tool_choice", ("tool", "any", "auto")),
+        ("output_mode", ("tools", "json_schema", "json")),
+    ):
+        if name in options and options[name] not in allowed:
+            raise ValidationError(f"judge option {name} must be one of {', '.join(allowed)}")
     env: Mapping[str, str] = options.get("env") or os.environ
     ledger: JudgeLedger | None = options.get("ledger")
     clock: Clock = options.get("clock") or SYSTEM_CLOCK

@@ -128,3 +128,9 @@ def test_tpm_applies_to_each_model_the_judge_is_asked_for():
     # Then both are limited, each with its own bucket
     assert limiter.current_rate("m") == pytest.approx(108_000)
     assert limiter.current_rate("other-model") == pytest.approx(108_000)
+
+
+@pytest.mark.parametrize(("option", "value"), [("tool_choice", "forced"), ("output_mode", "xml")])
+def test_bad_structured_output_option_is_rejected_up_front(option, value):
+    with pytest.raises(ValidationError, match=option):
+        make_judge("openai:http://localhost:1/v1", model_id="m", env={}, **{option: value})
