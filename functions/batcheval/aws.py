@@ -24,21 +24,32 @@ class AwsClients:
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
-    def client(self, service: str) -> Any:
+    def client(
+        self, service: str, *, total_max_attempts: int | None = None, read_timeout: float | None = None
+    ) -> Any:
+        """The cached client for `service`.
+
+        `total_max_attempts=1` turns botocore's own retries off, for callers that run their own retry
+        loop (the judge backends: botocore would otherwise retry throttling underneath them).
+        """
+        key = f"{service}|{total_max_attempts}|{read_timeout}"
         with self._lock:
-            existing = self._clients.get(service)
+            existing = self._clients.get(key)
             if existing is not None:
                 return existing
             session = self.session or boto3.Session(region_name=self.region)
             self.session = session
+            retries: dict[str, Any] = {"mode": "standard", "max_attempts": 5}
+            if total_max_attempts is not None:
+                retries = {"mode": "standard", "total_max_attempts": total_max_attempts}
+            config = Config(max_pool_connections=self.max_pool_connections, retries=retries)  # type: ignore[arg-type]
+            if read_timeout is not None:
+                config = config.merge(Config(read_timeout=read_timeout))
             created = session.client(
                 service,  # type: ignore[call-overload]
                 region_name=self.region,
                 endpoint_url=self.endpoint_url,
-                config=Config(
-                    max_pool_connections=self.max_pool_connections,
-                    retries={"mode": "standard", "max_attempts": 5},
-                ),
+                config=config,
             )
-            self._clients[service] = created
+            self._clients[key] = created
             return created

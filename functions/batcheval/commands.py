@@ -11,3 +11,7 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     from batcheval.local.cli import register as register_local_server
 
     register_local_server(sub)  # serve, demo
+
+    from batcheval.evaluators.cli import register as register_evaluators
+
+    register_evaluators(sub)

@@ -102,14 +102,18 @@ class JudgeError(Exception):
     """A judge model gave no usable answer. It becomes one result's errorCode/errorMessage, never a score.
 
     `code` is short and stable (e.g. `ThrottlingException`, `ModelTimeout`, `InvalidJudgeOutput`,
-    `JudgeUnavailable`); `retryable` tells the backend's retry loop whether another try may help.
+    `JudgeUnavailable`); `retryable` tells the backend's retry loop whether another try may help;
+    `retry_after` is the server's hint (seconds, from Retry-After) for when to try again.
     """
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, code: str, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.retry_after = retry_after
 
 
 class GatewayError(DomainError):

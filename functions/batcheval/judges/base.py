@@ -52,6 +52,8 @@ class JudgeResponse:
     model_id: str
     raw_text: str | None = None
     """Any free text the model produced beside the tool call (kept for debugging)."""
+    usage_estimated: bool = False
+    """True when the server reported no usage and `usage` is a character-count estimate."""
 
 
 @runtime_checkable

@@ -1,0 +1,137 @@
+"""Where custom evaluator definitions live: DynamoDB in the service, a JSON/YAML file locally."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import string
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from botocore.exceptions import ClientError
+
+from batcheval.errors import ConflictError, ValidationError
+from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+class EvaluatorStore(Protocol):
+    """Read access to custom evaluator definitions, by id."""
+
+    def get(self, evaluator_id: str) -> CustomEvaluatorDefinition | None: ...
+
+    def list(self) -> list[CustomEvaluatorDefinition]: ...
+
+
+def new_evaluator_id(name: str) -> str:
+    """A fresh custom id, `<name>-<10 alnum>` as the control plane mints them."""
+    return f"{name}-{''.join(secrets.choice(_ALNUM) for _ in range(10))}"
+
+
+class FileEvaluatorStore:
+    """Definitions from a JSON or YAML file: a list, or `{"evaluators": [...]}`.
+
+    Each entry is a CreateEvaluator request, optionally with `evaluatorId`; without one the id is
+    derived from the name (stable across runs). Invalid entries fail the load with their index.
+    """
+
+    def __init__(
+        self, path: str | Path, *, region: str = "us-east-1", account_id: str = "000000000000"
+    ) -> None:
+        self.path = Path(path)
+        text = self.path.read_text(encoding="utf-8")
+        try:
+            document = yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else json.loads(text)
+        except (ValueError, yaml.YAMLError) as exc:
+            raise ValidationError(
+                f"{self.path}: not valid {self.path.suffix.lstrip('.') or 'JSON'}: {exc}"
+            ) from exc
+        entries = document.get("evaluators") if isinstance(document, dict) else document
+        if not isinstance(entries, list):
+            raise ValidationError(f"{self.path}: expected a list of evaluator definitions")
+        self._by_id: dict[str, CustomEvaluatorDefinition] = {}
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, Mapping):
+                raise ValidationError(f"{self.path}: entry {index} is not an object")
+            try:
+                definition = parse_definition(entry, region=region, account_id=account_id)
+            except ValidationError as exc:
+                raise ValidationError(
+                    f"{self.path}: entry {index}: {exc.message}", fields=exc.fields
+                ) from exc
+            if definition.evaluator_id in self._by_id:
+                raise ValidationError(f"{self.path}: duplicate evaluatorId {definition.evaluator_id}")
+            self._by_id[definition.evaluator_id] = definition
+
+    def get(self, evaluator_id: str) -> CustomEvaluatorDefinition | None:
+        return self._by_id.get(evaluator_id)
+
+    def list(self) -> list[CustomEvaluatorDefinition]:
+        return list(self._by_id.values())
+
+
+class DynamoEvaluatorStore:
+    """Definitions in a DynamoDB table keyed by `evaluatorId` (string partition key).
+
+    Items keep the CreateEvaluator request as JSON, so the stored form is the wire form.
+    """
+
+    def __init__(self, table_name: str, client: Any, *, region: str, account_id: str) -> None:
+        self.table_name = table_name
+        self._client = client
+        self.region = region
+        self.account_id = account_id
+
+    def create(
+        self, request: Mapping[str, Any], *, evaluator_id: str | None = None
+    ) -> CustomEvaluatorDefinition:
+        """Validate and store a new definition; its id is minted unless given. Raises ConflictError."""
+        document = dict(request)
+        document["evaluatorId"] = evaluator_id or new_evaluator_id(str(request.get("evaluatorName", "")))
+        definition = parse_definition(document, region=self.region, account_id=self.account_id)
+        item = {
+            "evaluatorId": {"S": definition.evaluator_id},
+            "evaluatorName": {"S": definition.evaluator_name},
+            "level": {"S": definition.level},
+            "definition": {"S": json.dumps(definition.request, separators=(",", ":"))},
+            "createdAt": {"S": datetime.now(UTC).isoformat()},
+        }
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(evaluatorId)",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConflictError(f"evaluator {definition.evaluator_id} already exists") from exc
+            raise
+        return definition
+
+    def get(self, evaluator_id: str) -> CustomEvaluatorDefinition | None:
+        response = self._client.get_item(
+            TableName=self.table_name, Key={"evaluatorId": {"S": evaluator_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return None if item is None else self._parse(item)
+
+    def list(self) -> list[CustomEvaluatorDefinition]:
+        paginator = self._client.get_paginator("scan")
+        found = [
+            self._parse(item)
+            for page in paginator.paginate(TableName=self.table_name)
+            for item in page.get("Items", [])
+        ]
+        return sorted(found, key=lambda d: d.evaluator_id)
+
+    def delete(self, evaluator_id: str) -> None:
+        self._client.delete_item(TableName=self.table_name, Key={"evaluatorId": {"S": evaluator_id}})
+
+    def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
+        document = json.loads(item["definition"]["S"])
+        document["evaluatorId"] = item["evaluatorId"]["S"]
+        return parse_definition(document, region=self.region, account_id=self.account_id)

@@ -1,0 +1,167 @@
+"""`make_judge`: one call from a judge spec (`bedrock`, `openai:<base URL>`) to a ready judge.
+
+The judge returned is `RetryingJudge(RateLimitedJudge(backend))`: every attempt is admitted by the
+rate limiter and every retryable failure is retried within the retry budget.
+
+Defaults:
+- Bedrock model: Claude Haiku 4.5 through the cross-Region inference profile of the client's
+  geography (`us.` for us-*, `eu.` for eu-*, `apac.` for ap-*, else `global.`), e.g.
+  `us.anthropic.claude-haiku-4-5-20251001-v1:0`. Override with `model_id` or
+  `BATCHEVAL_BEDROCK_MODEL_ID`.
+- OpenAI-compatible model: no default; `model_id` or `BATCHEVAL_OPENAI_MODEL` is required. API key
+  from `BATCHEVAL_OPENAI_API_KEY`, else `OPENAI_API_KEY`, else none (local servers need none).
+- Rate limit: `tokens_per_minute` (or `BATCHEVAL_JUDGE_TOKENS_PER_MINUTE`) and `max_in_flight`
+  (or `BATCHEVAL_JUDGE_MAX_IN_FLIGHT`, default 16), applied to each model separately (a request's
+  `model_id` override gets its own bucket). Without a TPM only the in-flight cap applies (and
+  retries absorb throttles); set the TPM from Service Quotas. `limits={model: ModelLimits}` names
+  each model instead (models not named are then not limited).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from batcheval.aws import AwsClients
+from batcheval.errors import ValidationError
+from batcheval.judges.accounting import JudgeLedger
+from batcheval.judges.base import Judge
+from batcheval.judges.bedrock import BedrockJudge
+from batcheval.judges.clock import SYSTEM_CLOCK, Clock
+from batcheval.judges.openai_compat import OpenAICompatJudge
+from batcheval.judges.ratelimit import (
+    InProcessBucketStore,
+    LimitsFor,
+    ModelLimits,
+    RateLimitedJudge,
+    RateLimiter,
+)
+from batcheval.judges.retry import RetryingJudge, RetryPolicy
+
+BEDROCK_BASE_MODEL = "anthropic.claude-haiku-4-5-20251001-v1:0"
+_GEOGRAPHY_PREFIXES = (("us-gov-", "us-gov."), ("us-", "us."), ("eu-", "eu."), ("ap-", "apac."))
+
+_OPTIONS = {
+    "limits",
+    "tokens_per_minute",
+    "max_in_flight",
+    "bucket_store",
+    "limiter",
+    "retry",
+    "ledger",
+    "timeout_s",
+    "api_key",
+    "tool_choice",
+    "output_mode",
+    "env",
+    "seed",
+    "clock",
+}
+
+
+def default_bedrock_model_id(region: str) -> str:
+    """Claude Haiku 4.5 via the inference profile of `region`'s geography (global outside them)."""
+    for region_prefix, profile_prefix in _GEOGRAPHY_PREFIXES:
+        if region.startswith(region_prefix):
+            return profile_prefix + BEDROCK_BASE_MODEL
+    return "global." + BEDROCK_BASE_MODEL
+
+
+def make_judge(
+    spec: str, *, clients: AwsClients | None = None, model_id: str | None = None, **options: Any
+) -> Judge:
+    """Build the judge named by `spec`.
+
+    Args:
+        spec: `bedrock` or `openai:<base URL>` (e.g. `openai:http://localhost:11434/v1`).
+        clients: AWS clients (Bedrock); default `AwsClients` in `AWS_REGION`.
+        model_id: the model; see the module doc for defaults.
+        **options: `limits` (ModelLimits, or a mapping model id -> ModelLimits), `tokens_per_minute`,
+            `max_in_flight`, `bucket_store` (e.g. DynamoDBBucketStore), `limiter` (a shared
+            RateLimiter; overrides the previous four), `retry` (RetryPolicy), `ledger` (JudgeLedger),
+            `timeout_s`, `api_key`, `tool_choice` (Bedrock), `output_mode` (OpenAI), `env`, `seed`,
+            `clock`.
+
+    Raises:
+        ValidationError: an unknown spec or option, or no model for an OpenAI-compatible server.
+    """
+    unknown = sorted(set(options) - _OPTIONS)
+    if unknown:
+        raise ValidationError(f"unknown judge option(s): {', '.join(unknown)}")
+    for name, allowed in (
+        ("tool_choice", ("tool", "any", "auto")),
+        ("output_mode", ("tools", "json_schema", "json")),
+    ):
+        if name in options and options[name] not in allowed:
+            raise ValidationError(f"judge option {name} must be one of {', '.join(allowed)}")
+    env: Mapping[str, str] = options.get("env") or os.environ
+    ledger: JudgeLedger | None = options.get("ledger")
+    clock: Clock = options.get("clock") or SYSTEM_CLOCK
+    timeout_s = float(options.get("timeout_s") or 60.0)
+
+    backend: Judge
+    if spec == "bedrock":
+        clients = clients or AwsClients(
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
+        )
+        model = model_id or env.get("BATCHEVAL_BEDROCK_MODEL_ID") or default_bedrock_model_id(clients.region)
+        client = clients.client("bedrock-runtime", total_max_attempts=1, read_timeout=timeout_s)
+        backend = BedrockJudge(client, model, tool_choice=options.get("tool_choice", "tool"))
+    elif spec.startswith("openai:"):
+        base_url = spec.removeprefix("openai:")
+        model = model_id or env.get("BATCHEVAL_OPENAI_MODEL") or ""
+        if not model:
+            raise ValidationError(
+                "an OpenAI-compatible judge needs a model name: pass model_id or set BATCHEVAL_OPENAI_MODEL"
+            )
+        api_key = options.get("api_key") or env.get("BATCHEVAL_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
+        try:
+            backend = OpenAICompatJudge(
+                base_url,
+                model,
+                api_key=api_key,
+                timeout_s=timeout_s,
+                output_mode=options.get("output_mode", "tools"),
+            )
+        except ValueError as error:
+            raise ValidationError(f"bad judge spec {spec!r}: {error}") from error
+    else:
+        raise ValidationError(f"unknown judge {spec!r}: expected 'bedrock' or 'openai:<base URL>'")
+
+    limiter: RateLimiter = options.get("limiter") or RateLimiter(
+        options.get("bucket_store") or InProcessBucketStore(),
+        _limits(options, env),
+        clock=clock,
+        ledger=ledger,
+    )
+    limited = RateLimitedJudge(backend, limiter, model_id=model, ledger=ledger)
+    return RetryingJudge(
+        limited,
+        options.get("retry") or RetryPolicy(),
+        seed=int(options.get("seed", 0)),
+        clock=clock,
+        ledger=ledger,
+        model_id=model,
+    )
+
+
+def _limits(options: Mapping[str, Any], env: Mapping[str, str]) -> LimitsFor:
+    """Limits per model id. A single TPM applies to every model the judge is asked for (each gets its
+    own bucket: a derived evaluator on another model is limited too); a mapping names each model."""
+    given = options.get("limits")
+    if isinstance(given, Mapping):
+        return dict(given).get
+    if isinstance(given, ModelLimits):
+        same = given
+    else:
+        try:
+            tpm = float(
+                options.get("tokens_per_minute") or env.get("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE") or math.inf
+            )
+            in_flight = int(options.get("max_in_flight") or env.get("BATCHEVAL_JUDGE_MAX_IN_FLIGHT") or 16)
+            same = ModelLimits(tokens_per_minute=tpm, max_in_flight=in_flight)
+        except ValueError as error:
+            raise ValidationError(f"bad judge rate limit: {error}") from error
+    return lambda _model_id: same

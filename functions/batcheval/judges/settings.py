@@ -1,0 +1,69 @@
+"""Judge settings for a Lambda function: read once at cold start, then `build_judge`.
+
+The function's own settings model can hold a `JudgeSettings`; `JudgeSettings.from_env()` reads
+`BATCHEVAL_JUDGE_*` variables (names below) and rejects bad values with a clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from batcheval.aws import AwsClients
+from batcheval.errors import FieldIssue
+from batcheval.errors import ValidationError as DomainValidationError
+from batcheval.judges.accounting import JudgeLedger
+from batcheval.judges.base import Judge
+
+ENV_PREFIX = "BATCHEVAL_JUDGE_"
+
+
+class JudgeSettings(BaseModel):
+    """Which judge, and how hard it may be driven. Env: `BATCHEVAL_JUDGE_<FIELD>` (upper case)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    spec: str = "bedrock"
+    """`bedrock` or `openai:<base URL>`."""
+    model_id: str | None = None
+    tokens_per_minute: float | None = Field(default=None, gt=0)
+    """The model's TPM quota; None: in-flight cap only."""
+    max_in_flight: int = Field(default=16, ge=1)
+    bucket_table: str | None = None
+    """DynamoDB table shared by every invocation's rate limiter; None: in-process only."""
+    timeout_s: float = Field(default=60.0, gt=0)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> JudgeSettings:
+        source = os.environ if env is None else env
+        values = {
+            name: source[ENV_PREFIX + name.upper()]
+            for name in cls.model_fields
+            if source.get(ENV_PREFIX + name.upper())
+        }
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            issues = [
+                FieldIssue(ENV_PREFIX + str(problem["loc"][0]).upper(), problem["msg"])
+                for problem in error.errors()
+            ]
+            raise DomainValidationError("invalid judge settings", fields=issues) from error
+
+
+def build_judge(settings: JudgeSettings, clients: AwsClients, *, ledger: JudgeLedger | None = None) -> Judge:
+    """The judge the settings describe (see `make_judge`), sharing buckets through DynamoDB if set."""
+    from batcheval.judges.factory import make_judge
+    from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore
+
+    options: dict[str, Any] = {"max_in_flight": settings.max_in_flight, "timeout_s": settings.timeout_s}
+    if settings.tokens_per_minute is not None:
+        options["tokens_per_minute"] = settings.tokens_per_minute
+    if settings.bucket_table is not None:
+        options["bucket_store"] = DynamoDBBucketStore(clients.client("dynamodb"), settings.bucket_table)
+    if ledger is not None:
+        options["ledger"] = ledger
+    return make_judge(settings.spec, clients=clients, model_id=settings.model_id, **options)

@@ -1,0 +1,213 @@
+"""OpenAICompatJudge against a local HTTP server started by the tests (127.0.0.1, port 0)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from typing import Any
+
+import pytest
+
+from batcheval.errors import JudgeError
+from batcheval.judges.base import JudgeRequest
+from batcheval.judges.openai_compat import OpenAICompatJudge, retry_after_seconds
+from batcheval.judges.retry import RetryingJudge, RetryPolicy
+
+from .conftest import Reply, ScriptedServer
+
+SCHEMA = {"type": "object", "properties": {"label": {"type": "string"}}, "required": ["label"]}
+REQUEST = JudgeRequest(system="You grade.", prompt="Q/A here", output_schema=SCHEMA, max_tokens=200)
+
+
+def completion(
+    *, arguments: str | None = None, content: str | None = None, finish: str = "stop", usage: bool = True
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": content}
+    if arguments is not None:
+        message["tool_calls"] = [
+            {"id": "c1", "type": "function", "function": {"name": "submit_verdict", "arguments": arguments}}
+        ]
+    body: dict[str, Any] = {
+        "id": "x",
+        "model": "llama3.1:8b",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = {"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333}
+    return body
+
+
+class RecordingClock:
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return sum(self.sleeps)
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+
+
+def test_forced_function_call_is_the_answer(server: ScriptedServer):
+    # Given a server answering with a call of the output function
+    server.add(Reply(body=completion(arguments=json.dumps({"label": "Yes"}))))
+    judge = OpenAICompatJudge(server.base_url, "llama3.1:8b", api_key="sk-test")
+    # When judged
+    response = judge.judge(REQUEST)
+    # Then the arguments are the output, usage is the server's, and the request forced the tool
+    assert response.output == {"label": "Yes"}
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (321, 12)
+    assert not response.usage_estimated
+    sent = server.requests[0]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["Authorization"] == "Bearer sk-test"
+    assert sent.body["tool_choice"] == {"type": "function", "function": {"name": "submit_verdict"}}
+    assert sent.body["tools"][0]["function"]["parameters"] == SCHEMA
+    assert sent.body["max_tokens"] == 200
+    assert [m["role"] for m in sent.body["messages"]] == ["system", "user"]
+
+
+def test_429_with_retry_after_is_retried_after_the_hinted_wait(server: ScriptedServer):
+    # Given a 429 with Retry-After: 3, then an answer
+    server.add(
+        Reply(429, {"error": {"message": "rate limited"}}, headers={"Retry-After": "3"}),
+        Reply(body=completion(arguments='{"label": "No"}')),
+    )
+    clock = RecordingClock()
+    judge = RetryingJudge(
+        OpenAICompatJudge(server.base_url, "m"), RetryPolicy(retry_after_jitter_s=0.25), clock=clock
+    )
+    # When judged
+    assert judge.judge(REQUEST).output == {"label": "No"}
+    # Then it waited at least the hinted 3 s once
+    assert len(clock.sleeps) == 1
+    assert 3.0 <= clock.sleeps[0] <= 3.25
+
+
+def test_503_is_retried_and_persistent_503_gives_up(server: ScriptedServer):
+    # Given a server that is unavailable 3 times
+    server.add(*[Reply(503, {"error": "loading model"}) for _ in range(3)])
+    judge = RetryingJudge(
+        OpenAICompatJudge(server.base_url, "m"), RetryPolicy(max_attempts=3), clock=RecordingClock()
+    )
+    # When judged, Then it gives up as JudgeUnavailable after 3 requests
+    with pytest.raises(JudgeError) as raised:
+        judge.judge(REQUEST)
+    assert raised.value.code == "JudgeUnavailable"
+    assert len(server.requests) == 3
+
+
+def test_server_rejecting_tools_falls_back_to_json_schema_then_plain_json(server: ScriptedServer):
+    # Given a server that rejects tools, then response_format, then answers in plain text JSON
+    server.add(
+        Reply(400, {"error": {"message": "tool_choice is not supported"}}),
+        Reply(400, {"error": {"message": "response_format json_schema unsupported"}}),
+        Reply(body=completion(content='Verdict: {"label": "Yes"}')),
+        Reply(body=completion(content='{"label": "No"}')),
+    )
+    judge = OpenAICompatJudge(server.base_url, "m")
+    # When judged twice
+    first, second = judge.judge(REQUEST), judge.judge(REQUEST)
+    # Then both answers are read, and the second call went straight to the plain-JSON mode
+    assert (first.output, second.output) == ({"label": "Yes"}, {"label": "No"})
+    bodies = [r.body for r in server.requests]
+    assert "tools" in bodies[0]
+    assert bodies[1]["response_format"]["type"] == "json_schema"
+    assert "response_format" not in bodies[2]
+    assert "JSON schema" in bodies[2]["messages"][0]["content"]
+    assert "tools" not in bodies[3]
+    assert "response_format" not in bodies[3]
+
+
+def test_other_400_is_not_retried(server: ScriptedServer):
+    server.add(Reply(400, {"error": {"message": "max_tokens too large"}}))
+    with pytest.raises(JudgeError) as raised:
+        RetryingJudge(OpenAICompatJudge(server.base_url, "m"), clock=RecordingClock()).judge(REQUEST)
+    assert raised.value.code == "ValidationException"
+    assert len(server.requests) == 1
+
+
+def test_reply_without_answer_is_invalid_output(server: ScriptedServer):
+    # Given prose with no JSON and no tool call
+    server.add(Reply(body=completion(content="Looks good to me.")))
+    # When / Then no score is invented
+    with pytest.raises(JudgeError) as raised:
+        OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    assert raised.value.code == "InvalidJudgeOutput"
+
+
+def test_length_stop_is_truncated_output(server: ScriptedServer):
+    server.add(Reply(body=completion(arguments='{"lab', finish="length")))
+    with pytest.raises(JudgeError) as raised:
+        OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    assert raised.value.code == "JudgeOutputTruncated"
+
+
+def test_missing_usage_is_estimated_and_flagged(server: ScriptedServer):
+    server.add(Reply(body=completion(arguments='{"label": "Yes"}', usage=False)))
+    response = OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    assert response.usage_estimated
+    assert response.usage.input_tokens > 0
+
+
+def test_slow_server_times_out_as_retryable_model_timeout(server: ScriptedServer):
+    # Given a server slower than the judge's timeout
+    server.add(Reply(body=completion(arguments='{"label": "Yes"}'), delay_s=0.5))
+    judge = OpenAICompatJudge(server.base_url, "m", timeout_s=0.1)
+    # When / Then the call fails fast and may be retried
+    with pytest.raises(JudgeError) as raised:
+        judge.judge(REQUEST)
+    assert raised.value.code == "ModelTimeout"
+    assert raised.value.retryable
+
+
+def test_refused_connection_is_retryable_unavailable():
+    # Given a port nobody listens on
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    judge = OpenAICompatJudge(f"http://127.0.0.1:{port}/v1", "m", timeout_s=1)
+    with pytest.raises(JudgeError) as raised:
+        judge.judge(REQUEST)
+    assert raised.value.code == "JudgeUnavailable"
+    assert raised.value.retryable
+
+
+def test_retry_after_accepts_seconds_and_http_dates():
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:28:10 GMT", now=1792567680.0) == pytest.approx(10.0)
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+def test_429_storm_through_the_whole_stack_feeds_the_limiter_and_ledger(server: ScriptedServer):
+    # Given a server that answers 429 twice and then a verdict, behind make_judge's full stack
+    from batcheval.judges.accounting import JudgeLedger
+    from batcheval.judges.factory import make_judge
+
+    server.add(
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}),
+        Reply(429, {"error": "slow down"}, headers={"Retry-After": "0"}),
+        Reply(body=completion(arguments='{"label": "Yes"}')),
+    )
+    ledger = JudgeLedger()
+    clock = RecordingClock()
+    judge = make_judge(
+        f"openai:{server.base_url}",
+        model_id="m",
+        tokens_per_minute=600_000,
+        ledger=ledger,
+        clock=clock,
+        env={},
+        retry=RetryPolicy(retry_after_jitter_s=0.0),
+    )
+    # When judged
+    assert judge.judge(REQUEST).output == {"label": "Yes"}
+    # Then the ledger counts 3 attempts, 2 throttles, 2 retries, and the limiter slowed down
+    usage = ledger.to_dict()["m"]
+    assert (usage["calls"], usage["throttled"], usage["retries"], usage["succeeded"]) == (3, 2, 2, 1)
+    assert (usage["inputTokens"], usage["outputTokens"]) == (321, 12)
+    limiter = judge.inner.limiter  # type: ignore[attr-defined]
+    status = limiter.status("m")
+    assert status["throttles"] == 1  # the second throttle fell inside the cooldown
+    assert status["rateTpm"] < 0.9 * 600_000
