@@ -14,9 +14,10 @@ ValidationReason = Literal[
     "CannotParse",
     "FieldValidationFailed",
     "IdempotentParameterMismatchException",
-    "UnknownOperation",
-    "Other",
+    "EventInOtherSession",
+    "ResourceConflict",
 ]
+"""Exactly botocore's `ValidationExceptionReason` enum (checked by tests/unit/api/test_model_contract.py)."""
 
 
 @dataclass(frozen=True)

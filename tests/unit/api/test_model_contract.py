@@ -18,6 +18,7 @@ from botocore.model import ListShape, MapShape, Shape, ShapeResolver, StructureS
 from pydantic import AwareDatetime, Field, StringConstraints
 from pydantic.fields import FieldInfo
 
+from batcheval import errors
 from batcheval.api import routes
 from batcheval.api.models import OPERATIONS, WireModel, anchored
 
@@ -194,6 +195,35 @@ def test_route_matches_botocore_http_binding(operation: str) -> None:
         http["requestUri"],
         http.get("responseCode", 200),
     )
+
+
+def _wire_errors() -> dict[str, int]:
+    """Every domain error class that names its own wire code, with its HTTP status."""
+    found: dict[str, int] = {"InternalServerException": errors.DomainError.http_status}
+    pending = list(errors.DomainError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "wire_code" in vars(cls):
+            found[cls.wire_code] = cls.http_status
+    return found
+
+
+def test_error_shapes_match_botocore() -> None:
+    # Given botocore's error shapes for the five operations
+    ops = [SERVICE.operation_model(name) for name in OPERATIONS]
+    modeled = {
+        shape.name: shape.metadata["error"]["httpStatusCode"] for op in ops for shape in op.error_shapes
+    }
+
+    # When listing the wire errors our domain errors become
+    ours = _wire_errors()
+
+    # Then each modeled error exists with botocore's status
+    assert {code: ours.get(code) for code in modeled} == modeled
+    # And the ValidationException reasons are exactly botocore's enum
+    reason_enum = SERVICE.shape_for("ValidationException").members["reason"].enum
+    assert list(typing.get_args(errors.ValidationReason)) == reason_enum
 
 
 def test_the_walker_notices_a_difference() -> None:
