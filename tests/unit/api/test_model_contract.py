@@ -222,7 +222,9 @@ def test_error_shapes_match_botocore() -> None:
     # Then each modeled error exists with botocore's status
     assert {code: ours.get(code) for code in modeled} == modeled
     # And the ValidationException reasons are exactly botocore's enum
-    reason_enum = SERVICE.shape_for("ValidationException").members["reason"].enum
+    validation = SERVICE.shape_for("ValidationException")
+    assert isinstance(validation, StructureShape)
+    reason_enum = validation.members["reason"].enum
     assert list(typing.get_args(errors.ValidationReason)) == reason_enum
 
 
