@@ -11,6 +11,7 @@ import threading
 
 from batcheval.api.settings import ApiSettings
 from batcheval.aws import AwsClients
+from batcheval.evaluators.factory import check_registered_ids
 from batcheval.jobs.page_tokens import PageTokenCodec
 from batcheval.jobs.payloads import PayloadStore
 from batcheval.jobs.service import JobService
@@ -37,6 +38,7 @@ def build_service(
         default_kms_key_arn=settings.kms_key_arn,
         max_active_jobs=settings.max_active_jobs,
         max_stored_jobs=settings.max_stored_jobs,
+        evaluator_check=check_registered_ids,
     )
 
 

@@ -127,3 +127,20 @@ def unknown_evaluators_error(unknown: Sequence[tuple[int, str]], candidates: lis
         hint = f"; did you mean {', '.join(hints)}?" if hints else ""
         issues.append(FieldIssue(f"evaluators[{index}].evaluatorId", f"unknown evaluator {eid!r}{hint}"))
     return ValidationError("; ".join(i.message for i in issues), fields=issues)
+
+
+def check_registered_ids(owner: str, evaluator_ids: Sequence[str]) -> None:
+    """Start-time check: `Builtin.*` / `ThirdParty.*` ids must be ones this deployment ships.
+
+    Such ids can never become valid later, so a typo is a ValidationException at Start rather than a
+    failed job. Custom evaluator ids (`<name>-<10 alphanumerics>`) are resolved per owner when the job
+    runs; a missing one then becomes that evaluator's per-session error.
+    """
+    del owner  # registry ids are the same for every tenant
+    unknown = [
+        (index, eid)
+        for index, eid in enumerate(evaluator_ids)
+        if eid.startswith(("Builtin.", "ThirdParty.")) and get_spec(eid) is None
+    ]
+    if unknown:
+        raise unknown_evaluators_error(unknown, known_ids())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -65,6 +65,10 @@ def unsupported_fields(request: dict[str, Any]) -> list[FieldIssue]:
     return issues
 
 
+EvaluatorCheck = Callable[[str, Sequence[str]], None]
+"""(owner, evaluator ids) -> None; raises ValidationError naming each unknown `evaluators[i].evaluatorId`."""
+
+
 @dataclass(frozen=True)
 class StartResult:
     job: Job
@@ -94,6 +98,7 @@ class JobService:
         max_stored_jobs: int,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[str], str] = new_job_id,
+        evaluator_check: EvaluatorCheck | None = None,
     ) -> None:
         self._store = store
         self._payloads = payloads
@@ -106,6 +111,7 @@ class JobService:
         self._max_stored = max_stored_jobs
         self._clock = clock
         self._new_id = new_id
+        self._evaluator_check = evaluator_check
 
     @property
     def store(self) -> JobStore:
@@ -126,6 +132,8 @@ class JobService:
             claim = self._store.find_token(owner, token)
             if claim is not None:
                 return self._replay(owner, claim, fingerprint)
+        if self._evaluator_check is not None:
+            self._evaluator_check(owner, [e["evaluatorId"] for e in request.get("evaluators") or []])
 
         caller_key: str | None = request.get("kmsKeyArn")
         if caller_key is not None:

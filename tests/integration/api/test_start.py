@@ -241,6 +241,24 @@ def test_online_evaluation_source_is_rejected(api: Api):
     assert response.body["fieldList"][0]["name"] == "dataSourceConfig.onlineEvaluationConfigSource"
 
 
+def test_unknown_builtin_evaluator_is_named_with_a_suggestion(api: Api):
+    # Given a Start naming one real built-in, one misspelt and one custom evaluator id
+    evaluators = [
+        {"evaluatorId": "Builtin.Helpfulness"},
+        {"evaluatorId": "Builtin.Helpfullness"},
+        {"evaluatorId": "tone_check-AbCdE12345"},
+    ]
+
+    # When it is sent
+    response = api.start(start_body(evaluators=evaluators))
+
+    # Then only the misspelt one is rejected, with the id it probably meant, and no job exists
+    assert response.status == 400
+    assert [f["name"] for f in response.body["fieldList"]] == ["evaluators[1].evaluatorId"]
+    assert "Builtin.Helpfulness" in response.body["fieldList"][0]["message"]
+    assert api.list().body["batchEvaluations"] == []
+
+
 def test_request_without_caller_account_is_403(stack: Stack):
     response = invoke("start", api_event("start", body=start_body(), account=None))
     assert (response.status, response.error_type) == (403, "AccessDeniedException")
