@@ -1,0 +1,420 @@
+"""The one path from raw log records to sessions: decode, de-duplicate, join, group, build turns.
+
+Every source (a file, FilterLogEvents pages, Logs Insights rows, generated samples) feeds raw items
+(dicts, or bytes/str lines) to `assemble`. Nothing raises on bad data: each dropped record is counted
+under a reason (see `records.SKIP_*`), and a session with nothing evaluable carries the service's
+per-session error instead of turns.
+
+Determinism: the result does not depend on record order.
+* duplicates (same traceId + spanId for span documents; same traceId + spanId + event name + time for
+  event records) keep the richest copy, ties broken by the canonical JSON text;
+* a trace belongs to the smallest `session.id` found on its spans (spans without one inherit it);
+* sessions sort by (first activity, sessionId), turns by (start, traceId), tool and model calls by
+  (start, spanId); "not recorded" times sort last.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from batcheval.errors import ErrorCounter
+from batcheval.traces.content import as_text, message_text, role_of
+from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
+from batcheval.traces.records import (
+    LLO_REFERENCE,
+    SKIP_DUPLICATE,
+    SKIP_MISSING_IDS,
+    SKIP_MISSING_SCOPE,
+    SKIP_MISSING_SESSION,
+    SKIP_NOT_OTEL,
+    SKIP_ORPHAN_EVENT,
+    SKIP_TRANSPORT_PREFIX,
+    SKIP_UNKNOWN_PREFIX,
+    decode,
+    has_llo_reference,
+    record_kind,
+)
+from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
+from batcheval.traces.spans import SpanView, last_user_text
+
+_NEVER = 1 << 62
+"""Sort key for "not recorded" times: after every real timestamp."""
+
+Item = bytes | str | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SkipCount:
+    """How many records were not used, and why."""
+
+    reason: str
+    count: int
+
+
+@dataclass
+class Assembly:
+    """Sessions in time order plus what was skipped, by reason (most frequent first)."""
+
+    sessions: list[Session]
+    skipped: list[SkipCount] = field(default_factory=list)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
+
+    Nothing built here forms reference cycles, so pausing loses nothing; the previous state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def skip_counts(counter: ErrorCounter) -> list[SkipCount]:
+    return [
+        SkipCount(reason, n) for reason, n in sorted(counter.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def assemble(
+    items: Iterable[Item],
+    *,
+    keep_raw: bool = True,
+    trace_filter: Mapping[str, Collection[str]] | None = None,
+) -> Assembly:
+    """Sessions from raw records. `keep_raw` keeps each session's records on `Session.spans`;
+    `trace_filter` (sessionId → traceIds) keeps only those traces of the sessions it names."""
+    counter = ErrorCounter()
+    with paused_gc():
+        sessions = _assemble(items, counter, keep_raw=keep_raw, trace_filter=trace_filter)
+    return Assembly(sessions=sessions, skipped=skip_counts(counter))
+
+
+def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Of two copies of one record, the one with more content; ties by canonical JSON (order-free)."""
+
+    def weight(record: dict[str, Any]) -> tuple[int, bytes]:
+        attrs = record.get("attributes")
+        events = record.get("events")
+        size = (len(attrs) if isinstance(attrs, dict) else 0) + (
+            len(events) if isinstance(events, list) else 0
+        )
+        return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+    return a if weight(a) >= weight(b) else b
+
+
+def _assemble(
+    items: Iterable[Item],
+    counter: ErrorCounter,
+    *,
+    keep_raw: bool,
+    trace_filter: Mapping[str, Collection[str]] | None,
+) -> list[Session]:
+    spans: dict[tuple[str, str], dict[str, Any]] = {}
+    events: dict[tuple[str, str, Any, Any], dict[str, Any]] = {}
+    for item in items:
+        record, reason = decode(item)
+        if record is None:
+            if reason is not None:
+                counter.add(reason)
+            continue
+        kind = record_kind(record)
+        if kind is None:
+            counter.add(SKIP_NOT_OTEL)
+            continue
+        trace_id = record.get("traceId")
+        span_id = record.get("spanId")
+        if not trace_id or not span_id or not isinstance(trace_id, str) or not isinstance(span_id, str):
+            counter.add(SKIP_MISSING_IDS)
+            continue
+        if has_llo_reference(record):
+            counter.add(LLO_REFERENCE)
+        if kind == "span":
+            span_key = (trace_id, span_id)
+            previous = spans.get(span_key)
+            if previous is not None:
+                counter.add(SKIP_DUPLICATE)
+                record = _richer(previous, record)
+            spans[span_key] = record
+        else:
+            attrs = record.get("attributes")
+            event_name = attrs.get("event.name") if isinstance(attrs, dict) else None
+            event_key = (trace_id, span_id, event_name, record.get("timeUnixNano"))
+            previous_event = events.get(event_key)
+            if previous_event is not None:
+                counter.add(SKIP_DUPLICATE)
+                record = _richer(previous_event, record)
+            events[event_key] = record
+
+    # Group by trace; a trace's session is the smallest session.id on any of its spans.
+    trace_spans: dict[str, list[dict[str, Any]]] = {}
+    trace_session: dict[str, str] = {}
+    for (trace_id, _), record in spans.items():
+        trace_spans.setdefault(trace_id, []).append(record)
+        attrs = record.get("attributes")
+        session_id = attrs.get("session.id") if isinstance(attrs, dict) else None
+        if session_id and isinstance(session_id, str):
+            known = trace_session.get(trace_id)
+            if known is None or session_id < known:
+                trace_session[trace_id] = session_id
+    trace_events: dict[str, list[dict[str, Any]]] = {}
+    for (trace_id, *_), record in events.items():
+        if trace_id in trace_spans:
+            trace_events.setdefault(trace_id, []).append(record)
+        else:
+            counter.add(SKIP_ORPHAN_EVENT)
+
+    session_traces: dict[str, list[str]] = {}
+    for trace_id, records in trace_spans.items():
+        session_id = trace_session.get(trace_id)
+        if session_id is None:
+            counter.add(SKIP_MISSING_SESSION, len(records) + len(trace_events.get(trace_id, ())))
+            continue
+        allowed = trace_filter.get(session_id) if trace_filter is not None else None
+        if allowed is not None and trace_id not in allowed:
+            continue
+        session_traces.setdefault(session_id, []).append(trace_id)
+
+    sessions = [
+        _build_session(session_id, trace_ids, trace_spans, trace_events, counter, keep_raw=keep_raw)
+        for session_id, trace_ids in session_traces.items()
+    ]
+    sessions.sort(key=lambda s: (s.start_time_ns if s.start_time_ns is not None else _NEVER, s.session_id))
+    return sessions
+
+
+def _build_session(
+    session_id: str,
+    trace_ids: list[str],
+    trace_spans: dict[str, list[dict[str, Any]]],
+    trace_events: dict[str, list[dict[str, Any]]],
+    counter: ErrorCounter,
+    *,
+    keep_raw: bool,
+) -> Session:
+    turns: list[Turn] = []
+    errors: list[str] = []
+    any_supported = False
+    service_name: str | None = None
+    raw: list[dict[str, Any]] = []
+    for trace_id in trace_ids:
+        views: dict[str, SpanView] = {}
+        for record in trace_spans[trace_id]:
+            scope = record.get("scope")
+            scope_name = scope.get("name") if isinstance(scope, dict) else None
+            if not scope_name or not isinstance(scope_name, str):
+                counter.add(SKIP_MISSING_SCOPE)
+                continue
+            scope_class = classify_scope(scope_name)
+            if scope_class == "transport":
+                counter.add(f"{SKIP_TRANSPORT_PREFIX} '{scope_name}'")
+                continue
+            if scope_class == "unknown":
+                counter.add(f"{SKIP_UNKNOWN_PREFIX} '{scope_name}'")
+                continue
+            views[record["spanId"]] = SpanView(record, trace_id, record["spanId"], scope_name)
+        trace_event_records = trace_events.get(trace_id, ())
+        for event_record in trace_event_records:
+            view = views.get(event_record["spanId"])
+            if view is not None:
+                view.event_records.append(event_record)
+        if keep_raw:
+            raw.extend(trace_spans[trace_id])
+            raw.extend(trace_event_records)
+        if not views:
+            continue
+        any_supported = True
+        turn, incomplete = _build_turn(trace_id, views)
+        if turn is None:
+            continue
+        turns.append(turn)
+        if incomplete is not None:
+            errors.append(incomplete)
+        if service_name is None:
+            service_name = _service_name(views[turn.span_id].record)
+    if not any_supported:
+        errors.insert(0, no_supported_scope_message())
+    elif not turns:
+        errors.insert(0, NO_SPANS_TO_EVALUATE)
+    turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else _NEVER, t.trace_id))
+    if service_name is None and keep_raw is False:
+        service_name = _first_service_name(trace_spans[t] for t in trace_ids)
+    elif service_name is None:
+        service_name = _first_service_name([raw])
+    if keep_raw:
+        raw.sort(key=_raw_sort_key)
+    return Session(
+        session_id=session_id,
+        service_name=service_name,
+        turns=tuple(turns),
+        errors=tuple(errors),
+        spans=tuple(raw),
+    )
+
+
+def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str]:
+    if "startTimeUnixNano" in record:
+        return (0, _time_key(record.get("startTimeUnixNano")), record["traceId"], record["spanId"])
+    return (1, _time_key(record.get("timeUnixNano")), record["traceId"], record["spanId"])
+
+
+def _time_key(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return _NEVER
+
+
+def _service_name(record: dict[str, Any]) -> str | None:
+    resource = record.get("resource")
+    attrs = resource.get("attributes") if isinstance(resource, dict) else None
+    name = attrs.get("service.name") if isinstance(attrs, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _first_service_name(groups: Iterable[list[dict[str, Any]]]) -> str | None:
+    names = {name for group in groups for record in group if (name := _service_name(record))}
+    return min(names) if names else None
+
+
+def _by_start(view: SpanView) -> tuple[int, str]:
+    return (view.start_ns if view.start_ns is not None else _NEVER, view.span_id)
+
+
+def _build_turn(trace_id: str, views: dict[str, SpanView]) -> tuple[Turn | None, str | None]:
+    """One turn from a trace's supported spans; `None` when no span is an agent, chain, tool or model."""
+    agents: list[SpanView] = []
+    chains: list[SpanView] = []
+    tools: list[SpanView] = []
+    llms: list[SpanView] = []
+    for view in views.values():
+        role = view.role
+        if role == "agent":
+            agents.append(view)
+        elif role == "tool":
+            tools.append(view)
+        elif role == "llm":
+            llms.append(view)
+        elif role == "chain":
+            chains.append(view)
+    if not (agents or chains or tools or llms):
+        return None, None
+    tools.sort(key=_by_start)
+    llms.sort(key=_by_start)
+    # The turn's root: the outermost (earliest-starting) agent span, else chain, else any span.
+    root = min(agents or chains or (tools + llms), key=_by_start)
+    is_agent_root = root.role in ("agent", "chain")
+
+    user_input = root.user_input() if is_agent_root else None
+    if user_input is None and llms:
+        user_input = last_user_text(llms[0].input_messages())
+    agent_response = root.agent_response() if is_agent_root else None
+    last_llm_output: list[Any] = llms[-1].output_messages() if llms else []
+    if agent_response is None and last_llm_output:
+        agent_response = _last_assistant_text(last_llm_output)
+    system_prompt = root.system_prompt() if is_agent_root else None
+    if system_prompt is None and llms:
+        system_prompt = llms[0].system_prompt()
+    available_tools = root.available_tools()
+    if not available_tools and llms:
+        available_tools = llms[0].available_tools()
+
+    messages: tuple[Message, ...] = ()
+    if llms:
+        messages = _messages(llms[-1].input_messages() + last_llm_output)
+
+    ordered = sorted(views.values(), key=_by_start)
+    errors = tuple(
+        f"{view.name or view.span_id}: {message}" for view in ordered if (message := view.error_message())
+    )
+    if is_agent_root:
+        start_ns, end_ns = root.start_ns, root.end_ns
+    else:
+        starts = [v.start_ns for v in ordered if v.start_ns is not None]
+        ends = [v.end_ns for v in ordered if v.end_ns is not None]
+        start_ns = min(starts) if starts else None
+        end_ns = max(ends) if ends else None
+
+    turn = Turn(
+        trace_id=trace_id,
+        span_id=root.span_id,
+        user_input=user_input,
+        agent_response=agent_response,
+        system_prompt=system_prompt,
+        tool_calls=tuple(_tool_call(view) for view in tools),
+        model_calls=tuple(
+            ModelCall(
+                span_id=view.span_id,
+                model=view.model(),
+                input_tokens=view.input_tokens(),
+                output_tokens=view.output_tokens(),
+                start_time_ns=view.start_ns,
+                end_time_ns=view.end_ns,
+            )
+            for view in llms
+        ),
+        messages=messages,
+        errors=errors,
+        start_time_ns=start_ns,
+        end_time_ns=end_ns,
+        available_tools=available_tools,
+    )
+    incomplete = None
+    if user_input is None and agent_response is None:
+        incomplete = (
+            f"Session span data is incomplete. Span with ID {root.span_id} and name {root.name!r} has no "
+            "input or output messages (split mode: include the event records from the runtime log "
+            "group's otel-rt-logs stream)"
+        )
+    return turn, incomplete
+
+
+def _tool_call(view: SpanView) -> ToolCall:
+    status = view.tool_status()
+    return ToolCall(
+        name=view.tool_name(),
+        span_id=view.span_id,
+        arguments=view.tool_arguments(),
+        result=view.tool_result(),
+        status=status,
+        error=(view.error_message() or _result_error(view)) if status == "error" else None,
+        tool_call_id=view.tool_call_id(),
+        start_time_ns=view.start_ns,
+        end_time_ns=view.end_ns,
+    )
+
+
+def _result_error(view: SpanView) -> str | None:
+    result = view.tool_result()
+    return as_text(result) if result else None
+
+
+def _last_assistant_text(messages: list[Any]) -> str | None:
+    for message in reversed(messages):
+        role = role_of(message) or "assistant"
+        if role == "assistant":
+            text = message_text(message)
+            if text:
+                return text
+    return None
+
+
+def _messages(raw_messages: list[Any]) -> tuple[Message, ...]:
+    out: list[Message] = []
+    for message in raw_messages:
+        role = role_of(message) or "assistant"
+        text = message_text(message)
+        if text:
+            out.append(Message(role=role, content=text))
+    return tuple(out)

@@ -1,0 +1,399 @@
+"""What one span means: its role in the turn and the fields evaluators need, per the documented lookup order.
+
+Role of a span (first rule that matches):
+
+1. `gen_ai.operation.name`: `invoke_agent`/`create_agent` → agent, `execute_tool` → tool,
+   `chat`/`text_completion`/`generate_content` → llm (OTel GenAI conventions, Strands);
+2. `openinference.span.kind`: AGENT → agent, CHAIN → chain, TOOL → tool, LLM → llm;
+3. traceloop fallbacks: `traceloop.span.kind` workflow/agent → agent, tool → tool;
+   `llm.request.type` chat/completion → llm;
+4. the span name's verb (`invoke_agent X`, `execute_tool X`, `chat`).
+
+Field lookup order (reference §2.3; first hit wins) is spelled out by each accessor below. Content is
+read from, in order: split-mode event records (`body.input` / `body.output`), unified inline span
+events (Strands `gen_ai.*.message` / `gen_ai.choice`), then attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from batcheval.traces.content import (
+    as_json_text,
+    as_text,
+    indexed_messages,
+    last_with_role,
+    maybe_json,
+    message_text,
+    messages_of,
+    role_of,
+)
+
+SpanRole = Literal["agent", "chain", "tool", "llm", "other"]
+
+_OPERATION_ROLES: dict[str, SpanRole] = {
+    "invoke_agent": "agent",
+    "create_agent": "agent",
+    "execute_tool": "tool",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+}
+_OPENINFERENCE_ROLES: dict[str, SpanRole] = {
+    "AGENT": "agent",
+    "CHAIN": "chain",
+    "TOOL": "tool",
+    "LLM": "llm",
+}
+_TRACELOOP_ROLES: dict[str, SpanRole] = {"workflow": "agent", "agent": "agent", "tool": "tool"}
+_ERROR_CODES = frozenset({"ERROR", "STATUS_CODE_ERROR", 2, "2"})
+_OK_CODES = frozenset({"OK", "STATUS_CODE_OK", 1, "1"})
+
+
+class SpanView:
+    """A span document plus the event records joined to it; cheap to build for 100,000s of spans."""
+
+    __slots__ = (
+        "attributes",
+        "end_ns",
+        "event_records",
+        "events",
+        "name",
+        "parent_id",
+        "record",
+        "role",
+        "scope",
+        "span_id",
+        "start_ns",
+        "trace_id",
+    )
+
+    def __init__(self, record: dict[str, Any], trace_id: str, span_id: str, scope: str) -> None:
+        self.record = record
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.scope = scope
+        attributes = record.get("attributes")
+        self.attributes: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
+        self.parent_id: str | None = record.get("parentSpanId") or None
+        self.name: str = record.get("name") or ""
+        self.start_ns: int | None = _as_int(record.get("startTimeUnixNano"))
+        self.end_ns: int | None = _as_int(record.get("endTimeUnixNano"))
+        events = record.get("events")
+        self.events: list[Any] = events if isinstance(events, list) else []
+        self.event_records: list[dict[str, Any]] = []
+        self.role: SpanRole = classify_role(self.attributes, self.name)
+
+    # --- status -----------------------------------------------------------------------------------
+
+    @property
+    def status_code(self) -> str:
+        status = self.record.get("status")
+        code = status.get("code") if isinstance(status, dict) else None
+        if code in _ERROR_CODES:
+            return "ERROR"
+        if code in _OK_CODES:
+            return "OK"
+        return "UNSET"
+
+    def error_message(self) -> str | None:
+        """Why the span failed: status message, else an `exception` event's message, else the type."""
+        if self.status_code != "ERROR":
+            return None
+        status = self.record.get("status")
+        message = status.get("message") if isinstance(status, dict) else None
+        if message:
+            return str(message)
+        for event in self.events:
+            if isinstance(event, dict) and event.get("name") == "exception":
+                attrs = event.get("attributes") or {}
+                text = attrs.get("exception.message") or attrs.get("exception.type")
+                if text:
+                    return str(text)
+        error_type = self.attributes.get("error.type")
+        return str(error_type) if error_type else "error"
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def input_messages(self) -> list[Any]:
+        """Messages the span received: event records' `body.input`, then inline events, then attributes."""
+        found: list[Any] = []
+        for event_record in self.event_records:
+            body = event_record.get("body")
+            if isinstance(body, dict):
+                found.extend(messages_of(body.get("input")) or ())
+        if found:
+            return found
+        for event in self.events:
+            if not isinstance(event, dict):
+                continue
+            name = event.get("name")
+            attrs = event.get("attributes") or {}
+            if name == "gen_ai.user.message":
+                found.append({"role": "user", "content": attrs.get("content")})
+            elif name == "gen_ai.system.message":
+                found.append({"role": "system", "content": attrs.get("content")})
+            elif name == "gen_ai.assistant.message":
+                found.append({"role": "assistant", "content": attrs.get("content")})
+            elif name == "gen_ai.tool.message":
+                found.append({"role": "tool", "content": attrs.get("content"), "id": attrs.get("id")})
+        if found:
+            return found
+        attrs = self.attributes
+        for key in ("gen_ai.input.messages", "gen_ai.task.input"):
+            messages = messages_of(attrs.get(key))
+            if messages:
+                return messages
+        for prefix in ("llm.input_messages", "gen_ai.prompt"):
+            messages = indexed_messages(attrs, prefix)
+            if messages:
+                return messages
+        return messages_of(attrs.get("input.value")) or messages_of(attrs.get("traceloop.entity.input")) or []
+
+    def output_messages(self) -> list[Any]:
+        """Messages the span produced, in the same source order as `input_messages`."""
+        found: list[Any] = []
+        for event_record in self.event_records:
+            body = event_record.get("body")
+            if isinstance(body, dict):
+                found.extend(messages_of(body.get("output")) or ())
+        if found:
+            return found
+        for event in self.events:
+            if isinstance(event, dict) and event.get("name") == "gen_ai.choice":
+                attrs = event.get("attributes") or {}
+                found.append({"role": "assistant", "content": attrs.get("message")})
+        if found:
+            return found
+        attrs = self.attributes
+        for key in ("gen_ai.output.messages", "gen_ai.task.output"):
+            messages = messages_of(attrs.get(key))
+            if messages:
+                return messages
+        for prefix in ("llm.output_messages", "gen_ai.completion"):
+            messages = indexed_messages(attrs, prefix)
+            if messages:
+                return [{"role": m.get("role") or "assistant", **m} for m in messages]
+        return (
+            messages_of(attrs.get("output.value")) or messages_of(attrs.get("traceloop.entity.output")) or []
+        )
+
+    # --- agent (turn root) fields -----------------------------------------------------------------
+
+    def user_input(self) -> str | None:
+        """body.input / gen_ai.user.message → gen_ai.task.input → agentcore.invocation.user_prompt
+        → input.value → traceloop.entity.input.
+
+        Of a message list the *last* user message wins: frameworks that pass the whole history put
+        the current turn's prompt last.
+        """
+        text = last_user_text(self.input_messages())
+        if text:
+            return text
+        attrs = self.attributes
+        for key in (
+            "gen_ai.task.input",
+            "agentcore.invocation.user_prompt",
+            "input.value",
+            "traceloop.entity.input",
+        ):
+            value = attrs.get(key)
+            if value is not None and not messages_of(value):
+                return as_text(value)
+        return None
+
+    def agent_response(self) -> str | None:
+        """body.output / gen_ai.choice → gen_ai.task.output → agentcore.invocation.agent_response
+        → output.value → traceloop.entity.output."""
+        text = last_with_role(self.output_messages(), "assistant")
+        if text:
+            return text
+        attrs = self.attributes
+        for key in (
+            "gen_ai.task.output",
+            "agentcore.invocation.agent_response",
+            "output.value",
+            "traceloop.entity.output",
+        ):
+            value = attrs.get(key)
+            if value is not None and not messages_of(value):
+                return as_text(value)
+        return None
+
+    def system_prompt(self) -> str | None:
+        attrs = self.attributes
+        for key in ("gen_ai.system_instructions", "system_prompt", "gen_ai.agent.system_prompt"):
+            if attrs.get(key):
+                return as_text(attrs[key])
+        for message in self.input_messages():
+            if role_of(message) == "system":
+                return message_text(message)
+        return None
+
+    def available_tools(self) -> tuple[str, ...]:
+        tools = maybe_json(self.attributes.get("gen_ai.agent.tools"))
+        if isinstance(tools, list):
+            return tuple(str(t.get("name") if isinstance(t, dict) else t) for t in tools)
+        names = [
+            value
+            for key, value in self.attributes.items()
+            if key.startswith("llm.tools.") and key.endswith(".tool.name") and isinstance(value, str)
+        ]
+        return tuple(names)
+
+    # --- tool fields ------------------------------------------------------------------------------
+
+    def tool_name(self) -> str:
+        attrs = self.attributes
+        for key in ("gen_ai.tool.name", "tool.name", "traceloop.entity.name"):
+            if attrs.get(key):
+                return str(attrs[key])
+        return self.name.removeprefix("execute_tool ").strip() or "unknown"
+
+    def tool_call_id(self) -> str | None:
+        attrs = self.attributes
+        for key in ("gen_ai.tool.call.id", "tool_call.id", "tool.call.id"):
+            if attrs.get(key):
+                return str(attrs[key])
+        for message in self.input_messages():
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, dict) and content.get("id"):
+                return str(content["id"])
+            if isinstance(message, dict) and message.get("id"):
+                return str(message["id"])
+        return None
+
+    def tool_arguments(self) -> str | None:
+        """gen_ai.tool.call.arguments → body.input / gen_ai.tool.message → input.value
+        → traceloop.entity.input."""
+        attrs = self.attributes
+        if attrs.get("gen_ai.tool.call.arguments") is not None:
+            return as_json_text(attrs["gen_ai.tool.call.arguments"])
+        for message in self.input_messages():
+            content = message.get("content") if isinstance(message, dict) else message
+            if isinstance(content, dict) and "content" in content:
+                content = content["content"]
+            if content is not None:
+                return as_json_text(content)
+        for key in ("input.value", "traceloop.entity.input"):
+            if attrs.get(key) is not None:
+                return as_json_text(attrs[key])
+        return None
+
+    def tool_result(self) -> str | None:
+        """gen_ai.tool.call.result → body.output / gen_ai.choice → output.value → traceloop.entity.output."""
+        attrs = self.attributes
+        if attrs.get("gen_ai.tool.call.result") is not None:
+            return as_json_text(attrs["gen_ai.tool.call.result"])
+        for message in self.output_messages():
+            content = message.get("content") if isinstance(message, dict) else message
+            if isinstance(content, dict) and "message" in content:
+                content = content["message"]
+            if content is not None:
+                return as_json_text(content)
+        for key in ("output.value", "traceloop.entity.output"):
+            if attrs.get(key) is not None:
+                return as_json_text(attrs[key])
+        return None
+
+    def tool_status(self) -> Literal["success", "error", "unknown"]:
+        """`gen_ai.tool.status`, else the span status (ERROR → error, OK → success), else unknown."""
+        status = self.attributes.get("gen_ai.tool.status")
+        if isinstance(status, str) and status:
+            lowered = status.lower()
+            if lowered in ("success", "ok"):
+                return "success"
+            if lowered in ("error", "failed", "failure"):
+                return "error"
+        code = self.status_code
+        if code == "ERROR":
+            return "error"
+        if code == "OK":
+            return "success"
+        return "unknown"
+
+    # --- model fields -----------------------------------------------------------------------------
+
+    def model(self) -> str | None:
+        attrs = self.attributes
+        for key in ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model"):
+            if attrs.get(key):
+                return str(attrs[key])
+        return None
+
+    def input_tokens(self) -> int | None:
+        attrs = self.attributes
+        for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"):
+            value = _as_int(attrs.get(key))
+            if value is not None:
+                return value
+        return None
+
+    def output_tokens(self) -> int | None:
+        attrs = self.attributes
+        for key in (
+            "gen_ai.usage.output_tokens",
+            "gen_ai.usage.completion_tokens",
+            "llm.token_count.completion",
+        ):
+            value = _as_int(attrs.get(key))
+            if value is not None:
+                return value
+        return None
+
+
+def classify_role(attributes: dict[str, Any], name: str) -> SpanRole:
+    operation = attributes.get("gen_ai.operation.name")
+    if operation is not None:
+        role = _OPERATION_ROLES.get(operation)
+        if role is not None:
+            return role
+    kind = attributes.get("openinference.span.kind")
+    if kind is not None:
+        role = _OPENINFERENCE_ROLES.get(str(kind).upper())
+        if role is not None:
+            return role
+    traceloop = attributes.get("traceloop.span.kind")
+    if traceloop is not None:
+        role = _TRACELOOP_ROLES.get(traceloop)
+        if role is not None:
+            return role
+    if attributes.get("llm.request.type") in ("chat", "completion"):
+        return "llm"
+    verb = name.split(" ", 1)[0]
+    if verb in _OPERATION_ROLES:
+        return _OPERATION_ROLES[verb]
+    return "other"
+
+
+def last_user_text(messages: list[Any]) -> str | None:
+    """The last user message that carries text (tool results sent back as `user` turns are skipped)."""
+    for message in reversed(messages):
+        if role_of(message) != "user":
+            continue
+        content = message.get("content") if isinstance(message, dict) else None
+        parsed = maybe_json(content)
+        if (
+            isinstance(parsed, list)
+            and parsed
+            and all(isinstance(p, dict) and "toolResult" in p for p in parsed)
+        ):
+            continue
+        text = message_text(message)
+        if text:
+            return text
+    return None
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return None
