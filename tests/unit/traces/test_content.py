@@ -26,7 +26,7 @@ def test_messages_and_roles_from_langchain_and_indexed_attributes():
     attrs = {"llm.input_messages.1.message.role": "user", "llm.input_messages.0.message.role": "system"}
 
     # Then roles normalise and indexes keep their order
-    messages = messages_of(graph_input)
+    messages = messages_of(graph_input) or []
     assert [role_of(m) for m in messages] == ["user", "assistant"]
     assert [m["role"] for m in indexed_messages(attrs, "llm.input_messages")] == ["system", "user"]
 
