@@ -41,9 +41,9 @@ from batcheval.traces.records import (
     record_kind,
 )
 from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
-from batcheval.traces.spans import SpanView, last_user_text
+from batcheval.traces.spans import SpanView, classify_role, last_user_text, status_code
 
-_NEVER = 1 << 62
+NEVER = 1 << 62
 """Sort key for "not recorded" times: after every real timestamp."""
 
 Item = bytes | str | dict[str, Any]
@@ -121,65 +121,65 @@ def _assemble(
     keep_raw: bool,
     trace_filter: Mapping[str, Collection[str]] | None,
 ) -> list[Session]:
-    spans: dict[tuple[str, str], dict[str, Any]] = {}
-    events: dict[tuple[str, str, Any, Any], dict[str, Any]] = {}
+    # One pass: de-duplicate per trace and learn each trace's session (the smallest session.id seen).
+    trace_spans: dict[str, dict[str, dict[str, Any]]] = {}
+    trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]] = {}
+    trace_session: dict[str, str] = {}
     for item in items:
         record, reason = decode(item)
         if record is None:
             if reason is not None:
                 counter.add(reason)
             continue
-        kind = record_kind(record)
-        if kind is None:
+        is_span = "startTimeUnixNano" in record or record_kind(record) == "span"
+        if not is_span and record_kind(record) is None:
             counter.add(SKIP_NOT_OTEL)
             continue
         trace_id = record.get("traceId")
         span_id = record.get("spanId")
-        if not trace_id or not span_id or not isinstance(trace_id, str) or not isinstance(span_id, str):
+        if not trace_id or not span_id or type(trace_id) is not str or type(span_id) is not str:
             counter.add(SKIP_MISSING_IDS)
             continue
         if has_llo_reference(record):
             counter.add(LLO_REFERENCE)
-        if kind == "span":
-            span_key = (trace_id, span_id)
-            previous = spans.get(span_key)
+        attrs = record.get("attributes")
+        if is_span:
+            by_span = trace_spans.get(trace_id)
+            if by_span is None:
+                by_span = trace_spans[trace_id] = {}
+            previous = by_span.get(span_id)
             if previous is not None:
                 counter.add(SKIP_DUPLICATE)
                 record = _richer(previous, record)
-            spans[span_key] = record
+            by_span[span_id] = record
+            session_id = attrs.get("session.id") if type(attrs) is dict else None
+            if session_id and type(session_id) is str:
+                known = trace_session.get(trace_id)
+                if known is None or session_id < known:
+                    trace_session[trace_id] = session_id
         else:
-            attrs = record.get("attributes")
-            event_name = attrs.get("event.name") if isinstance(attrs, dict) else None
-            event_key = (trace_id, span_id, event_name, record.get("timeUnixNano"))
-            previous_event = events.get(event_key)
-            if previous_event is not None:
+            event_key = (
+                span_id,
+                attrs.get("event.name") if type(attrs) is dict else None,
+                record.get("timeUnixNano"),
+            )
+            by_event = trace_events.get(trace_id)
+            if by_event is None:
+                by_event = trace_events[trace_id] = {}
+            previous = by_event.get(event_key)
+            if previous is not None:
                 counter.add(SKIP_DUPLICATE)
-                record = _richer(previous_event, record)
-            events[event_key] = record
-
-    # Group by trace; a trace's session is the smallest session.id on any of its spans.
-    trace_spans: dict[str, list[dict[str, Any]]] = {}
-    trace_session: dict[str, str] = {}
-    for (trace_id, _), record in spans.items():
-        trace_spans.setdefault(trace_id, []).append(record)
-        attrs = record.get("attributes")
-        session_id = attrs.get("session.id") if isinstance(attrs, dict) else None
-        if session_id and isinstance(session_id, str):
-            known = trace_session.get(trace_id)
-            if known is None or session_id < known:
-                trace_session[trace_id] = session_id
-    trace_events: dict[str, list[dict[str, Any]]] = {}
-    for (trace_id, *_), record in events.items():
-        if trace_id in trace_spans:
-            trace_events.setdefault(trace_id, []).append(record)
-        else:
-            counter.add(SKIP_ORPHAN_EVENT)
+                record = _richer(previous, record)
+            by_event[event_key] = record
+    for trace_id, by_event in trace_events.items():
+        if trace_id not in trace_spans:
+            counter.add(SKIP_ORPHAN_EVENT, len(by_event))
 
     session_traces: dict[str, list[str]] = {}
-    for trace_id, records in trace_spans.items():
+    for trace_id, by_span in trace_spans.items():
         session_id = trace_session.get(trace_id)
         if session_id is None:
-            counter.add(SKIP_MISSING_SESSION, len(records) + len(trace_events.get(trace_id, ())))
+            counter.add(SKIP_MISSING_SESSION, len(by_span) + len(trace_events.get(trace_id, ())))
             continue
         allowed = trace_filter.get(session_id) if trace_filter is not None else None
         if allowed is not None and trace_id not in allowed:
@@ -190,15 +190,15 @@ def _assemble(
         _build_session(session_id, trace_ids, trace_spans, trace_events, counter, keep_raw=keep_raw)
         for session_id, trace_ids in session_traces.items()
     ]
-    sessions.sort(key=lambda s: (s.start_time_ns if s.start_time_ns is not None else _NEVER, s.session_id))
+    sessions.sort(key=lambda s: (s.start_time_ns if s.start_time_ns is not None else NEVER, s.session_id))
     return sessions
 
 
 def _build_session(
     session_id: str,
     trace_ids: list[str],
-    trace_spans: dict[str, list[dict[str, Any]]],
-    trace_events: dict[str, list[dict[str, Any]]],
+    trace_spans: dict[str, dict[str, dict[str, Any]]],
+    trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]],
     counter: ErrorCounter,
     *,
     keep_raw: bool,
@@ -206,36 +206,54 @@ def _build_session(
     turns: list[Turn] = []
     errors: list[str] = []
     any_supported = False
+    scope_classes: dict[str, str] = {}
     service_name: str | None = None
     raw: list[dict[str, Any]] = []
     for trace_id in trace_ids:
         views: dict[str, SpanView] = {}
-        for record in trace_spans[trace_id]:
+        failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
+        span_records = trace_spans[trace_id]
+        for record in span_records.values():
             scope = record.get("scope")
             scope_name = scope.get("name") if isinstance(scope, dict) else None
             if not scope_name or not isinstance(scope_name, str):
                 counter.add(SKIP_MISSING_SCOPE)
                 continue
-            scope_class = classify_scope(scope_name)
-            if scope_class == "transport":
-                counter.add(f"{SKIP_TRANSPORT_PREFIX} '{scope_name}'")
+            scope_class = scope_classes.get(scope_name)
+            if scope_class is None:
+                scope_class = scope_classes[scope_name] = classify_scope(scope_name)
+            if scope_class != "supported":
+                prefix = SKIP_TRANSPORT_PREFIX if scope_class == "transport" else SKIP_UNKNOWN_PREFIX
+                counter.add(f"{prefix} '{scope_name}'")
                 continue
-            if scope_class == "unknown":
-                counter.add(f"{SKIP_UNKNOWN_PREFIX} '{scope_name}'")
+            attributes = record.get("attributes")
+            if not isinstance(attributes, dict):
+                attributes = {}
+            role = classify_role(attributes, record.get("name") or "")
+            if role == "other":
+                any_supported = True
+                if status_code(record) == "ERROR":
+                    view = SpanView(record, trace_id, record["spanId"], scope_name, attributes, role)
+                    failed.append(
+                        (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
+                    )
                 continue
-            views[record["spanId"]] = SpanView(record, trace_id, record["spanId"], scope_name)
-        trace_event_records = trace_events.get(trace_id, ())
+            views[record["spanId"]] = SpanView(
+                record, trace_id, record["spanId"], scope_name, attributes, role
+            )
+        by_event = trace_events.get(trace_id)
+        trace_event_records = list(by_event.values()) if by_event else []
         for event_record in trace_event_records:
-            view = views.get(event_record["spanId"])
-            if view is not None:
-                view.event_records.append(event_record)
+            joined = views.get(event_record["spanId"])
+            if joined is not None:
+                joined.event_records.append(event_record)
         if keep_raw:
-            raw.extend(trace_spans[trace_id])
+            raw.extend(span_records.values())
             raw.extend(trace_event_records)
         if not views:
             continue
         any_supported = True
-        turn, incomplete = _build_turn(trace_id, views)
+        turn, incomplete = _build_turn(trace_id, views, failed)
         if turn is None:
             continue
         turns.append(turn)
@@ -247,9 +265,9 @@ def _build_session(
         errors.insert(0, no_supported_scope_message())
     elif not turns:
         errors.insert(0, NO_SPANS_TO_EVALUATE)
-    turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else _NEVER, t.trace_id))
+    turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else NEVER, t.trace_id))
     if service_name is None and keep_raw is False:
-        service_name = _first_service_name(trace_spans[t] for t in trace_ids)
+        service_name = _first_service_name(list(trace_spans[t].values()) for t in trace_ids)
     elif service_name is None:
         service_name = _first_service_name([raw])
     if keep_raw:
@@ -273,7 +291,7 @@ def _time_key(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        return _NEVER
+        return NEVER
 
 
 def _service_name(record: dict[str, Any]) -> str | None:
@@ -289,10 +307,12 @@ def _first_service_name(groups: Iterable[list[dict[str, Any]]]) -> str | None:
 
 
 def _by_start(view: SpanView) -> tuple[int, str]:
-    return (view.start_ns if view.start_ns is not None else _NEVER, view.span_id)
+    return (view.start_ns if view.start_ns is not None else NEVER, view.span_id)
 
 
-def _build_turn(trace_id: str, views: dict[str, SpanView]) -> tuple[Turn | None, str | None]:
+def _build_turn(
+    trace_id: str, views: dict[str, SpanView], failed: list[tuple[int, str, str]]
+) -> tuple[Turn | None, str | None]:
     """One turn from a trace's supported spans; `None` when no span is an agent, chain, tool or model."""
     agents: list[SpanView] = []
     chains: list[SpanView] = []
@@ -334,15 +354,17 @@ def _build_turn(trace_id: str, views: dict[str, SpanView]) -> tuple[Turn | None,
     if llms:
         messages = _messages(llms[-1].input_messages() + last_llm_output)
 
-    ordered = sorted(views.values(), key=_by_start)
-    errors = tuple(
-        f"{view.name or view.span_id}: {message}" for view in ordered if (message := view.error_message())
+    failed.extend(
+        (view.start_ns or NEVER, view.span_id, f"{view.name or view.span_id}: {view.error_message()}")
+        for view in views.values()
+        if view.status_code == "ERROR"
     )
+    errors = tuple(message for *_, message in sorted(failed))
     if is_agent_root:
         start_ns, end_ns = root.start_ns, root.end_ns
     else:
-        starts = [v.start_ns for v in ordered if v.start_ns is not None]
-        ends = [v.end_ns for v in ordered if v.end_ns is not None]
+        starts = [v.start_ns for v in views.values() if v.start_ns is not None]
+        ends = [v.end_ns for v in views.values() if v.end_ns is not None]
         start_ns = min(starts) if starts else None
         end_ns = max(ends) if ends else None
 

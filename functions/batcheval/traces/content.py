@@ -31,7 +31,9 @@ def as_text(value: Any) -> str | None:
     """The readable text of a content value, `None` when there is none."""
     if value is None:
         return None
-    if isinstance(value, str):
+    if type(value) is str:
+        if value[:1] not in ("[", "{"):
+            return value
         parsed = maybe_json(value)
         if parsed is value:
             return value

@@ -49,8 +49,20 @@ def record_kind(record: dict[str, Any]) -> RecordKind | None:
     return None
 
 
+_KNOWN_KEYS = frozenset(
+    {
+        "resource", "scope", "traceId", "spanId", "parentSpanId", "flags", "name", "kind",
+        "startTimeUnixNano", "endTimeUnixNano", "durationNano", "attributes", "status", "events",
+        "links", "traceState", "droppedAttributesCount", "droppedEventsCount", "droppedLinksCount",
+        "timeUnixNano", "observedTimeUnixNano", "severityNumber", "severityText", "body",
+    }
+)  # fmt: skip
+
+
 def has_llo_reference(record: dict[str, Any]) -> bool:
     """CloudWatch adds `@ptr.$[...]` keys when it moved an over-1 MB field into a Large Log Object."""
+    if _KNOWN_KEYS.issuperset(record):  # C-level check, true for almost every record
+        return False
     return any(key.startswith("@ptr") for key in record)
 
 
@@ -59,25 +71,32 @@ def decode(item: bytes | str | dict[str, Any]) -> tuple[dict[str, Any] | None, s
     if isinstance(item, dict):
         value: Any = item
     else:
-        raw = item.encode() if isinstance(item, str) else item
-        raw = raw.strip()
-        if not raw:
-            return None, None
-        if len(raw) > MAX_RECORD_BYTES:
-            return None, SKIP_OVERSIZED
+        if len(item) > MAX_RECORD_BYTES:
+            item = item.strip()
+            if len(item) > MAX_RECORD_BYTES:
+                return None, SKIP_OVERSIZED
         try:
-            value = orjson.loads(raw)
+            value = orjson.loads(item)
         except orjson.JSONDecodeError:
-            if raw[:1] == b"{" and raw[-1:] != b"}":
-                return None, SKIP_TRUNCATED
-            return None, SKIP_UNPARSABLE
-    if not isinstance(value, dict):
+            return _bad_line(item)
+    if type(value) is not dict:
         return None, SKIP_NOT_OBJECT
-    message = value.get("message")
-    if isinstance(message, str) and "traceId" not in value:
-        # An event as `aws logs filter-log-events` / GetLogEvents print it: the record is the message.
-        return decode(message)
+    if "traceId" not in value:
+        message = value.get("message")
+        if isinstance(message, str):
+            # An event as `aws logs filter-log-events` / GetLogEvents print it: the record is the message.
+            return decode(message)
     return value, None
+
+
+def _bad_line(item: bytes | str) -> tuple[None, str | None]:
+    """Why a line that failed to parse failed: blank (no reason), cut off, or not JSON."""
+    raw = (item.encode() if isinstance(item, str) else item).strip()
+    if not raw:
+        return None, None
+    if raw[:1] == b"{" and raw[-1:] != b"}":
+        return None, SKIP_TRUNCATED
+    return None, SKIP_UNPARSABLE
 
 
 def iter_file_items(data: bytes) -> Iterator[bytes | dict[str, Any]]:

@@ -54,6 +54,8 @@ class SpanView:
     """A span document plus the event records joined to it; cheap to build for 100,000s of spans."""
 
     __slots__ = (
+        "_inputs",
+        "_outputs",
         "attributes",
         "end_ns",
         "event_records",
@@ -65,36 +67,37 @@ class SpanView:
         "scope",
         "span_id",
         "start_ns",
+        "status_code",
         "trace_id",
     )
 
-    def __init__(self, record: dict[str, Any], trace_id: str, span_id: str, scope: str) -> None:
+    def __init__(
+        self,
+        record: dict[str, Any],
+        trace_id: str,
+        span_id: str,
+        scope: str,
+        attributes: dict[str, Any],
+        role: SpanRole,
+    ) -> None:
         self.record = record
         self.trace_id = trace_id
         self.span_id = span_id
         self.scope = scope
-        attributes = record.get("attributes")
-        self.attributes: dict[str, Any] = attributes if isinstance(attributes, dict) else {}
+        self.attributes = attributes
+        self.role = role
         self.parent_id: str | None = record.get("parentSpanId") or None
         self.name: str = record.get("name") or ""
-        self.start_ns: int | None = _as_int(record.get("startTimeUnixNano"))
-        self.end_ns: int | None = _as_int(record.get("endTimeUnixNano"))
+        start = record.get("startTimeUnixNano")
+        self.start_ns: int | None = start if type(start) is int else _as_int(start)
+        end = record.get("endTimeUnixNano")
+        self.end_ns: int | None = end if type(end) is int else _as_int(end)
         events = record.get("events")
-        self.events: list[Any] = events if isinstance(events, list) else []
+        self.events: list[Any] = events if type(events) is list else []
         self.event_records: list[dict[str, Any]] = []
-        self.role: SpanRole = classify_role(self.attributes, self.name)
-
-    # --- status -----------------------------------------------------------------------------------
-
-    @property
-    def status_code(self) -> str:
-        status = self.record.get("status")
-        code = status.get("code") if isinstance(status, dict) else None
-        if code in _ERROR_CODES:
-            return "ERROR"
-        if code in _OK_CODES:
-            return "OK"
-        return "UNSET"
+        self.status_code = status_code(record)
+        self._inputs: list[Any] | None = None
+        self._outputs: list[Any] | None = None
 
     def error_message(self) -> str | None:
         """Why the span failed: status message, else an `exception` event's message, else the type."""
@@ -117,6 +120,17 @@ class SpanView:
 
     def input_messages(self) -> list[Any]:
         """Messages the span received: event records' `body.input`, then inline events, then attributes."""
+        if self._inputs is None:
+            self._inputs = self._input_messages()
+        return self._inputs
+
+    def output_messages(self) -> list[Any]:
+        """Messages the span produced, in the same source order as `input_messages`."""
+        if self._outputs is None:
+            self._outputs = self._output_messages()
+        return self._outputs
+
+    def _input_messages(self) -> list[Any]:
         found: list[Any] = []
         for event_record in self.event_records:
             body = event_record.get("body")
@@ -150,8 +164,7 @@ class SpanView:
                 return messages
         return messages_of(attrs.get("input.value")) or messages_of(attrs.get("traceloop.entity.input")) or []
 
-    def output_messages(self) -> list[Any]:
-        """Messages the span produced, in the same source order as `input_messages`."""
+    def _output_messages(self) -> list[Any]:
         found: list[Any] = []
         for event_record in self.event_records:
             body = event_record.get("body")
@@ -340,6 +353,16 @@ class SpanView:
             if value is not None:
                 return value
         return None
+
+
+def status_code(record: dict[str, Any]) -> Literal["OK", "ERROR", "UNSET"]:
+    status = record.get("status")
+    code = status.get("code") if isinstance(status, dict) else None
+    if code in _ERROR_CODES:
+        return "ERROR"
+    if code in _OK_CODES:
+        return "OK"
+    return "UNSET"
 
 
 def classify_role(attributes: dict[str, Any], name: str) -> SpanRole:
