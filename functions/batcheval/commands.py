@@ -8,3 +8,6 @@ import argparse
 def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register every sub-command. Each `register` sets `handler` on its parser via set_defaults."""
     # Features add their registration below, one import + one call each.
+    from batcheval.traces.cli import register as register_inspect
+
+    register_inspect(sub)

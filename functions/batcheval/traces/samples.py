@@ -29,7 +29,7 @@ import orjson
 Mode = Literal["unified", "split"]
 FRAMEWORKS: tuple[str, ...] = ("strands", "langgraph", "langchain", "openai_agents")
 DEFAULT_START_NS = 1_795_132_800_000_000_000
-"""2026-11-21T00:00:00Z: a fixed epoch so generated data never depends on the clock."""
+"""2026-11-20T00:00:00Z: a fixed epoch so generated data never depends on the clock."""
 
 _SCOPES = {
     "strands": "strands.telemetry.tracer",
