@@ -332,8 +332,12 @@ def _build_turn(
         return None, None
     tools.sort(key=_by_start)
     llms.sort(key=_by_start)
-    # The turn's root: the outermost (earliest-starting) agent span, else chain, else any span.
-    root = min(agents or chains or (tools + llms), key=_by_start)
+    # The turn's root: the outermost (earliest-starting) agent or chain span (an agent wins a tie),
+    # else the earliest tool/model span. LangGraph's root is a CHAIN wrapping AGENT node spans.
+    if agents or chains:
+        root = min(agents + chains, key=lambda v: (*_by_start(v), v.role != "agent"))
+    else:
+        root = min(tools + llms, key=_by_start)
     is_agent_root = root.role in ("agent", "chain")
 
     user_input = root.user_input() if is_agent_root else None
@@ -350,6 +354,10 @@ def _build_turn(
     if not available_tools and llms:
         available_tools = llms[0].available_tools()
 
+    requested: dict[str, str] = {}
+    if tools and llms:
+        for llm in llms:
+            requested.update(llm.requested_tool_arguments())
     messages: tuple[Message, ...] = ()
     if llms:
         messages = _messages(llms[-1].input_messages() + last_llm_output)
@@ -374,7 +382,7 @@ def _build_turn(
         user_input=user_input,
         agent_response=agent_response,
         system_prompt=system_prompt,
-        tool_calls=tuple(_tool_call(view) for view in tools),
+        tool_calls=tuple(_tool_call(view, requested) for view in tools),
         model_calls=tuple(
             ModelCall(
                 span_id=view.span_id,
@@ -402,16 +410,22 @@ def _build_turn(
     return turn, incomplete
 
 
-def _tool_call(view: SpanView) -> ToolCall:
+def _tool_call(view: SpanView, requested: dict[str, str]) -> ToolCall:
+    """A tool span as a call. When the span records its input only loosely (OpenInference LangChain
+    records the bare value), the arguments the model requested under the same tool-call id win."""
     status = view.tool_status()
+    call_id = view.tool_call_id()
+    arguments = view.tool_arguments()
+    if call_id in requested and not (arguments or "").startswith(("{", "[")):
+        arguments = requested[call_id]
     return ToolCall(
         name=view.tool_name(),
         span_id=view.span_id,
-        arguments=view.tool_arguments(),
+        arguments=arguments,
         result=view.tool_result(),
         status=status,
         error=(view.error_message() or _result_error(view)) if status == "error" else None,
-        tool_call_id=view.tool_call_id(),
+        tool_call_id=call_id,
         start_time_ns=view.start_ns,
         end_time_ns=view.end_ns,
     )

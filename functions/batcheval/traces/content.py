@@ -100,6 +100,8 @@ def role_of(message: Any) -> str | None:
 
 
 def message_text(message: Any) -> str | None:
+    if isinstance(message, dict) and isinstance(message.get("data"), dict):
+        message = message["data"]  # LangChain message dump: {"type": "ai", "data": {"content": ...}}
     if isinstance(message, list | tuple) and len(message) == 2:
         return as_text(message[1])
     if isinstance(message, dict) and isinstance(message.get("kwargs"), dict):

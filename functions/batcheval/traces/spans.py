@@ -100,19 +100,20 @@ class SpanView:
         self._outputs: list[Any] | None = None
 
     def error_message(self) -> str | None:
-        """Why the span failed: status message, else an `exception` event's message, else the type."""
+        """Why the span failed: an `exception` event's message, else the status message (without a
+        Python traceback), else `error.type`."""
         if self.status_code != "ERROR":
             return None
-        status = self.record.get("status")
-        message = status.get("message") if isinstance(status, dict) else None
-        if message:
-            return str(message)
         for event in self.events:
             if isinstance(event, dict) and event.get("name") == "exception":
                 attrs = event.get("attributes") or {}
                 text = attrs.get("exception.message") or attrs.get("exception.type")
                 if text:
                     return str(text)
+        status = self.record.get("status")
+        message = status.get("message") if isinstance(status, dict) else None
+        if message:
+            return str(message).split("Traceback (most recent call last)", 1)[0].strip() or "error"
         error_type = self.attributes.get("error.type")
         return str(error_type) if error_type else "error"
 
@@ -151,6 +152,8 @@ class SpanView:
                 found.append({"role": "assistant", "content": attrs.get("content")})
             elif name == "gen_ai.tool.message":
                 found.append({"role": "tool", "content": attrs.get("content"), "id": attrs.get("id")})
+            elif "gen_ai.input.messages" in attrs:  # latest GenAI conventions: operation.details events
+                found.extend(messages_of(attrs["gen_ai.input.messages"]) or ())
         if found:
             return found
         attrs = self.attributes
@@ -173,9 +176,13 @@ class SpanView:
         if found:
             return found
         for event in self.events:
-            if isinstance(event, dict) and event.get("name") == "gen_ai.choice":
-                attrs = event.get("attributes") or {}
+            if not isinstance(event, dict):
+                continue
+            attrs = event.get("attributes") or {}
+            if event.get("name") == "gen_ai.choice":
                 found.append({"role": "assistant", "content": attrs.get("message")})
+            elif "gen_ai.output.messages" in attrs:
+                found.extend(messages_of(attrs["gen_ai.output.messages"]) or ())
         if found:
             return found
         attrs = self.attributes
@@ -238,6 +245,10 @@ class SpanView:
         for key in ("gen_ai.system_instructions", "system_prompt", "gen_ai.agent.system_prompt"):
             if attrs.get(key):
                 return as_text(attrs[key])
+        for event in self.events:
+            event_attrs = event.get("attributes") if isinstance(event, dict) else None
+            if isinstance(event_attrs, dict) and event_attrs.get("gen_ai.system_instructions"):
+                return as_text(event_attrs["gen_ai.system_instructions"])
         for message in self.input_messages():
             if role_of(message) == "system":
                 return message_text(message)
@@ -268,6 +279,9 @@ class SpanView:
         for key in ("gen_ai.tool.call.id", "tool_call.id", "tool.call.id"):
             if attrs.get(key):
                 return str(attrs[key])
+        tool_message = _langchain_tool_message(attrs.get("output.value"))
+        if tool_message is not None and tool_message.get("tool_call_id"):
+            return str(tool_message["tool_call_id"])
         for message in self.input_messages():
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, dict) and content.get("id"):
@@ -304,10 +318,27 @@ class SpanView:
                 content = content["message"]
             if content is not None:
                 return as_json_text(content)
+        tool_message = _langchain_tool_message(attrs.get("output.value"))
+        if tool_message is not None:
+            return as_json_text(tool_message.get("content"))
         for key in ("output.value", "traceloop.entity.output"):
             if attrs.get(key) is not None:
                 return as_json_text(attrs[key])
         return None
+
+    def requested_tool_arguments(self) -> dict[str, str]:
+        """Tool-call id → arguments the model asked for (OpenInference `llm.output_messages.*.tool_calls`)."""
+        ids: dict[str, str] = {}
+        arguments: dict[str, str] = {}
+        for key, value in self.attributes.items():
+            if not key.startswith("llm.output_messages.") or ".tool_calls." not in key:
+                continue
+            call = key.rsplit(".tool_call.", 1)[0]
+            if key.endswith(".tool_call.id"):
+                ids[call] = str(value)
+            elif key.endswith(".tool_call.function.arguments"):
+                arguments[call] = as_json_text(value) or ""
+        return {ids[call]: arguments[call] for call in ids if call in arguments}
 
     def tool_status(self) -> Literal["success", "error", "unknown"]:
         """`gen_ai.tool.status`, else the span status (ERROR → error, OK → success), else unknown."""
@@ -332,6 +363,12 @@ class SpanView:
         for key in ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model"):
             if attrs.get(key):
                 return str(attrs[key])
+        for key in ("llm.invocation_parameters", "metadata"):  # OpenInference LangChain fallbacks
+            params = maybe_json(attrs.get(key))
+            if isinstance(params, dict):
+                for name in ("model", "model_id", "model_name", "ls_model_name"):
+                    if isinstance(params.get(name), str) and params[name]:
+                        return str(params[name])
         return None
 
     def input_tokens(self) -> int | None:
@@ -353,6 +390,15 @@ class SpanView:
             if value is not None:
                 return value
         return None
+
+
+def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
+    """The `data` of a dumped LangChain ToolMessage (`{"type": "tool", "data": {...}}`), else `None`."""
+    if not isinstance(value, str) or not value.startswith('{"type": "tool"'):
+        return None
+    parsed = maybe_json(value)
+    data = parsed.get("data") if isinstance(parsed, dict) else None
+    return data if isinstance(data, dict) else None
 
 
 def status_code(record: dict[str, Any]) -> Literal["OK", "ERROR", "UNSET"]:
