@@ -27,6 +27,7 @@ from batcheval.errors import ErrorCounter
 from batcheval.traces.content import as_text, message_text, role_of
 from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
 from batcheval.traces.records import (
+    KNOWN_KEYS,
     LLO_REFERENCE,
     SKIP_DUPLICATE,
     SKIP_MISSING_IDS,
@@ -125,6 +126,7 @@ def _assemble(
     trace_spans: dict[str, dict[str, dict[str, Any]]] = {}
     trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]] = {}
     trace_session: dict[str, str] = {}
+    known_keys = KNOWN_KEYS.issuperset
     for item in items:
         record, reason = decode(item)
         if record is None:
@@ -140,7 +142,7 @@ def _assemble(
         if not trace_id or not span_id or type(trace_id) is not str or type(span_id) is not str:
             counter.add(SKIP_MISSING_IDS)
             continue
-        if has_llo_reference(record):
+        if not known_keys(record) and has_llo_reference(record):
             counter.add(LLO_REFERENCE)
         attrs = record.get("attributes")
         if is_span:

@@ -49,7 +49,7 @@ def record_kind(record: dict[str, Any]) -> RecordKind | None:
     return None
 
 
-_KNOWN_KEYS = frozenset(
+KNOWN_KEYS = frozenset(
     {
         "resource", "scope", "traceId", "spanId", "parentSpanId", "flags", "name", "kind",
         "startTimeUnixNano", "endTimeUnixNano", "durationNano", "attributes", "status", "events",
@@ -61,7 +61,7 @@ _KNOWN_KEYS = frozenset(
 
 def has_llo_reference(record: dict[str, Any]) -> bool:
     """CloudWatch adds `@ptr.$[...]` keys when it moved an over-1 MB field into a Large Log Object."""
-    if _KNOWN_KEYS.issuperset(record):  # C-level check, true for almost every record
+    if KNOWN_KEYS.issuperset(record):  # C-level check, true for almost every record
         return False
     return any(key.startswith("@ptr") for key in record)
 
