@@ -275,15 +275,16 @@ class _Renderer:
     def _event_record(
         self, trace_id: str, span_id: str, time: int, events: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """ADOT split mode: the span's content events become one log record with body input/output."""
+        """ADOT split mode: the span's content events become one log record with body input/output
+        (the shape ADOT's LLOHandler emits; see tests/fixtures/spans/strands/split.jsonl)."""
         inputs: list[dict[str, Any]] = []
         outputs: list[dict[str, Any]] = []
         for event in events:
             attrs = event["attributes"]
             if event["name"] == "gen_ai.user.message":
-                inputs.append({"role": "user", "content": attrs["content"]})
+                inputs.append({"role": "user", "content": {"content": attrs["content"]}})
             elif event["name"] == "gen_ai.system.message":
-                inputs.append({"role": "system", "content": attrs["content"]})
+                inputs.append({"role": "system", "content": {"content": attrs["content"]}})
             elif event["name"] == "gen_ai.tool.message":
                 inputs.append(
                     {
@@ -304,7 +305,7 @@ class _Renderer:
             "flags": 1,
             "traceId": trace_id,
             "spanId": span_id,
-            "attributes": {"event.name": self.scope["name"]},
+            "attributes": {"event.name": self.scope["name"], "session.id": self.session_id},
             "body": {"input": {"messages": inputs}, "output": {"messages": outputs}},
         }
 

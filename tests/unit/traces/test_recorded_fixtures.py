@@ -24,6 +24,12 @@ RECORDINGS = {
         "WeatherAgent.DEFAULT",
         "scripted-model-v1",
     ),
+    "strands/split.jsonl": (
+        "strands-session-1",
+        "strands-session-2",
+        "WeatherAgent.DEFAULT",
+        "scripted-model-v1",
+    ),
     "langgraph/openinference.jsonl": (
         "langgraph-session-1",
         "langgraph-session-2",
