@@ -413,12 +413,13 @@ def _build_turn(
 
 
 def _tool_call(view: SpanView, requested: dict[str, str]) -> ToolCall:
-    """A tool span as a call. When the span records its input only loosely (OpenInference LangChain
-    records the bare value), the arguments the model requested under the same tool-call id win."""
+    """A tool span as a call. The arguments the model requested under the same tool-call id win over
+    what the tool span recorded: LangChain instrumentations record the tool's input loosely (the bare
+    value, or a wrapper with `input_str`, tags and metadata)."""
     status = view.tool_status()
     call_id = view.tool_call_id()
     arguments = view.tool_arguments()
-    if call_id in requested and not (arguments or "").startswith(("{", "[")):
+    if call_id in requested:
         arguments = requested[call_id]
     return ToolCall(
         name=view.tool_name(),

@@ -2,8 +2,8 @@
 
 Role of a span (first rule that matches):
 
-1. `gen_ai.operation.name`: `invoke_agent`/`create_agent` → agent, `execute_tool` → tool,
-   `chat`/`text_completion`/`generate_content` → llm (OTel GenAI conventions, Strands);
+1. `gen_ai.operation.name`: `invoke_agent` → agent (`create_agent` is set-up, not a turn),
+   `execute_tool` → tool, `chat`/`text_completion`/`generate_content` → llm (OTel GenAI conventions, Strands);
 2. `openinference.span.kind`: AGENT → agent, CHAIN → chain, TOOL → tool, LLM → llm;
 3. traceloop fallbacks: `traceloop.span.kind` workflow/agent → agent, tool → tool;
    `llm.request.type` chat/completion → llm;
@@ -33,7 +33,6 @@ SpanRole = Literal["agent", "chain", "tool", "llm", "other"]
 
 _OPERATION_ROLES: dict[str, SpanRole] = {
     "invoke_agent": "agent",
-    "create_agent": "agent",
     "execute_tool": "tool",
     "chat": "llm",
     "text_completion": "llm",
@@ -279,9 +278,10 @@ class SpanView:
         for key in ("gen_ai.tool.call.id", "tool_call.id", "tool.call.id"):
             if attrs.get(key):
                 return str(attrs[key])
-        tool_message = _langchain_tool_message(attrs.get("output.value"))
-        if tool_message is not None and tool_message.get("tool_call_id"):
-            return str(tool_message["tool_call_id"])
+        for key in ("output.value", "gen_ai.tool.call.result", "traceloop.entity.output"):
+            tool_message = _langchain_tool_message(attrs.get(key))
+            if tool_message is not None and tool_message.get("tool_call_id"):
+                return str(tool_message["tool_call_id"])
         for message in self.input_messages():
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, dict) and content.get("id"):
@@ -311,6 +311,9 @@ class SpanView:
         """gen_ai.tool.call.result → body.output / gen_ai.choice → output.value → traceloop.entity.output."""
         attrs = self.attributes
         if attrs.get("gen_ai.tool.call.result") is not None:
+            tool_message = _langchain_tool_message(attrs["gen_ai.tool.call.result"])
+            if tool_message is not None:
+                return as_json_text(tool_message.get("content"))
             return as_json_text(attrs["gen_ai.tool.call.result"])
         for message in self.output_messages():
             content = message.get("content") if isinstance(message, dict) else message
@@ -318,16 +321,18 @@ class SpanView:
                 content = content["message"]
             if content is not None:
                 return as_json_text(content)
-        tool_message = _langchain_tool_message(attrs.get("output.value"))
-        if tool_message is not None:
-            return as_json_text(tool_message.get("content"))
+        for key in ("output.value", "traceloop.entity.output"):
+            tool_message = _langchain_tool_message(attrs.get(key))
+            if tool_message is not None:
+                return as_json_text(tool_message.get("content"))
         for key in ("output.value", "traceloop.entity.output"):
             if attrs.get(key) is not None:
                 return as_json_text(attrs[key])
         return None
 
     def requested_tool_arguments(self) -> dict[str, str]:
-        """Tool-call id → arguments the model asked for (OpenInference `llm.output_messages.*.tool_calls`)."""
+        """Tool-call id → arguments the model asked for (OpenInference `llm.output_messages.*.tool_calls`,
+        GenAI `gen_ai.output.messages` tool_call parts)."""
         ids: dict[str, str] = {}
         arguments: dict[str, str] = {}
         for key, value in self.attributes.items():
@@ -338,11 +343,18 @@ class SpanView:
                 ids[call] = str(value)
             elif key.endswith(".tool_call.function.arguments"):
                 arguments[call] = as_json_text(value) or ""
-        return {ids[call]: arguments[call] for call in ids if call in arguments}
+        requested = {ids[call]: arguments[call] for call in ids if call in arguments}
+        for message in self.output_messages():
+            parts = message.get("parts") if isinstance(message, dict) else None
+            for part in parts if isinstance(parts, list) else ():
+                if isinstance(part, dict) and part.get("type") == "tool_call" and part.get("id"):
+                    requested[str(part["id"])] = as_json_text(part.get("arguments")) or ""
+        return requested
 
     def tool_status(self) -> Literal["success", "error", "unknown"]:
-        """`gen_ai.tool.status`, else the span status (ERROR → error, OK → success), else unknown."""
-        status = self.attributes.get("gen_ai.tool.status")
+        """`gen_ai.tool.status` / `gen_ai.task.status`, else the span status (ERROR → error, OK →
+        success); an UNSET status with a recorded result counts as success, else unknown."""
+        status = self.attributes.get("gen_ai.tool.status") or self.attributes.get("gen_ai.task.status")
         if isinstance(status, str) and status:
             lowered = status.lower()
             if lowered in ("success", "ok"):
@@ -352,7 +364,7 @@ class SpanView:
         code = self.status_code
         if code == "ERROR":
             return "error"
-        if code == "OK":
+        if code == "OK" or self.tool_result() is not None:
             return "success"
         return "unknown"
 
@@ -361,7 +373,7 @@ class SpanView:
     def model(self) -> str | None:
         attrs = self.attributes
         for key in ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model"):
-            if attrs.get(key):
+            if attrs.get(key) and attrs[key] != "unknown":  # OpenLLMetry writes "unknown" when it has no name
                 return str(attrs[key])
         for key in ("llm.invocation_parameters", "metadata"):  # OpenInference LangChain fallbacks
             params = maybe_json(attrs.get(key))
@@ -393,12 +405,23 @@ class SpanView:
 
 
 def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
-    """The `data` of a dumped LangChain ToolMessage (`{"type": "tool", "data": {...}}`), else `None`."""
-    if not isinstance(value, str) or not value.startswith('{"type": "tool"'):
+    """The fields of a dumped LangChain ToolMessage, else `None`.
+
+    OpenInference writes `{"type": "tool", "data": {...}}`; OpenLLMetry writes the serialised
+    constructor `{"output": {"lc": 1, "id": [..., "ToolMessage"], "kwargs": {...}}}`.
+    """
+    if not isinstance(value, str) or '"tool' not in value:
         return None
     parsed = maybe_json(value)
-    data = parsed.get("data") if isinstance(parsed, dict) else None
-    return data if isinstance(data, dict) else None
+    if isinstance(parsed, dict) and isinstance(parsed.get("output"), dict):
+        parsed = parsed["output"]
+    if not isinstance(parsed, dict):
+        return None
+    for key in ("data", "kwargs"):
+        fields = parsed.get(key)
+        if isinstance(fields, dict) and (fields.get("type") == "tool" or "tool_call_id" in fields):
+            return fields
+    return None
 
 
 def status_code(record: dict[str, Any]) -> Literal["OK", "ERROR", "UNSET"]:

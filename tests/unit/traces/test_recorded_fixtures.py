@@ -4,6 +4,7 @@ Every recording runs the same script: session 1 asks for Lisbon (one tool call),
 fails once and is retried); session 2 says hi (no tools).
 """
 
+import json
 from pathlib import Path
 
 import pytest
@@ -11,31 +12,19 @@ import pytest
 from batcheval.traces.files import load_sessions
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "spans"
+STRANDS = ("strands-session-1", "strands-session-2", "WeatherAgent.DEFAULT", "scripted-model-v1")
+LANGGRAPH = (
+    "langgraph-session-1",
+    "langgraph-session-2",
+    "WeatherGraph.DEFAULT",
+    None,
+)  # fake model: no name
 RECORDINGS = {
-    "strands/unified.jsonl": (
-        "strands-session-1",
-        "strands-session-2",
-        "WeatherAgent.DEFAULT",
-        "scripted-model-v1",
-    ),
-    "strands/latest_semconv.jsonl": (
-        "strands-session-1",
-        "strands-session-2",
-        "WeatherAgent.DEFAULT",
-        "scripted-model-v1",
-    ),
-    "strands/split.jsonl": (
-        "strands-session-1",
-        "strands-session-2",
-        "WeatherAgent.DEFAULT",
-        "scripted-model-v1",
-    ),
-    "langgraph/openinference.jsonl": (
-        "langgraph-session-1",
-        "langgraph-session-2",
-        "WeatherGraph.DEFAULT",
-        None,
-    ),
+    "strands/unified.jsonl": STRANDS,
+    "strands/latest_semconv.jsonl": STRANDS,
+    "strands/split.jsonl": STRANDS,
+    "langgraph/openinference.jsonl": LANGGRAPH,
+    "langgraph/opentelemetry.jsonl": LANGGRAPH,
 }
 
 
@@ -69,7 +58,7 @@ def test_recorded_sessions_parse_into_the_scripted_conversation(fixture):
     assert [c.name for c in first.tool_calls] == ["get_weather"] * 3
     assert [c.status for c in first.tool_calls] == ["success", "error", "success"]
     assert lisbon.arguments is not None
-    assert '"Lisbon"' in lisbon.arguments
+    assert json.loads(lisbon.arguments) == {"city": "Lisbon"}
     assert lisbon.result is not None
     assert '"forecast": "sunny"' in lisbon.result
     assert porto_failed.error == "weather service timed out"
