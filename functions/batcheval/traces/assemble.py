@@ -70,13 +70,17 @@ class Assembly:
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
 
-    Nothing built here forms reference cycles, so pausing loses nothing; the previous state is restored.
+    Nothing built here forms reference cycles, so pausing loses nothing. On the way out the survivors
+    (the sessions) are frozen: re-enabling the collector would otherwise make it walk every one of
+    them at once, and again at each older generation. Frozen objects are still freed by reference
+    counting; only cycle detection skips them. The previous GC state is restored.
     """
     was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
@@ -357,7 +361,8 @@ def _build_turn(
         available_tools = llms[0].available_tools()
 
     requested: dict[str, str] = {}
-    if tools and llms:
+    if tools and llms and any(view.scope.endswith("langchain") for view in tools):
+        # Only LangChain instrumentations record tool inputs loosely; elsewhere the span's own are exact.
         for llm in llms:
             requested.update(llm.requested_tool_arguments())
     messages: tuple[Message, ...] = ()
