@@ -5,7 +5,9 @@ in a fresh subprocess so peak RSS belongs to that path alone:
 
 * `stream`  — `load_sessions(file)`: byte-scan pre-partition into batches, assemble batch by batch
               (memory bounded by one batch of sessions);
-* `whole`   — read every line, then `assemble(lines)` in one go (memory grows with the source).
+* `whole`   — read every line, then `assemble(lines)` in one go (memory grows with the source);
+* `group`   — the reference point of performance-limits.md §3: orjson-decode every line with the GC
+              paused and group the records by session id, building no turns.
 
 Both keep the raw records off the sessions (`keep_raw=False`) unless --keep-raw.
 Target (issue 3): ≥ 10,000 sessions/s in one process on the 2-core dev machine.
@@ -32,12 +34,31 @@ def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str,
     started, cpu_started = time.perf_counter(), time.process_time()
     if mode == "stream":
         sessions = len(load_sessions(path, keep_raw=keep_raw, batch_bytes=int(batch_mb * 2**20)).sessions)
+    elif mode == "group":
+        sessions = _group_only(path)
     else:
         with open(path, "rb") as file:
             sessions = len(assemble(file.readlines(), keep_raw=keep_raw).sessions)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     return {"sessions": sessions, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _group_only(path: str) -> int:
+    import gc
+
+    import orjson
+
+    groups: dict[str, list[dict]] = {}
+    gc.disable()
+    with open(path, "rb") as file:
+        for line in file:
+            record = orjson.loads(line)
+            session_id = record.get("attributes", {}).get("session.id")
+            if session_id:
+                groups.setdefault(session_id, []).append(record)
+    gc.enable()
+    return len(groups)
 
 
 def _peak_rss_mb() -> float:
@@ -58,7 +79,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("unified", "split"), default="unified")
     parser.add_argument("--keep-raw", action="store_true")
     parser.add_argument("--batch-mb", type=float, default=16.0)
-    parser.add_argument("--paths", default="stream,whole")
+    parser.add_argument("--paths", default="stream,whole,group")
     parser.add_argument("--child", nargs=2, metavar=("PATH", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 

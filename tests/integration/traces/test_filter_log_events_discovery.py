@@ -128,3 +128,27 @@ def test_missing_log_group_is_a_validation_error(aws):
     source = FilterLogEventsDiscovery(aws["logs"])
     with pytest.raises(ValidationError, match="does not exist"):
         discover(source, _config(), DiscoverySettings(), now_ns=time.time_ns())
+
+
+def test_log_group_prefixes_select_matching_groups(aws):
+    # Given sessions in two runtime groups and an unrelated group
+    now_ns = time.time_ns()
+    other = runtime_log_group("OtherAgent-abc1234567")
+    write_samples(
+        aws["logs"], generate(2, seed=1, start_time_ns=now_ns - HOUR_NS), runtime_group=RUNTIME_GROUP
+    )
+    write_samples(aws["logs"], generate(3, seed=2, start_time_ns=now_ns - HOUR_NS), runtime_group=other)
+    aws["logs"].create_log_group(logGroupName="/unrelated")
+
+    # When discovering by prefix
+    config = {
+        "serviceNames": ["TravelAgent.DEFAULT"],
+        "logGroupNamePrefixes": ["/aws/bedrock-agentcore/runtimes/"],
+    }
+    result = discover(
+        FilterLogEventsDiscovery(aws["logs"]), config, DiscoverySettings(settle_seconds=0), now_ns=now_ns
+    )
+
+    # Then both runtime groups are read, and nothing else
+    assert result.total == 5
+    assert result.log_groups == (RUNTIME_GROUP, other) or result.log_groups == (other, RUNTIME_GROUP)
