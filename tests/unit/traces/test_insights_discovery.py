@@ -11,7 +11,13 @@ from botocore.stub import ANY, Stubber
 
 from batcheval.errors import SpanQueryError
 from batcheval.traces.assemble import assemble
-from batcheval.traces.discovery import DiscoverySettings, InsightsDiscovery, discover, parse_source
+from batcheval.traces.discovery import (
+    DiscoverySettings,
+    InsightsDiscovery,
+    SessionRef,
+    discover,
+    parse_source,
+)
 from batcheval.traces.discovery.insights import (
     MAX_QUERY_CHARS,
     chunk_by_query_size,
@@ -195,6 +201,36 @@ def test_split_mode_load_fetches_spans_by_session_then_event_records_by_trace(lo
     assert all(t.user_input for s in loaded.sessions for t in s.turns)
 
 
+def test_event_records_carrying_session_id_need_no_second_query(logs):
+    # Given split-mode records whose event records carry session.id (recent ADOT): one query returns all
+    client, stubber = logs
+    sample = generate(2, seed=13, mode="split", start_time_ns=NOW_NS - 3 * 3600 * 10**9)
+    source = InsightsDiscovery(client, max_concurrent_queries=1, poll_interval_s=0)
+    listing = _listing_rows(sample)
+    refs = [
+        SessionRef(
+            row["attributes.session.id"],
+            "TravelAgent.DEFAULT",
+            (GROUP, "aws/spans"),
+            NOW_NS - 10**13,
+            NOW_NS,
+            20,
+        )
+        for row in listing
+    ]
+    _query(
+        stubber,
+        "q-all",
+        span_fetch_query(sorted(r.session_id for r in refs)),
+        [{"@message": orjson.dumps(r).decode()} for r in sample.records],
+    )
+
+    # When loaded, Then no event record query was needed and nothing was duplicated
+    loaded = source.load(refs)
+    assert loaded.sessions == assemble(sample.records).sessions
+    assert loaded.skipped == []
+
+
 def test_fetch_batches_stay_within_the_query_size_limit():
     # Given 500 session ids (the API's maximum sessionIds)
     ids = [str(uuid.UUID(int=i)) for i in range(500)]
@@ -276,8 +312,6 @@ def test_concurrent_queries_never_exceed_the_configured_cap():
     # Given 12 fetch batches and a cap of 3
     fake = _CountingLogs()
     source = InsightsDiscovery(fake, max_concurrent_queries=3, poll_interval_s=0, max_query_chars=200)
-    from batcheval.traces.discovery import SessionRef
-
     refs = [SessionRef(f"session-{i:04d}-{'x' * 20}", "svc", (GROUP,), 1, 2, 1) for i in range(24)]
 
     # When loading, Then at most 3 queries were in flight at once, and more than one ran in parallel

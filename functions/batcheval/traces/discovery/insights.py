@@ -259,7 +259,7 @@ class InsightsDiscovery:
         if not refs:
             return Assembly(sessions=[])
         groups = sorted({group for ref in refs for group in ref.log_groups})
-        start_ms = min(ref.first_seen_ns for ref in refs) // _MS - 3_600_000
+        start_ms = max(0, min(ref.first_seen_ns for ref in refs) // _MS - 3_600_000)
         end_ms = max(ref.last_seen_ns for ref in refs) // _MS + 3_600_000
         ordered = sorted(refs, key=lambda r: r.session_id)
         batches = chunk_by_query_size(
@@ -289,14 +289,19 @@ class InsightsDiscovery:
     def _event_records(
         self, span_messages: list[str], groups: list[str], start_ms: int, end_ms: int
     ) -> list[str]:
-        """Split mode: the event records of the fetched spans' traces, from the runtime log groups."""
-        trace_ids = sorted(
-            {
-                trace.decode()
-                for message in span_messages
-                if (trace := scan_string_value(message.encode(), b'"traceId"')) is not None
-            }
-        )
+        """Split mode: event records of the fetched spans' traces, from the runtime log groups.
+
+        Recent ADOT versions copy `session.id` onto event records, so the session query already
+        returned them; only traces that came back without any event record are queried again.
+        """
+        span_traces: set[str] = set()
+        event_traces: set[str] = set()
+        for message in span_messages:
+            raw = message.encode()
+            trace = scan_string_value(raw, b'"traceId"')
+            if trace is not None:
+                (span_traces if b'"startTimeUnixNano"' in raw else event_traces).add(trace.decode())
+        trace_ids = sorted(span_traces - event_traces)
         if not trace_ids:
             return []
         batches = chunk_by_query_size(trace_ids, event_fetch_query, max_chars=self._max_chars)
