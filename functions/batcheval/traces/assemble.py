@@ -16,6 +16,7 @@ Determinism: the result does not depend on record order.
 from __future__ import annotations
 
 import gc
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -105,6 +106,11 @@ def assemble(
     return Assembly(sessions=sessions, skipped=skip_counts(counter))
 
 
+def _key_part(value: Any) -> Any:
+    """A hashable stand-in for a key field that malformed data may fill with a list or object."""
+    return value if value is None or isinstance(value, str | int | float) else repr(value)
+
+
 def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Of two copies of one record, the one with more content; ties by canonical JSON (order-free)."""
 
@@ -114,7 +120,10 @@ def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         size = (len(attrs) if isinstance(attrs, dict) else 0) + (
             len(events) if isinstance(events, list) else 0
         )
-        return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        try:
+            return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # e.g. an integer beyond 64 bits in malformed data
+            return size, json.dumps(record, sort_keys=True, default=repr).encode()
 
     return a if weight(a) >= weight(b) else b
 
@@ -166,8 +175,8 @@ def _assemble(
         else:
             event_key = (
                 span_id,
-                attrs.get("event.name") if type(attrs) is dict else None,
-                record.get("timeUnixNano"),
+                _key_part(attrs.get("event.name") if type(attrs) is dict else None),
+                _key_part(record.get("timeUnixNano")),
             )
             by_event = trace_events.get(trace_id)
             if by_event is None:

@@ -100,6 +100,15 @@ def inspect_json(sessions: Iterable[Session], skipped: Iterable[SkipCount]) -> d
     }
 
 
+def _iso(ns: int | None) -> str:
+    if ns is None:
+        return "?"
+    try:
+        return ns_to_datetime(ns).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return f"{ns} ns"
+
+
 def _snippet(text: str | None, width: int) -> str:
     if text is None:
         return "(not recorded)"
@@ -137,7 +146,7 @@ def _turn_lines(index: int, turn: Turn, width: int) -> list[str]:
 def inspect_table(sessions: list[Session], skipped: list[SkipCount], *, width: int = 100) -> str:
     lines: list[str] = []
     for session in sessions:
-        started = ns_to_datetime(session.start_time_ns).isoformat() if session.start_time_ns else "?"
+        started = _iso(session.start_time_ns)
         lines.append(
             f"session {session.session_id}  service {session.service_name or '?'}  "
             f"{len(session.turns)} turn(s)  started {started}"

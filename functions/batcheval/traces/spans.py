@@ -86,11 +86,12 @@ class SpanView:
         self.attributes = attributes
         self.role = role
         self.parent_id: str | None = record.get("parentSpanId") or None
-        self.name: str = record.get("name") or ""
+        name = record.get("name")
+        self.name: str = name if type(name) is str else ""
         start = record.get("startTimeUnixNano")
-        self.start_ns: int | None = start if type(start) is int else _as_int(start)
+        self.start_ns: int | None = start if type(start) is int and 0 <= start < _MAX_INT else _as_int(start)
         end = record.get("endTimeUnixNano")
-        self.end_ns: int | None = end if type(end) is int else _as_int(end)
+        self.end_ns: int | None = end if type(end) is int and 0 <= end < _MAX_INT else _as_int(end)
         events = record.get("events")
         self.events: list[Any] = events if type(events) is list else []
         self.event_records: list[dict[str, Any]] = []
@@ -427,6 +428,8 @@ def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
 def status_code(record: dict[str, Any]) -> Literal["OK", "ERROR", "UNSET"]:
     status = record.get("status")
     code = status.get("code") if isinstance(status, dict) else None
+    if not isinstance(code, str | int):
+        return "UNSET"
     if code in _ERROR_CODES:
         return "ERROR"
     if code in _OK_CODES:
@@ -434,24 +437,26 @@ def status_code(record: dict[str, Any]) -> Literal["OK", "ERROR", "UNSET"]:
     return "UNSET"
 
 
-def classify_role(attributes: dict[str, Any], name: str) -> SpanRole:
+def classify_role(attributes: dict[str, Any], name: Any) -> SpanRole:
     operation = attributes.get("gen_ai.operation.name")
-    if operation is not None:
+    if type(operation) is str:
         role = _OPERATION_ROLES.get(operation)
         if role is not None:
             return role
     kind = attributes.get("openinference.span.kind")
-    if kind is not None:
-        role = _OPENINFERENCE_ROLES.get(str(kind).upper())
+    if type(kind) is str:
+        role = _OPENINFERENCE_ROLES.get(kind.upper())
         if role is not None:
             return role
     traceloop = attributes.get("traceloop.span.kind")
-    if traceloop is not None:
+    if type(traceloop) is str:
         role = _TRACELOOP_ROLES.get(traceloop)
         if role is not None:
             return role
     if attributes.get("llm.request.type") in ("chat", "completion"):
         return "llm"
+    if type(name) is not str:
+        return "other"
     verb = name.split(" ", 1)[0]
     if verb in _OPERATION_ROLES:
         return _OPERATION_ROLES[verb]
@@ -477,15 +482,20 @@ def last_user_text(messages: list[Any]) -> str | None:
     return None
 
 
+_MAX_INT = 1 << 63
+
+
 def _as_int(value: Any) -> int | None:
+    """A non-negative 64-bit integer (token count, epoch ns), else `None`: negative or absurd values
+    are malformed data, not measurements."""
     if value is None or isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    if not isinstance(value, int):
         try:
-            return int(float(value))
-        except (TypeError, ValueError):
-            return None
+            value = int(value)
+        except (TypeError, ValueError, OverflowError):
+            try:
+                value = int(float(value))
+            except (TypeError, ValueError, OverflowError):
+                return None
+    return value if 0 <= value < _MAX_INT else None
