@@ -261,7 +261,7 @@ def _build_session(
         for event_record in trace_event_records:
             joined = views.get(event_record["spanId"])
             if joined is not None:
-                joined.event_records.append(event_record)
+                joined.event_records = [*joined.event_records, event_record]
         if keep_raw:
             raw.extend(span_records.values())
             raw.extend(trace_event_records)

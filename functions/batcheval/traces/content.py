@@ -8,6 +8,7 @@ give `None` ("not recorded"), never an empty string pretending to be content.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -34,11 +35,7 @@ def as_text(value: Any) -> str | None:
     if type(value) is str:
         if value[:1] not in ("[", "{"):
             return value
-        parsed = maybe_json(value)
-        if parsed is value:
-            return value
-        text = as_text(parsed)
-        return value if text is None else text
+        return _json_text(value)
     if isinstance(value, list):
         parts = [text for text in (as_text(part) for part in value) if text]
         return "\n".join(parts) if parts else None
@@ -54,6 +51,17 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, bool | int | float):
         return str(value)
     return None
+
+
+@lru_cache(maxsize=8192)
+def _json_text(value: str) -> str:
+    """Text of a JSON-looking string. Cached: a conversation repeats the same message text in the
+    agent span and in every model call's history, so most lookups are hits that skip the parse."""
+    parsed = maybe_json(value)
+    if parsed is value:
+        return value
+    text = as_text(parsed)
+    return value if text is None else text
 
 
 def as_json_text(value: Any) -> str | None:

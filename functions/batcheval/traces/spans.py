@@ -49,6 +49,9 @@ _ERROR_CODES = frozenset({"ERROR", "STATUS_CODE_ERROR", 2, "2"})
 _OK_CODES = frozenset({"OK", "STATUS_CODE_OK", 1, "1"})
 
 
+_NO_RECORDS: list[dict[str, Any]] = []  # shared and never appended to (see assemble's join)
+
+
 class SpanView:
     """A span document plus the event records joined to it; cheap to build for 100,000s of spans."""
 
@@ -60,7 +63,6 @@ class SpanView:
         "event_records",
         "events",
         "name",
-        "parent_id",
         "record",
         "role",
         "scope",
@@ -85,7 +87,6 @@ class SpanView:
         self.scope = scope
         self.attributes = attributes
         self.role = role
-        self.parent_id: str | None = record.get("parentSpanId") or None
         name = record.get("name")
         self.name: str = name if type(name) is str else ""
         start = record.get("startTimeUnixNano")
@@ -94,7 +95,7 @@ class SpanView:
         self.end_ns: int | None = end if type(end) is int and 0 <= end < _MAX_INT else _as_int(end)
         events = record.get("events")
         self.events: list[Any] = events if type(events) is list else []
-        self.event_records: list[dict[str, Any]] = []
+        self.event_records: list[dict[str, Any]] = _NO_RECORDS  # replaced by a list on first join
         self.status_code = status_code(record)
         self._inputs: list[Any] | None = None
         self._outputs: list[Any] | None = None
