@@ -86,6 +86,12 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
+def session_order(session: Session) -> tuple[int, str]:
+    """Sessions sort by first activity, then id; sessions without times last."""
+    start = session.start_time_ns
+    return (start if start is not None else NEVER, session.session_id)
+
+
 def skip_counts(counter: ErrorCounter) -> list[SkipCount]:
     return [
         SkipCount(reason, n) for reason, n in sorted(counter.counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -205,7 +211,7 @@ def _assemble(
         _build_session(session_id, trace_ids, trace_spans, trace_events, counter, keep_raw=keep_raw)
         for session_id, trace_ids in session_traces.items()
     ]
-    sessions.sort(key=lambda s: (s.start_time_ns if s.start_time_ns is not None else NEVER, s.session_id))
+    sessions.sort(key=session_order)
     return sessions
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 from batcheval.errors import ErrorCounter
-from batcheval.traces.assemble import NEVER, SkipCount, assemble, skip_counts
+from batcheval.traces.assemble import SkipCount, assemble, session_order, skip_counts
 from batcheval.traces.model import Session
 from batcheval.traces.records import iter_file_items, record_kind
 from batcheval.traces.stream import DEFAULT_BATCH_BYTES, iter_jsonl_assemblies
@@ -27,17 +27,20 @@ class SessionLoad:
     skipped: list[SkipCount]
 
 
-def is_json_lines(path: Path) -> bool:
-    """True when the first line alone is a complete span document or event record."""
+def is_json_lines(path: Path, *, probe_lines: int = 5) -> bool:
+    """True when one of the first lines alone is a complete span document or event record
+    (a damaged first line does not stop a JSON Lines file from being streamed)."""
     with path.open("rb") as file:
-        first = file.readline()
-    try:
-        value = orjson.loads(first)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(value, dict) and (
-        record_kind(value) is not None or isinstance(value.get("message"), str)
-    )
+        for _, line in zip(range(probe_lines), file, strict=False):
+            try:
+                value = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(value, dict) and (
+                record_kind(value) is not None or isinstance(value.get("message"), str)
+            ):
+                return True
+    return False
 
 
 def load_sessions(
@@ -54,7 +57,7 @@ def load_sessions(
             sessions.extend(assembly.sessions)
             for skip in assembly.skipped:
                 counter.add(skip.reason, skip.count)
-        sessions.sort(key=lambda s: (s.start_time_ns if s.start_time_ns is not None else NEVER, s.session_id))
+        sessions.sort(key=session_order)
         return SessionLoad(sessions, skip_counts(counter))
     whole = assemble(iter_file_items(source.read_bytes()), keep_raw=keep_raw)
     return SessionLoad(whole.sessions, whole.skipped)

@@ -19,7 +19,7 @@ def sample():
 def test_streaming_batches_give_the_same_sessions_as_the_simple_path(tmp_path, sample):
     # Given a JSONL file large enough to be split into many spool batches
     path = tmp_path / "spans.jsonl"
-    path.write_bytes(sample.jsonl() + b"not json\n")
+    path.write_bytes(b"not json\n" + sample.jsonl())
 
     # When it is read in small batches and in one go
     batches = list(iter_jsonl_assemblies(path, batch_bytes=4096))
