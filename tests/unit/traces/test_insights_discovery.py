@@ -283,6 +283,18 @@ def test_paged_results_are_all_read(logs):
     assert not result.truncated
 
 
+def test_more_than_fifty_log_groups_are_queried_fifty_at_a_time(logs):
+    # Given 60 log groups (reachable through logGroupNamePrefixes)
+    client, stubber = logs
+    groups = [f"/aws/bedrock-agentcore/runtimes/agent{i:02d}-DEFAULT" for i in range(60)]
+    for query_id, chunk in (("q1", groups[:50]), ("q2", groups[50:])):
+        _query(stubber, query_id, "fields @message", [{"@message": query_id}], groups=chunk)
+
+    # When one query is run over all of them, Then two StartQuery calls cover them and rows are joined
+    result = InsightsDiscovery(client, poll_interval_s=0).run_query(groups, 0, 1000, "fields @message")
+    assert [r["@message"] for r in result.rows] == ["q1", "q2"]
+
+
 class _CountingLogs:
     """A fake logs client that records how many queries run at once."""
 

@@ -6,7 +6,8 @@
 * *Fetch* queries select spans by `attributes.session.id in [...]`, batching as many sessions as fit
   the 10,000-character query limit and the row limit (estimated from the listing's span counts);
   split-mode event records (no session.id) are then fetched by `traceId in [...]` from the runtime
-  groups. Results are paged with nextToken (10,000 rows a page).
+  groups. Results are paged with nextToken (10,000 rows a page); more than 50 log groups (the
+  StartQuery limit, reachable through prefixes) are queried 50 at a time.
 * At most `max_concurrent_queries` (≤ 100, the account-wide Insights limit) run at once; a
   LimitExceededException (too many queries) is retried with backoff.
 """
@@ -31,6 +32,7 @@ MAX_QUERY_CHARS = 10_000
 MAX_RESULT_ROWS = 100_000
 """StartQuery's `limit` maximum; GetQueryResults pages through them 10,000 at a time."""
 MAX_CONCURRENT_QUERIES = 100
+MAX_LOG_GROUPS_PER_QUERY = 50
 _MS = 1_000_000
 _DONE = frozenset({"Complete"})
 _FAILED = frozenset({"Failed", "Cancelled", "Timeout", "Unknown"})
@@ -179,6 +181,19 @@ class InsightsDiscovery:
         raise SpanQueryError("CloudWatch Logs Insights stayed at its concurrent query limit")
 
     def run_query(
+        self, log_groups: Sequence[str], start_ms: int, end_ms: int, query_string: str
+    ) -> QueryResult:
+        """Run a query over any number of log groups (≤ 50 per StartQuery) and read every page."""
+        size = MAX_LOG_GROUPS_PER_QUERY
+        chunks = [log_groups[i : i + size] for i in range(0, len(log_groups), size)] or [log_groups]
+        if len(chunks) == 1:
+            return self._run_one(chunks[0], start_ms, end_ms, query_string)
+        results = [self._run_one(chunk, start_ms, end_ms, query_string) for chunk in chunks]
+        return QueryResult(
+            [row for r in results for row in r.rows], truncated=any(r.truncated for r in results)
+        )
+
+    def _run_one(
         self, log_groups: Sequence[str], start_ms: int, end_ms: int, query_string: str
     ) -> QueryResult:
         """Start a query, wait for it, and read every page of its results."""
