@@ -229,6 +229,7 @@ def _build_session(
     any_supported = False
     scope_classes: dict[str, str] = {}
     roots: dict[str, dict[str, Any]] = {}
+    incomplete_by_trace: dict[str, str] = {}
     service_name: str | None = None
     raw: list[dict[str, Any]] = []
     for trace_id in trace_ids:
@@ -280,19 +281,18 @@ def _build_session(
             continue
         turns.append(turn)
         if incomplete is not None:
-            errors.append(incomplete)
+            incomplete_by_trace[trace_id] = incomplete
         roots[trace_id] = views[turn.span_id].record
     if not any_supported:
         errors.insert(0, no_supported_scope_message())
     elif not turns:
         errors.insert(0, NO_SPANS_TO_EVALUATE)
     turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else NEVER, t.trace_id))
+    errors.extend(incomplete_by_trace[t.trace_id] for t in turns if t.trace_id in incomplete_by_trace)
     if turns:  # the service of the first turn's agent, so the choice never depends on record order
         service_name = _service_name(roots[turns[0].trace_id])
-    if service_name is None and keep_raw is False:
+    if service_name is None:
         service_name = _first_service_name(list(trace_spans[t].values()) for t in trace_ids)
-    elif service_name is None:
-        service_name = _first_service_name([raw])
     if keep_raw:
         raw.sort(key=_raw_sort_key)
     return Session(

@@ -160,7 +160,7 @@ def test_sessions_with_nothing_evaluable_get_the_service_errors():
 
 def test_split_spans_without_their_event_records_are_reported_incomplete():
     # Given split-mode spans whose event records are missing (only aws/spans was read)
-    sample = generate(1, seed=2, mode="split")
+    sample = generate(1, seed=2, mode="split", max_turns=4)
     spans_only = [rec for rec in sample.records if "startTimeUnixNano" in rec]
 
     # When assembled
@@ -171,6 +171,9 @@ def test_split_spans_without_their_event_records_are_reported_incomplete():
     assert session.errors
     assert session.errors[0].startswith("Session span data is incomplete. Span with ID")
     assert "otel-rt-logs" in session.errors[0]
+    # and the errors follow the turns whatever the record order
+    assert len(session.errors) == len(session.turns)
+    assert assemble(list(reversed(spans_only))).sessions == [session]
 
 
 def test_child_spans_without_session_id_join_their_trace_and_event_records_need_a_span():
