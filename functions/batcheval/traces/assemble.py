@@ -265,7 +265,7 @@ def _build_session(
                 record, trace_id, record["spanId"], scope_name, attributes, role
             )
         by_event = trace_events.get(trace_id)
-        trace_event_records = list(by_event.values()) if by_event else []
+        trace_event_records = sorted(by_event.values(), key=_event_order) if by_event else []
         for event_record in trace_event_records:
             joined = views.get(event_record["spanId"])
             if joined is not None:
@@ -302,6 +302,13 @@ def _build_session(
         errors=tuple(errors),
         spans=tuple(raw),
     )
+
+
+def _event_order(record: dict[str, Any]) -> tuple[int, str, str]:
+    """Event records of one span in time order (then by name), whatever order they were read in."""
+    attrs = record.get("attributes")
+    name = attrs.get("event.name") if isinstance(attrs, dict) else None
+    return (_time_key(record.get("timeUnixNano")), record["spanId"], repr(name))
 
 
 def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str]:
