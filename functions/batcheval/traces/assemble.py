@@ -311,10 +311,12 @@ def _event_order(record: dict[str, Any]) -> tuple[int, str, str]:
     return (_time_key(record.get("timeUnixNano")), record["spanId"], repr(name))
 
 
-def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str]:
+def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str, str]:
+    """Span documents by start, then event records by time; ties by ids (and event name)."""
     if "startTimeUnixNano" in record:
-        return (0, _time_key(record.get("startTimeUnixNano")), record["traceId"], record["spanId"])
-    return (1, _time_key(record.get("timeUnixNano")), record["traceId"], record["spanId"])
+        return (0, _time_key(record.get("startTimeUnixNano")), record["traceId"], record["spanId"], "")
+    _, span_id, name = _event_order(record)
+    return (1, _time_key(record.get("timeUnixNano")), record["traceId"], span_id, name)
 
 
 def _time_key(value: Any) -> int:
