@@ -386,11 +386,15 @@ def _build_turn(
     if not available_tools and llms:
         available_tools = llms[0].available_tools()
 
-    requested: dict[str, str] = {}
-    if tools and llms and any(view.scope.endswith("langchain") for view in tools):
-        # Only LangChain instrumentations record tool inputs loosely; elsewhere the span's own are exact.
+    requested: list[tuple[str, str, str]] = []
+    if (
+        tools
+        and llms
+        and any(view.scope.startswith("openinference.") or view.scope.endswith("langchain") for view in tools)
+    ):
+        # Only these instrumentations record tool inputs loosely or drop tool-call ids.
         for llm in llms:
-            requested.update(llm.requested_tool_arguments())
+            requested.extend(llm.requested_tool_calls())
     messages: tuple[Message, ...] = ()
     if llms:
         messages = _messages(llms[-1].input_messages() + last_llm_output)
@@ -415,7 +419,7 @@ def _build_turn(
         user_input=user_input,
         agent_response=agent_response,
         system_prompt=system_prompt,
-        tool_calls=tuple(_tool_call(view, requested) for view in tools),
+        tool_calls=_tool_calls(tools, requested),
         model_calls=tuple(
             ModelCall(
                 span_id=view.span_id,
@@ -443,26 +447,42 @@ def _build_turn(
     return turn, incomplete
 
 
-def _tool_call(view: SpanView, requested: dict[str, str]) -> ToolCall:
-    """A tool span as a call. The arguments the model requested under the same tool-call id win over
-    what the tool span recorded: LangChain instrumentations record the tool's input loosely (the bare
-    value, or a wrapper with `input_str`, tags and metadata)."""
-    status = view.tool_status()
-    call_id = view.tool_call_id()
-    arguments = view.tool_arguments()
-    if call_id in requested:
-        arguments = requested[call_id]
-    return ToolCall(
-        name=view.tool_name(),
-        span_id=view.span_id,
-        arguments=arguments,
-        result=view.tool_result(),
-        status=status,
-        error=(view.error_message() or _result_error(view)) if status == "error" else None,
-        tool_call_id=call_id,
-        start_time_ns=view.start_ns,
-        end_time_ns=view.end_ns,
-    )
+def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) -> tuple[ToolCall, ...]:
+    """Tool spans as calls, completed from the calls the model requested (same tool-call id):
+
+    * LangChain instrumentations record a tool's input loosely (the bare value, or a wrapper with
+      `input_str`, tags and metadata), so the requested arguments win for them;
+    * a tool span without a tool-call id (OpenInference's OpenAI Agents spans) takes the id of the
+      first unclaimed requested call of the same tool, in order.
+    """
+    by_id = {call_id: (name, arguments) for call_id, name, arguments in requested}
+    own_ids = [view.tool_call_id() for view in tools]
+    claimed = {call_id for call_id in own_ids if call_id is not None}
+    calls: list[ToolCall] = []
+    for view, call_id in zip(tools, own_ids, strict=True):
+        name = view.tool_name()
+        arguments = view.tool_arguments()
+        if call_id is None:
+            call_id = next((i for i, n, _ in requested if n == name and i not in claimed), None)
+            if call_id is not None:
+                claimed.add(call_id)
+        if call_id in by_id and view.scope.endswith("langchain"):
+            arguments = by_id[call_id][1]
+        status = view.tool_status()
+        calls.append(
+            ToolCall(
+                name=name,
+                span_id=view.span_id,
+                arguments=arguments,
+                result=view.tool_result(),
+                status=status,
+                error=(view.error_message() or _result_error(view)) if status == "error" else None,
+                tool_call_id=call_id,
+                start_time_ns=view.start_ns,
+                end_time_ns=view.end_ns,
+            )
+        )
+    return tuple(calls)
 
 
 def _result_error(view: SpanView) -> str | None:

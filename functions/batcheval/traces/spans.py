@@ -332,25 +332,26 @@ class SpanView:
                 return as_json_text(attrs[key])
         return None
 
-    def requested_tool_arguments(self) -> dict[str, str]:
-        """Tool-call id → arguments the model asked for (OpenInference `llm.output_messages.*.tool_calls`,
-        GenAI `gen_ai.output.messages` tool_call parts)."""
-        ids: dict[str, str] = {}
-        arguments: dict[str, str] = {}
+    def requested_tool_calls(self) -> list[tuple[str, str, str]]:
+        """(tool-call id, tool name, arguments) the model asked for, in order: OpenInference
+        `llm.output_messages.*.tool_calls.*`, or GenAI `gen_ai.output.messages` tool_call parts."""
+        fields: dict[str, dict[str, str]] = {}
         for key, value in self.attributes.items():
             if not key.startswith("llm.output_messages.") or ".tool_calls." not in key:
                 continue
-            call = key.rsplit(".tool_call.", 1)[0]
-            if key.endswith(".tool_call.id"):
-                ids[call] = str(value)
-            elif key.endswith(".tool_call.function.arguments"):
-                arguments[call] = as_json_text(value) or ""
-        requested = {ids[call]: arguments[call] for call in ids if call in arguments}
+            call, _, name = key.rpartition(".tool_call.")
+            fields.setdefault(call, {})[name] = as_json_text(value) or ""
+        requested = [
+            (f["id"], f.get("function.name", ""), f.get("function.arguments", ""))
+            for _, f in sorted(fields.items(), key=lambda kv: _index_key(kv[0]))
+            if f.get("id")
+        ]
         for message in self.output_messages():
             parts = message.get("parts") if isinstance(message, dict) else None
             for part in parts if isinstance(parts, list) else ():
                 if isinstance(part, dict) and part.get("type") == "tool_call" and part.get("id"):
-                    requested[str(part["id"])] = as_json_text(part.get("arguments")) or ""
+                    arguments = as_json_text(part.get("arguments")) or ""
+                    requested.append((str(part["id"]), str(part.get("name") or ""), arguments))
         return requested
 
     def tool_status(self) -> Literal["success", "error", "unknown"]:
@@ -404,6 +405,11 @@ class SpanView:
             if value is not None:
                 return value
         return None
+
+
+def _index_key(path: str) -> tuple[int, ...]:
+    """`llm.output_messages.0.message.tool_calls.10` sorts after `...tool_calls.9`."""
+    return tuple(int(part) for part in path.split(".") if part.isdigit())
 
 
 def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
