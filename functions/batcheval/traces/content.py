@@ -90,10 +90,12 @@ def role_of(message: Any) -> str | None:
     role: Any = None
     if isinstance(message, dict):
         role = message.get("role") or message.get("type")
-        if role is None and isinstance(message.get("id"), list) and message["id"]:
-            role = message["id"][-1]  # LangChain serialised constructor: ["langchain", ..., "HumanMessage"]
-        if role is None and isinstance(message.get("kwargs"), dict):
-            role = message["kwargs"].get("type")
+        if role == "constructor" or role is None:  # LangChain dump: {"lc": 1, "id": [..., "HumanMessage"]}
+            role = None
+            if isinstance(message.get("id"), list) and message["id"]:
+                role = message["id"][-1]
+            if role is None and isinstance(message.get("kwargs"), dict):
+                role = message["kwargs"].get("type")
     elif isinstance(message, list | tuple) and len(message) == 2 and isinstance(message[0], str):
         role = message[0]
     if not isinstance(role, str):
@@ -172,3 +174,25 @@ def indexed_messages(attributes: dict[str, Any], prefix: str) -> list[dict[str, 
         field_name = field_name.removeprefix("message.")
         by_index.setdefault(int(index_text), {})[field_name] = value
     return [by_index[i] for i in sorted(by_index)]
+
+
+def expand_wrapped(messages: list[Any]) -> list[Any]:
+    """Replace messages whose content is itself a dumped message container with its messages.
+
+    ADOT's split mode turns OpenInference `input.value` / `output.value` into one message whose
+    content is that JSON text (`{"messages": [...]}`): the conversation is inside it.
+    """
+    if not any(
+        isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"][:1] in "[{"
+        for m in messages
+    ):
+        return messages
+    expanded: list[Any] = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        inner = messages_of(content) if isinstance(content, str) and content[:1] in ("[", "{") else None
+        if inner and all(role_of(m) is not None for m in inner):
+            expanded.extend(inner)
+        else:
+            expanded.append(message)
+    return expanded

@@ -21,6 +21,7 @@ from typing import Any, Literal
 from batcheval.traces.content import (
     as_json_text,
     as_text,
+    expand_wrapped,
     indexed_messages,
     last_with_role,
     maybe_json,
@@ -139,7 +140,7 @@ class SpanView:
             if isinstance(body, dict):
                 found.extend(messages_of(body.get("input")) or ())
         if found:
-            return found
+            return expand_wrapped(found)
         for event in self.events:
             if not isinstance(event, dict):
                 continue
@@ -175,7 +176,7 @@ class SpanView:
             if isinstance(body, dict):
                 found.extend(messages_of(body.get("output")) or ())
         if found:
-            return found
+            return expand_wrapped(found)
         for event in self.events:
             if not isinstance(event, dict):
                 continue
@@ -321,6 +322,9 @@ class SpanView:
             content = message.get("content") if isinstance(message, dict) else message
             if isinstance(content, dict) and "message" in content:
                 content = content["message"]
+            tool_message = _langchain_tool_message(content)
+            if tool_message is not None:  # split-mode OpenInference: the dumped ToolMessage
+                return as_json_text(tool_message.get("content"))
             if content is not None:
                 return as_json_text(content)
         for key in ("output.value", "traceloop.entity.output"):

@@ -1,7 +1,8 @@
 """Spans recorded from the real libraries (tests/fixtures/spans/record_*.py) parse as hand-checked here.
 
-Every recording (Strands unified / latest semconv / split through ADOT; LangGraph with OpenInference
-and with OpenLLMetry; the OpenAI Agents SDK with OpenInference) runs the same script: session 1 asks
+Every recording (Strands unified / latest semconv; LangGraph with OpenInference and with OpenLLMetry;
+the OpenAI Agents SDK with OpenInference; split mode through ADOT for Strands, LangGraph and OpenAI
+Agents) runs the same script: session 1 asks
 for Lisbon (one tool call), then Porto (the tool fails once and is retried); session 2 says hi.
 """
 
@@ -32,7 +33,9 @@ RECORDINGS = {
     "strands/split.jsonl": STRANDS,
     "langgraph/openinference.jsonl": LANGGRAPH,
     "langgraph/opentelemetry.jsonl": LANGGRAPH,
+    "langgraph/split.jsonl": LANGGRAPH,
     "openai_agents/openinference.jsonl": OPENAI_AGENTS,
+    "openai_agents/split.jsonl": OPENAI_AGENTS,
 }
 
 
