@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import orjson
@@ -32,10 +33,12 @@ def run_inspect(args: argparse.Namespace) -> int:
         print(f"batcheval inspect: cannot read {args.spans}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     if args.format == "json":
-        sys.stdout.write(
-            orjson.dumps(inspect_json(load.sessions, load.skipped), option=orjson.OPT_INDENT_2).decode()
-        )
-        sys.stdout.write("\n")
+        text = orjson.dumps(inspect_json(load.sessions, load.skipped), option=orjson.OPT_INDENT_2).decode()
     else:
-        print(inspect_table(load.sessions, load.skipped))
+        text = inspect_table(load.sessions, load.skipped)
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `batcheval inspect ... | head`: the reader has seen enough
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
     return 0
