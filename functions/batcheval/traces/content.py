@@ -35,7 +35,7 @@ def as_text(value: Any) -> str | None:
     if type(value) is str:
         if value[:1] not in ("[", "{"):
             return value
-        return _json_text(value)
+        return _cached_json_text(value) if len(value) <= _CACHED_TEXT_MAX else _json_text(value)
     if isinstance(value, list):
         parts = [text for text in (as_text(part) for part in value) if text]
         return "\n".join(parts) if parts else None
@@ -53,15 +53,23 @@ def as_text(value: Any) -> str | None:
     return None
 
 
-@lru_cache(maxsize=8192)
+_CACHED_TEXT_MAX = 4096
+
+
 def _json_text(value: str) -> str:
-    """Text of a JSON-looking string. Cached: a conversation repeats the same message text in the
-    agent span and in every model call's history, so most lookups are hits that skip the parse."""
+    """Text of a JSON-looking string."""
     parsed = maybe_json(value)
     if parsed is value:
         return value
     text = as_text(parsed)
     return value if text is None else text
+
+
+@lru_cache(maxsize=8192)
+def _cached_json_text(value: str) -> str:
+    """`_json_text`, cached for short strings (at most 8192 strings of 4 KB held): a conversation repeats the
+    same message text in the agent span and in every model call's history, so most lookups hit."""
+    return _json_text(value)
 
 
 def as_json_text(value: Any) -> str | None:
