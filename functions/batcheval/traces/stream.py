@@ -50,26 +50,37 @@ def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> l
     """Spool lines into `n_spools` files by session (plus one for lines of no known session)."""
     paths = [spool_dir / f"spool-{k:03d}.jsonl" for k in range(n_spools + 1)]
     files: list[BinaryIO] = [path.open("wb") for path in paths[:-1]]
+    buffers: list[list[bytes]] = [[] for _ in range(n_spools)]  # one write call per 1,000 lines
     pending_path = spool_dir / "pending.jsonl"
     trace_session: dict[bytes, bytes] = {}
+    scan = scan_string_value
+    crc32 = zlib.crc32
     try:
         with pending_path.open("wb") as pending:
             for line in lines:
-                session = scan_string_value(line, _SESSION_KEY)
+                if not line.endswith(b"\n"):
+                    line += b"\n"
+                session = scan(line, _SESSION_KEY)
                 if session is None:
-                    pending.write(line if line.endswith(b"\n") else line + b"\n")
+                    pending.write(line)
                     continue
-                trace = scan_string_value(line, _TRACE_KEY)
+                trace = scan(line, _TRACE_KEY)
                 if trace is not None:
                     known = trace_session.get(trace)
                     if known is None or session < known:
                         trace_session[trace] = session
-                files[zlib.crc32(session) % n_spools].write(line if line.endswith(b"\n") else line + b"\n")
+                buffer = buffers[crc32(session) % n_spools]
+                buffer.append(line)
+                if len(buffer) >= 1000:
+                    files[crc32(session) % n_spools].writelines(buffer)
+                    buffer.clear()
+        for file, buffer in zip(files, buffers, strict=True):
+            file.writelines(buffer)
         with pending_path.open("rb") as pending, paths[-1].open("wb") as orphans:
             for line in pending:
-                trace = scan_string_value(line, _TRACE_KEY)
+                trace = scan(line, _TRACE_KEY)
                 session = trace_session.get(trace) if trace is not None else None
-                target = orphans if session is None else files[zlib.crc32(session) % n_spools]
+                target = orphans if session is None else files[crc32(session) % n_spools]
                 target.write(line)
     finally:
         for file in files:
@@ -99,8 +110,7 @@ def iter_jsonl_assemblies(
         with source.open("rb") as file:
             spools = partition_lines(file, n_spools, Path(tmp))
         for spool in spools:
-            with spool.open("rb") as lines:
-                assembly = assemble(lines, keep_raw=keep_raw)
+            assembly = assemble(spool.read_bytes().splitlines(), keep_raw=keep_raw)
             spool.unlink()
             if assembly.sessions or assembly.skipped:
                 yield assembly
