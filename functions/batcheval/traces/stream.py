@@ -110,7 +110,8 @@ def iter_jsonl_assemblies(
         with source.open("rb") as file:
             spools = partition_lines(file, n_spools, Path(tmp))
         for spool in spools:
-            assembly = assemble(spool.read_bytes().splitlines(), keep_raw=keep_raw)
+            with spool.open("rb") as lines:
+                assembly = assemble(lines, keep_raw=keep_raw)
             spool.unlink()
             if assembly.sessions or assembly.skipped:
                 yield assembly
