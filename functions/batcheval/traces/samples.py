@@ -13,8 +13,9 @@ retry, token usage) and renders them the way each instrumentation writes them:
 * `openai_agents` — `opentelemetry.instrumentation.openai_agents`: `gen_ai.operation.name` with
                     `gen_ai.input.messages` / `gen_ai.output.messages` attributes.
 
-Split mode only changes Strands (the other instrumentations keep content in attributes, which ADOT
-leaves on the span). Everything random comes from `random.Random(seed)`: same arguments, same bytes.
+Split mode moves the content out of the spans into event records as ADOT does: Strands' inline
+events, and the content attributes of the other instrumentations. Everything random comes from
+`random.Random(seed)`: same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -163,6 +164,13 @@ def generate(
     return SampleSet(records, session_ids, truths, service_name, mode)
 
 
+def _attribute_order(key: str) -> tuple[str, int, str]:
+    """`llm.input_messages.10.message.content` after `...9...`: messages keep their order."""
+    head, _, rest = key.partition("_messages.") if "_messages." in key else key.partition("prompt.")
+    index, _, tail = rest.partition(".")
+    return (head, int(index) if index.isdigit() else -1, tail)
+
+
 def _export_time(record: dict[str, Any]) -> tuple[int, str, str]:
     time = record.get("endTimeUnixNano") or record.get("timeUnixNano") or 0
     return (int(time), record["traceId"], record["spanId"])
@@ -269,8 +277,51 @@ class _Renderer:
             span["events"] = events
         elif events:
             self.records.append(self._event_record(trace_id, span_id, end, events))
+        elif self.mode == "split":
+            self._split_attributes(span)
         self.records.append(span)
         return span_id
+
+    def _split_attributes(self, span: dict[str, Any]) -> None:
+        """ADOT split mode for attribute-carried content (OpenInference, OpenLLMetry, GenAI): the
+        content attributes leave the span and become one event record (as in the recorded
+        tests/fixtures/spans/*/split.jsonl; roles are kept where the attributes name them)."""
+        attrs = span["attributes"]
+        inputs: list[dict[str, Any]] = []
+        outputs: list[dict[str, Any]] = []
+        for key in sorted(attrs, key=_attribute_order):
+            value = attrs[key]
+            role_key = key[: -len("content")] + "role" if key.endswith(".content") else ""
+            if key in ("input.value", "traceloop.entity.input", "gen_ai.input.messages"):
+                inputs.append({"role": "user", "content": attrs.pop(key)})
+            elif key in ("output.value", "traceloop.entity.output", "gen_ai.output.messages"):
+                outputs.append({"role": "assistant", "content": attrs.pop(key)})
+            elif key.startswith(("llm.input_messages.", "gen_ai.prompt.")) and key.endswith(".content"):
+                inputs.append({"role": attrs.get(role_key, "user"), "content": attrs.pop(key)})
+            elif key.startswith(("llm.output_messages.", "gen_ai.completion.")) and key.endswith(".content"):
+                outputs.append({"role": "assistant", "content": attrs.pop(key)})
+            del value
+        if inputs or outputs:
+            body: dict[str, Any] = {}
+            if inputs:
+                body["input"] = {"messages": inputs}
+            if outputs:
+                body["output"] = {"messages": outputs}
+            self.records.append(
+                {
+                    "resource": self.resource,
+                    "scope": self.scope,
+                    "timeUnixNano": span["endTimeUnixNano"],
+                    "observedTimeUnixNano": span["endTimeUnixNano"] + 1_000_000,
+                    "severityNumber": 9,
+                    "severityText": "",
+                    "flags": 1,
+                    "traceId": span["traceId"],
+                    "spanId": span["spanId"],
+                    "attributes": {"event.name": self.scope["name"], "session.id": self.session_id},
+                    "body": body,
+                }
+            )
 
     def _event_record(
         self, trace_id: str, span_id: str, time: int, events: list[dict[str, Any]]
@@ -497,22 +548,23 @@ class _Renderer:
     def _emit_with_id(
         self, span_id: str, trace_id: str, name: str, start: int, end: int, attributes: dict[str, Any]
     ) -> None:
-        self.records.append(
-            {
-                "resource": self.resource,
-                "scope": self.scope,
-                "traceId": trace_id,
-                "spanId": span_id,
-                "flags": 256,
-                "name": name,
-                "kind": "INTERNAL",
-                "startTimeUnixNano": start,
-                "endTimeUnixNano": end,
-                "durationNano": end - start,
-                "attributes": {**attributes, "session.id": self.session_id},
-                "status": {"code": "OK"},
-            }
-        )
+        span: dict[str, Any] = {
+            "resource": self.resource,
+            "scope": self.scope,
+            "traceId": trace_id,
+            "spanId": span_id,
+            "flags": 256,
+            "name": name,
+            "kind": "INTERNAL",
+            "startTimeUnixNano": start,
+            "endTimeUnixNano": end,
+            "durationNano": end - start,
+            "attributes": {**attributes, "session.id": self.session_id},
+            "status": {"code": "OK"},
+        }
+        if self.mode == "split":
+            self._split_attributes(span)
+        self.records.append(span)
 
     # --- OpenTelemetry (traceloop) LangChain ----------------------------------------------------------
 

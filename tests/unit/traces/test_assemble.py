@@ -76,10 +76,11 @@ def test_failed_tool_calls_carry_status_and_error():
     assert all(c.latency_ms is not None and c.latency_ms > 0 for c in calls)
 
 
-def test_split_mode_gives_the_same_sessions_as_unified_mode():
-    # Given the same Strands conversations stored unified (inline events) and split (event records)
-    unified = generate(10, seed=11, mode="unified")
-    split = generate(10, seed=11, mode="split")
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_split_mode_gives_the_same_sessions_as_unified_mode(framework):
+    # Given the same conversations stored unified (content on spans) and split (content in event records)
+    unified = generate(10, seed=11, mode="unified", frameworks=[framework])
+    split = generate(10, seed=11, mode="split", frameworks=[framework])
     assert len(split.records) > len(unified.records)
 
     # When both are assembled, Then the sessions are equal
