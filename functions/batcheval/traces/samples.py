@@ -290,7 +290,6 @@ class _Renderer:
         inputs: list[dict[str, Any]] = []
         outputs: list[dict[str, Any]] = []
         for key in sorted(attrs, key=_attribute_order):
-            value = attrs[key]
             role_key = key[: -len("content")] + "role" if key.endswith(".content") else ""
             if key in ("input.value", "traceloop.entity.input", "gen_ai.input.messages"):
                 inputs.append({"role": "user", "content": attrs.pop(key)})
@@ -300,7 +299,6 @@ class _Renderer:
                 inputs.append({"role": attrs.get(role_key, "user"), "content": attrs.pop(key)})
             elif key.startswith(("llm.output_messages.", "gen_ai.completion.")) and key.endswith(".content"):
                 outputs.append({"role": "assistant", "content": attrs.pop(key)})
-            del value
         if inputs or outputs:
             body: dict[str, Any] = {}
             if inputs:
