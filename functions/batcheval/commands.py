@@ -15,3 +15,7 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     from batcheval.evaluators.cli import register as register_evaluators
 
     register_evaluators(sub)
+
+    from batcheval.traces.cli import register as register_inspect
+
+    register_inspect(sub)

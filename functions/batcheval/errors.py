@@ -85,6 +85,11 @@ class UnauthorizedError(DomainError):
     http_status = 401
 
 
+class SpanQueryError(DomainError):
+    """Spans could not be read from CloudWatch Logs (a Logs Insights query failed, timed out or
+    hit its row limit): the job cannot know which sessions exist, so it fails rather than guess."""
+
+
 class InternalError(DomainError):
     """Unexpected failure; its message is never shown to callers."""
 

@@ -1,0 +1,118 @@
+"""Parse + assemble throughput on generated sessions (run by hand: `python -m benchmarks.parse_sessions`).
+
+Generates N sessions (default 10,000 ≈ 100,000 spans) as CloudWatch JSON Lines, then measures, each
+in a fresh subprocess so peak RSS belongs to that path alone:
+
+* `stream`  — `load_sessions(file)`: byte-scan pre-partition into batches, assemble batch by batch
+              (memory bounded by one batch of sessions);
+* `whole`   — read every line, then `assemble(lines)` in one go (memory grows with the source);
+* `group`   — the reference point of performance-limits.md §3: orjson-decode every line with the GC
+              paused and group the records by session id, building no turns.
+
+Both keep the raw records off the sessions (`keep_raw=False`) unless --keep-raw.
+Target (issue 3): ≥ 10,000 sessions/s in one process on the 2-core dev machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from batcheval.traces.samples import FRAMEWORKS, generate
+
+
+def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str, float]:
+    from batcheval.traces.assemble import assemble
+    from batcheval.traces.files import load_sessions
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    if mode == "stream":
+        sessions = len(load_sessions(path, keep_raw=keep_raw, batch_bytes=int(batch_mb * 2**20)).sessions)
+    elif mode == "group":
+        sessions = _group_only(path)
+    else:
+        with open(path, "rb") as file:
+            sessions = len(assemble(file.readlines(), keep_raw=keep_raw).sessions)
+    seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_started
+    return {"sessions": sessions, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _peak_rss_mb()}
+
+
+def _group_only(path: str) -> int:
+    import gc
+
+    import orjson
+
+    groups: dict[str, list[dict]] = {}
+    gc.disable()
+    with open(path, "rb") as file:
+        for line in file:
+            record = orjson.loads(line)
+            session_id = record.get("attributes", {}).get("session.id")
+            if session_id:
+                groups.setdefault(session_id, []).append(record)
+    gc.enable()
+    return len(groups)
+
+
+def _peak_rss_mb() -> float:
+    """VmHWM: this process's own peak (ru_maxrss would include the parent's, inherited across exec)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--frameworks", default="strands", help=f"comma list of {','.join(FRAMEWORKS)}")
+    parser.add_argument("--mode", choices=("unified", "split"), default="unified")
+    parser.add_argument("--keep-raw", action="store_true")
+    parser.add_argument("--batch-mb", type=float, default=16.0)
+    parser.add_argument("--paths", default="stream,whole,group")
+    parser.add_argument("--child", nargs=2, metavar=("PATH", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+
+    if args.child:
+        print(json.dumps(_measure(args.child[0], args.child[1], args.keep_raw, args.batch_mb)))
+        return
+
+    sample = generate(args.sessions, args.seed, frameworks=args.frameworks.split(","), mode=args.mode)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "spans.jsonl"
+        path.write_bytes(sample.jsonl())
+        size_mb = path.stat().st_size / 1e6
+        n_records = len(sample.records)
+        del sample
+        print(
+            f"{args.sessions:,} sessions, {n_records:,} records, {size_mb:.1f} MB "
+            f"({args.frameworks}, {args.mode}, keep_raw={args.keep_raw})"
+        )
+        for name in args.paths.split(","):
+            for run in range(1, args.runs + 1):
+                command = [sys.executable, "-m", "benchmarks.parse_sessions", "--child", name, str(path)]
+                command += ["--batch-mb", str(args.batch_mb)] + (["--keep-raw"] if args.keep_raw else [])
+                result = json.loads(
+                    subprocess.run(command, check=True, capture_output=True, text=True).stdout
+                )
+                rate = result["sessions"] / result["seconds"]
+                cpu_rate = result["sessions"] / result["cpu_seconds"]
+                print(
+                    f"  {name:<6} run {run}: {result['seconds']:.2f} s wall  {rate:,.0f} sessions/s  "
+                    f"({cpu_rate:,.0f}/s of CPU time)  {n_records / result['seconds']:,.0f} records/s  "
+                    f"{size_mb / result['seconds']:.0f} MB/s  peak RSS {result['peak_rss_mb']:.0f} MB"
+                )
+
+
+if __name__ == "__main__":
+    main()

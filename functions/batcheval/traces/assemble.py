@@ -1,0 +1,510 @@
+"""The one path from raw log records to sessions: decode, de-duplicate, join, group, build turns.
+
+Every source (a file, FilterLogEvents pages, Logs Insights rows, generated samples) feeds raw items
+(dicts, or bytes/str lines) to `assemble`. Nothing raises on bad data: each dropped record is counted
+under a reason (see `records.SKIP_*`), and a session with nothing evaluable carries the service's
+per-session error instead of turns.
+
+Determinism: the result does not depend on record order.
+* duplicates (same traceId + spanId for span documents; same traceId + spanId + event name + time for
+  event records) keep the richest copy, ties broken by the canonical JSON text;
+* a trace belongs to the smallest `session.id` found on its spans (spans without one inherit it);
+* sessions sort by (first activity, sessionId), turns by (start, traceId), tool and model calls by
+  (start, spanId); "not recorded" times sort last.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from batcheval.errors import ErrorCounter
+from batcheval.traces.content import as_text, message_text, role_of
+from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
+from batcheval.traces.records import (
+    KNOWN_KEYS,
+    LLO_REFERENCE,
+    SKIP_DUPLICATE,
+    SKIP_MISSING_IDS,
+    SKIP_MISSING_SCOPE,
+    SKIP_MISSING_SESSION,
+    SKIP_NOT_OTEL,
+    SKIP_ORPHAN_EVENT,
+    SKIP_TRANSPORT_PREFIX,
+    SKIP_UNKNOWN_PREFIX,
+    decode,
+    has_llo_reference,
+    record_kind,
+)
+from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
+from batcheval.traces.spans import SpanView, classify_role, last_user_text, status_code
+
+NEVER = 1 << 62
+"""Sort key for "not recorded" times: after every real timestamp."""
+
+Item = bytes | str | dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SkipCount:
+    """How many records were not used, and why."""
+
+    reason: str
+    count: int
+
+
+@dataclass
+class Assembly:
+    """Sessions in time order plus what was skipped, by reason (most frequent first)."""
+
+    sessions: list[Session]
+    skipped: list[SkipCount] = field(default_factory=list)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
+
+    Nothing built here forms reference cycles, so pausing loses nothing. On the way out the survivors
+    (the sessions) are frozen: re-enabling the collector would otherwise make it walk every one of
+    them at once, and again at each older generation. Frozen objects are still freed by reference
+    counting; only cycle detection skips them. The previous GC state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
+def session_order(session: Session) -> tuple[int, str]:
+    """Sessions sort by first activity, then id; sessions without times last."""
+    start = session.start_time_ns
+    return (start if start is not None else NEVER, session.session_id)
+
+
+def skip_counts(counter: ErrorCounter) -> list[SkipCount]:
+    return [
+        SkipCount(reason, n) for reason, n in sorted(counter.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def assemble(
+    items: Iterable[Item],
+    *,
+    keep_raw: bool = True,
+    trace_filter: Mapping[str, Collection[str]] | None = None,
+) -> Assembly:
+    """Sessions from raw records. `keep_raw` keeps each session's records on `Session.spans`;
+    `trace_filter` (sessionId → traceIds) keeps only those traces of the sessions it names."""
+    counter = ErrorCounter()
+    with paused_gc():
+        sessions = _assemble(items, counter, keep_raw=keep_raw, trace_filter=trace_filter)
+    return Assembly(sessions=sessions, skipped=skip_counts(counter))
+
+
+def _key_part(value: Any) -> Any:
+    """A hashable stand-in for a key field that malformed data may fill with a list or object."""
+    return value if value is None or isinstance(value, str | int | float) else repr(value)
+
+
+def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Of two copies of one record, the one with more content; ties by canonical JSON (order-free)."""
+
+    def weight(record: dict[str, Any]) -> tuple[int, bytes]:
+        attrs = record.get("attributes")
+        events = record.get("events")
+        size = (len(attrs) if isinstance(attrs, dict) else 0) + (
+            len(events) if isinstance(events, list) else 0
+        )
+        try:
+            return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # e.g. an integer beyond 64 bits in malformed data
+            return size, json.dumps(record, sort_keys=True, default=repr).encode()
+
+    return a if weight(a) >= weight(b) else b
+
+
+def _assemble(
+    items: Iterable[Item],
+    counter: ErrorCounter,
+    *,
+    keep_raw: bool,
+    trace_filter: Mapping[str, Collection[str]] | None,
+) -> list[Session]:
+    # One pass: de-duplicate per trace and learn each trace's session (the smallest session.id seen).
+    trace_spans: dict[str, dict[str, dict[str, Any]]] = {}
+    trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]] = {}
+    trace_session: dict[str, str] = {}
+    known_keys = KNOWN_KEYS.issuperset
+    for item in items:
+        record, reason = decode(item)
+        if record is None:
+            if reason is not None:
+                counter.add(reason)
+            continue
+        is_span = "startTimeUnixNano" in record or record_kind(record) == "span"
+        if not is_span and record_kind(record) is None:
+            counter.add(SKIP_NOT_OTEL)
+            continue
+        trace_id = record.get("traceId")
+        span_id = record.get("spanId")
+        if not trace_id or not span_id or type(trace_id) is not str or type(span_id) is not str:
+            counter.add(SKIP_MISSING_IDS)
+            continue
+        if not known_keys(record) and has_llo_reference(record):
+            counter.add(LLO_REFERENCE)
+        attrs = record.get("attributes")
+        if is_span:
+            by_span = trace_spans.get(trace_id)
+            if by_span is None:
+                by_span = trace_spans[trace_id] = {}
+            previous = by_span.get(span_id)
+            if previous is not None:
+                counter.add(SKIP_DUPLICATE)
+                record = _richer(previous, record)
+            by_span[span_id] = record
+            session_id = attrs.get("session.id") if type(attrs) is dict else None
+            if session_id and type(session_id) is str:
+                known = trace_session.get(trace_id)
+                if known is None or session_id < known:
+                    trace_session[trace_id] = session_id
+        else:
+            event_key = (
+                span_id,
+                _key_part(attrs.get("event.name") if type(attrs) is dict else None),
+                _key_part(record.get("timeUnixNano")),
+            )
+            by_event = trace_events.get(trace_id)
+            if by_event is None:
+                by_event = trace_events[trace_id] = {}
+            previous = by_event.get(event_key)
+            if previous is not None:
+                counter.add(SKIP_DUPLICATE)
+                record = _richer(previous, record)
+            by_event[event_key] = record
+    for trace_id, by_event in trace_events.items():
+        if trace_id not in trace_spans:
+            counter.add(SKIP_ORPHAN_EVENT, len(by_event))
+
+    session_traces: dict[str, list[str]] = {}
+    for trace_id, by_span in trace_spans.items():
+        session_id = trace_session.get(trace_id)
+        if session_id is None:
+            counter.add(SKIP_MISSING_SESSION, len(by_span) + len(trace_events.get(trace_id, ())))
+            continue
+        allowed = trace_filter.get(session_id) if trace_filter is not None else None
+        if allowed is not None and trace_id not in allowed:
+            continue
+        session_traces.setdefault(session_id, []).append(trace_id)
+
+    sessions = [
+        _build_session(session_id, trace_ids, trace_spans, trace_events, counter, keep_raw=keep_raw)
+        for session_id, trace_ids in session_traces.items()
+    ]
+    sessions.sort(key=session_order)
+    return sessions
+
+
+def _build_session(
+    session_id: str,
+    trace_ids: list[str],
+    trace_spans: dict[str, dict[str, dict[str, Any]]],
+    trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]],
+    counter: ErrorCounter,
+    *,
+    keep_raw: bool,
+) -> Session:
+    turns: list[Turn] = []
+    errors: list[str] = []
+    any_supported = False
+    scope_classes: dict[str, str] = {}
+    roots: dict[str, dict[str, Any]] = {}
+    incomplete_by_trace: dict[str, str] = {}
+    service_name: str | None = None
+    raw: list[dict[str, Any]] = []
+    for trace_id in trace_ids:
+        views: dict[str, SpanView] = {}
+        failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
+        span_records = trace_spans[trace_id]
+        for record in span_records.values():
+            scope = record.get("scope")
+            scope_name = scope.get("name") if isinstance(scope, dict) else None
+            if not scope_name or not isinstance(scope_name, str):
+                counter.add(SKIP_MISSING_SCOPE)
+                continue
+            scope_class = scope_classes.get(scope_name)
+            if scope_class is None:
+                scope_class = scope_classes[scope_name] = classify_scope(scope_name)
+            if scope_class != "supported":
+                prefix = SKIP_TRANSPORT_PREFIX if scope_class == "transport" else SKIP_UNKNOWN_PREFIX
+                counter.add(f"{prefix} '{scope_name}'")
+                continue
+            attributes = record.get("attributes")
+            if not isinstance(attributes, dict):
+                attributes = {}
+            role = classify_role(attributes, record.get("name") or "")
+            if role == "other":
+                any_supported = True
+                if status_code(record) == "ERROR":
+                    view = SpanView(record, trace_id, record["spanId"], scope_name, attributes, role)
+                    failed.append(
+                        (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
+                    )
+                continue
+            views[record["spanId"]] = SpanView(
+                record, trace_id, record["spanId"], scope_name, attributes, role
+            )
+        by_event = trace_events.get(trace_id)
+        trace_event_records = sorted(by_event.values(), key=_event_order) if by_event else []
+        for event_record in trace_event_records:
+            joined = views.get(event_record["spanId"])
+            if joined is not None:
+                joined.event_records = [*joined.event_records, event_record]
+        if keep_raw:
+            raw.extend(span_records.values())
+            raw.extend(trace_event_records)
+        if not views:
+            continue
+        any_supported = True
+        turn, incomplete = _build_turn(trace_id, views, failed)
+        if turn is None:
+            continue
+        turns.append(turn)
+        if incomplete is not None:
+            incomplete_by_trace[trace_id] = incomplete
+        roots[trace_id] = views[turn.span_id].record
+    if not any_supported:
+        errors.insert(0, no_supported_scope_message())
+    elif not turns:
+        errors.insert(0, NO_SPANS_TO_EVALUATE)
+    turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else NEVER, t.trace_id))
+    errors.extend(incomplete_by_trace[t.trace_id] for t in turns if t.trace_id in incomplete_by_trace)
+    if turns:  # the service of the first turn's agent, so the choice never depends on record order
+        service_name = _service_name(roots[turns[0].trace_id])
+    if service_name is None:
+        service_name = _first_service_name(list(trace_spans[t].values()) for t in trace_ids)
+    if keep_raw:
+        raw.sort(key=_raw_sort_key)
+    return Session(
+        session_id=session_id,
+        service_name=service_name,
+        turns=tuple(turns),
+        errors=tuple(errors),
+        spans=tuple(raw),
+    )
+
+
+def _event_order(record: dict[str, Any]) -> tuple[int, str, str]:
+    """Event records of one span in time order (then by name), whatever order they were read in."""
+    attrs = record.get("attributes")
+    name = attrs.get("event.name") if isinstance(attrs, dict) else None
+    return (_time_key(record.get("timeUnixNano")), record["spanId"], repr(name))
+
+
+def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str, str]:
+    """Span documents by start, then event records by time; ties by ids (and event name)."""
+    if "startTimeUnixNano" in record:
+        return (0, _time_key(record.get("startTimeUnixNano")), record["traceId"], record["spanId"], "")
+    _, span_id, name = _event_order(record)
+    return (1, _time_key(record.get("timeUnixNano")), record["traceId"], span_id, name)
+
+
+def _time_key(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return NEVER
+
+
+def _service_name(record: dict[str, Any]) -> str | None:
+    resource = record.get("resource")
+    attrs = resource.get("attributes") if isinstance(resource, dict) else None
+    name = attrs.get("service.name") if isinstance(attrs, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def _first_service_name(groups: Iterable[list[dict[str, Any]]]) -> str | None:
+    names = {name for group in groups for record in group if (name := _service_name(record))}
+    return min(names) if names else None
+
+
+def _by_start(view: SpanView) -> tuple[int, str]:
+    return (view.start_ns if view.start_ns is not None else NEVER, view.span_id)
+
+
+def _build_turn(
+    trace_id: str, views: dict[str, SpanView], failed: list[tuple[int, str, str]]
+) -> tuple[Turn | None, str | None]:
+    """One turn from a trace's supported spans; `None` when no span is an agent, chain, tool or model."""
+    agents: list[SpanView] = []
+    chains: list[SpanView] = []
+    tools: list[SpanView] = []
+    llms: list[SpanView] = []
+    for view in views.values():
+        role = view.role
+        if role == "agent":
+            agents.append(view)
+        elif role == "tool":
+            tools.append(view)
+        elif role == "llm":
+            llms.append(view)
+        elif role == "chain":
+            chains.append(view)
+    if not (agents or chains or tools or llms):
+        return None, None
+    tools.sort(key=_by_start)
+    llms.sort(key=_by_start)
+    # The turn's root: the outermost (earliest-starting) agent or chain span (an agent wins a tie),
+    # else the earliest tool/model span. LangGraph's root is a CHAIN wrapping AGENT node spans.
+    if agents or chains:
+        root = min(agents + chains, key=lambda v: (*_by_start(v), v.role != "agent"))
+    else:
+        root = min(tools + llms, key=_by_start)
+    is_agent_root = root.role in ("agent", "chain")
+
+    user_input = root.user_input() if is_agent_root else None
+    if user_input is None and llms:
+        user_input = last_user_text(llms[0].input_messages())
+    agent_response = root.agent_response() if is_agent_root else None
+    last_llm_output: list[Any] = llms[-1].output_messages() if llms else []
+    if agent_response is None and last_llm_output:
+        agent_response = _last_assistant_text(last_llm_output)
+    system_prompt = root.system_prompt() if is_agent_root else None
+    if system_prompt is None and llms:
+        system_prompt = llms[0].system_prompt()
+    available_tools = root.available_tools()
+    if not available_tools and llms:
+        available_tools = llms[0].available_tools()
+
+    requested: list[tuple[str, str, str]] = []
+    if (
+        tools
+        and llms
+        and any(view.scope.startswith("openinference.") or view.scope.endswith("langchain") for view in tools)
+    ):
+        # Only these instrumentations record tool inputs loosely or drop tool-call ids.
+        for llm in llms:
+            requested.extend(llm.requested_tool_calls())
+    messages: tuple[Message, ...] = ()
+    if llms:
+        messages = _messages(llms[-1].input_messages() + last_llm_output)
+
+    failed.extend(
+        (view.start_ns or NEVER, view.span_id, f"{view.name or view.span_id}: {view.error_message()}")
+        for view in views.values()
+        if view.status_code == "ERROR"
+    )
+    errors = tuple(message for *_, message in sorted(failed))
+    if is_agent_root:
+        start_ns, end_ns = root.start_ns, root.end_ns
+    else:
+        starts = [v.start_ns for v in views.values() if v.start_ns is not None]
+        ends = [v.end_ns for v in views.values() if v.end_ns is not None]
+        start_ns = min(starts) if starts else None
+        end_ns = max(ends) if ends else None
+
+    turn = Turn(
+        trace_id=trace_id,
+        span_id=root.span_id,
+        user_input=user_input,
+        agent_response=agent_response,
+        system_prompt=system_prompt,
+        tool_calls=_tool_calls(tools, requested),
+        model_calls=tuple(
+            ModelCall(
+                span_id=view.span_id,
+                model=view.model(),
+                input_tokens=view.input_tokens(),
+                output_tokens=view.output_tokens(),
+                start_time_ns=view.start_ns,
+                end_time_ns=view.end_ns,
+            )
+            for view in llms
+        ),
+        messages=messages,
+        errors=errors,
+        start_time_ns=start_ns,
+        end_time_ns=end_ns,
+        available_tools=available_tools,
+    )
+    incomplete = None
+    if user_input is None and agent_response is None:
+        incomplete = (
+            f"Session span data is incomplete. Span with ID {root.span_id} and name {root.name!r} has no "
+            "input or output messages (split mode: include the event records from the runtime log "
+            "group's otel-rt-logs stream)"
+        )
+    return turn, incomplete
+
+
+def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) -> tuple[ToolCall, ...]:
+    """Tool spans as calls, completed from the calls the model requested (same tool-call id):
+
+    * LangChain instrumentations record a tool's input loosely (the bare value, or a wrapper with
+      `input_str`, tags and metadata), so the requested arguments win for them;
+    * a tool span without a tool-call id (OpenInference's OpenAI Agents spans) takes the id of the
+      first unclaimed requested call of the same tool, in order.
+    """
+    by_id = {call_id: (name, arguments) for call_id, name, arguments in requested}
+    own_ids = [view.tool_call_id() for view in tools]
+    claimed = {call_id for call_id in own_ids if call_id is not None}
+    calls: list[ToolCall] = []
+    for view, call_id in zip(tools, own_ids, strict=True):
+        name = view.tool_name()
+        arguments = view.tool_arguments()
+        if call_id is None:
+            call_id = next((i for i, n, _ in requested if n == name and i not in claimed), None)
+            if call_id is not None:
+                claimed.add(call_id)
+        if call_id in by_id and view.scope.endswith("langchain"):
+            arguments = by_id[call_id][1]
+        status = view.tool_status()
+        calls.append(
+            ToolCall(
+                name=name,
+                span_id=view.span_id,
+                arguments=arguments,
+                result=view.tool_result(),
+                status=status,
+                error=(view.error_message() or _result_error(view)) if status == "error" else None,
+                tool_call_id=call_id,
+                start_time_ns=view.start_ns,
+                end_time_ns=view.end_ns,
+            )
+        )
+    return tuple(calls)
+
+
+def _result_error(view: SpanView) -> str | None:
+    result = view.tool_result()
+    return as_text(result) if result else None
+
+
+def _last_assistant_text(messages: list[Any]) -> str | None:
+    for message in reversed(messages):
+        role = role_of(message) or "assistant"
+        if role == "assistant":
+            text = message_text(message)
+            if text:
+                return text
+    return None
+
+
+def _messages(raw_messages: list[Any]) -> tuple[Message, ...]:
+    out: list[Message] = []
+    for message in raw_messages:
+        role = role_of(message) or "assistant"
+        text = message_text(message)
+        if text:
+            out.append(Message(role=role, content=text))
+    return tuple(out)

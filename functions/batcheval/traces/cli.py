@@ -1,0 +1,44 @@
+"""`batcheval inspect --spans FILE [--format json|table]`: show how spans were understood."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import orjson
+
+from batcheval.traces.files import load_sessions
+from batcheval.traces.render import inspect_json, inspect_table
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "inspect",
+        help="show how agent spans are understood (sessions, turns, tools, models, skipped records)",
+        description=(
+            "Read FILE (JSON Lines of span documents / event records as CloudWatch stores them, or the "
+            "JSON printed by `aws logs filter-log-events`) and show the sessions evaluators would see."
+        ),
+    )
+    parser.add_argument("--spans", required=True, metavar="FILE", help="spans file to read")
+    parser.add_argument("--format", choices=("json", "table"), default="table", help="output format")
+    parser.set_defaults(handler=run_inspect)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    try:
+        load = load_sessions(args.spans, keep_raw=False)
+    except OSError as exc:
+        print(f"batcheval inspect: cannot read {args.spans}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        text = orjson.dumps(inspect_json(load.sessions, load.skipped), option=orjson.OPT_INDENT_2).decode()
+    else:
+        text = inspect_table(load.sessions, load.skipped)
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:  # `batcheval inspect ... | head`: the reader has seen enough
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+    return 0

@@ -1,0 +1,206 @@
+"""Turning the many shapes instrumentations give message content into plain text.
+
+Content arrives as plain strings, JSON text of Bedrock-style blocks (`[{"text": "..."}]`), lists of
+blocks, `{"content": ...}` / `{"message": ...}` wrappers (ADOT event records), LangChain message dicts
+(`{"type": "human", "content": ...}`) or `[role, text]` pairs. The helpers never raise: unknown shapes
+give `None` ("not recorded"), never an empty string pretending to be content.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+_USER_ROLES = frozenset({"user", "human", "HumanMessage"})
+_ASSISTANT_ROLES = frozenset({"assistant", "ai", "AIMessage", "model"})
+_SYSTEM_ROLES = frozenset({"system", "SystemMessage"})
+
+
+def maybe_json(value: Any) -> Any:
+    """Parse strings that hold a JSON object or array; anything else is returned unchanged."""
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    return value
+
+
+def as_text(value: Any) -> str | None:
+    """The readable text of a content value, `None` when there is none."""
+    if value is None:
+        return None
+    if type(value) is str:
+        if value[:1] not in ("[", "{"):
+            return value
+        return _cached_json_text(value) if len(value) <= _CACHED_TEXT_MAX else _json_text(value)
+    if isinstance(value, list):
+        parts = [text for text in (as_text(part) for part in value) if text]
+        return "\n".join(parts) if parts else None
+    if isinstance(value, dict):
+        for key in ("text", "content", "message", "output", "outputs", "input", "inputs", "result", "json"):
+            if key in value:
+                text = as_text(value[key])
+                if text is not None:
+                    return text
+        if "toolResult" in value:
+            return as_text(value["toolResult"])
+        return None
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return None
+
+
+_CACHED_TEXT_MAX = 4096
+
+
+def _json_text(value: str) -> str:
+    """Text of a JSON-looking string."""
+    parsed = maybe_json(value)
+    if parsed is value:
+        return value
+    text = as_text(parsed)
+    return value if text is None else text
+
+
+@lru_cache(maxsize=8192)
+def _cached_json_text(value: str) -> str:
+    """`_json_text`, cached for short strings (at most 8192 strings of 4 KB held): a conversation repeats the
+    same message text in the agent span and in every model call's history, so most lookups hit."""
+    return _json_text(value)
+
+
+def as_json_text(value: Any) -> str | None:
+    """Tool arguments/results as text: strings stay as they are, structures become compact JSON.
+
+    Content blocks (`[{"text": "..."}]`, as Strands records tool results) are unwrapped to their text.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if value.startswith('[{"text"'):
+            blocks = maybe_json(value)
+            if isinstance(blocks, list) and all(isinstance(b, dict) and set(b) == {"text"} for b in blocks):
+                return "\n".join(str(b["text"]) for b in blocks)
+        return value
+    if isinstance(value, list) and value and all(isinstance(b, dict) and set(b) == {"text"} for b in value):
+        return "\n".join(str(b["text"]) for b in value)
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return str(value)
+
+
+def role_of(message: Any) -> str | None:
+    """The normalised role of one message (`user`, `assistant`, `system`, `tool`)."""
+    role: Any = None
+    if isinstance(message, dict):
+        role = message.get("role") or message.get("type")
+        if role == "constructor" or role is None:  # LangChain dump: {"lc": 1, "id": [..., "HumanMessage"]}
+            role = None
+            if isinstance(message.get("id"), list) and message["id"]:
+                role = message["id"][-1]
+            if role is None and isinstance(message.get("kwargs"), dict):
+                role = message["kwargs"].get("type")
+    elif isinstance(message, list | tuple) and len(message) == 2 and isinstance(message[0], str):
+        role = message[0]
+    if not isinstance(role, str):
+        return None
+    if role in _USER_ROLES:
+        return "user"
+    if role in _ASSISTANT_ROLES:
+        return "assistant"
+    if role in _SYSTEM_ROLES:
+        return "system"
+    return role.lower()
+
+
+def message_text(message: Any) -> str | None:
+    if isinstance(message, dict) and isinstance(message.get("data"), dict):
+        message = message["data"]  # LangChain message dump: {"type": "ai", "data": {"content": ...}}
+    if isinstance(message, list | tuple) and len(message) == 2:
+        return as_text(message[1])
+    if isinstance(message, dict) and isinstance(message.get("kwargs"), dict):
+        return as_text(message["kwargs"].get("content"))
+    if isinstance(message, dict) and "parts" in message:
+        return as_text(message["parts"])
+    return as_text(message.get("content") if isinstance(message, dict) else message)
+
+
+def messages_of(value: Any) -> list[Any] | None:
+    """A message list from `[...]`, `{"messages": [...]}` or LangGraph's `{"input": {"messages": ...}}`."""
+    value = maybe_json(value)
+    if isinstance(value, list):
+        # LangGraph may nest one more level: [[msg, msg]]
+        if len(value) == 1 and isinstance(value[0], list) and value[0] and not isinstance(value[0][0], str):
+            return value[0]
+        return value
+    if isinstance(value, dict):
+        for key in ("messages", "input", "inputs", "output", "outputs"):
+            inner = value.get(key)
+            if isinstance(inner, list | dict):
+                found = messages_of(inner)
+                if found is not None:
+                    return found
+    return None
+
+
+def first_with_role(messages: list[Any] | None, role: str) -> str | None:
+    for message in messages or ():
+        if role_of(message) == role:
+            text = message_text(message)
+            if text:
+                return text
+    return None
+
+
+def last_with_role(messages: list[Any] | None, role: str) -> str | None:
+    for message in reversed(messages or ()):
+        if role_of(message) == role:
+            text = message_text(message)
+            if text:
+                return text
+    return None
+
+
+def indexed_messages(attributes: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """Rebuild `prefix.N.role` / `prefix.N.content` flattened attributes into a message list.
+
+    Used for traceloop's `gen_ai.prompt.N.*` / `gen_ai.completion.N.*` and OpenInference's
+    `llm.input_messages.N.message.*` / `llm.output_messages.N.message.*`.
+    """
+    by_index: dict[int, dict[str, Any]] = {}
+    start = len(prefix) + 1
+    for key, value in attributes.items():
+        if not key.startswith(prefix) or len(key) <= start or key[start - 1] != ".":
+            continue
+        index_text, _, field_name = key[start:].partition(".")
+        if not index_text.isdigit():
+            continue
+        field_name = field_name.removeprefix("message.")
+        by_index.setdefault(int(index_text), {})[field_name] = value
+    return [by_index[i] for i in sorted(by_index)]
+
+
+def expand_wrapped(messages: list[Any]) -> list[Any]:
+    """Replace messages whose content is itself a dumped message container with its messages.
+
+    ADOT's split mode turns OpenInference `input.value` / `output.value` into one message whose
+    content is that JSON text (`{"messages": [...]}`): the conversation is inside it.
+    """
+    if not any(
+        isinstance(m, dict) and isinstance(m.get("content"), str) and m["content"][:1] in "[{"
+        for m in messages
+    ):
+        return messages
+    expanded: list[Any] = []
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        inner = messages_of(content) if isinstance(content, str) and content[:1] in ("[", "{") else None
+        if inner and all(role_of(m) is not None for m in inner):
+            expanded.extend(inner)
+        else:
+            expanded.append(message)
+    return expanded

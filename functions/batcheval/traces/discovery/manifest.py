@@ -1,0 +1,31 @@
+"""The S3 JSONL manifest of session references a Distributed Map's ItemReader reads (InputType JSONL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from batcheval.traces.discovery.refs import SessionRef
+
+
+def manifest_body(refs: Iterable[SessionRef]) -> bytes:
+    return b"".join(orjson.dumps(ref.to_json()) + b"\n" for ref in refs)
+
+
+def write_manifest(
+    s3: Any, bucket: str, key: str, refs: Iterable[SessionRef], *, kms_key_id: str | None = None
+) -> int:
+    """Write the manifest with SSE-KMS (the given key, else the bucket's AWS-managed key); returns lines."""
+    body = manifest_body(refs)
+    extra: dict[str, Any] = {"ServerSideEncryption": "aws:kms"}
+    if kms_key_id:
+        extra["SSEKMSKeyId"] = kms_key_id
+    s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType="application/jsonl", **extra)
+    return body.count(b"\n")
+
+
+def read_manifest(s3: Any, bucket: str, key: str) -> list[SessionRef]:
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return [SessionRef.from_json(orjson.loads(line)) for line in body.splitlines() if line.strip()]

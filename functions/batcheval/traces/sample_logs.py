@@ -1,0 +1,93 @@
+"""Writing generated sample sessions into CloudWatch Logs, where discovery will find them.
+
+Unified mode puts every record in the runtime log group's `spans` stream; split mode puts span
+documents in `aws/spans` and event records in the runtime group's `otel-rt-logs` stream (reference
+§2.1). PutLogEvents batches respect the service limits: ≤10,000 events, ≤1,048,576 bytes (message bytes
++ 26 per event), ≤24 h between the first and last event, in time order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import defaultdict
+from typing import Any
+
+import orjson
+
+from batcheval.traces.samples import SampleSet
+
+AWS_SPANS_GROUP = "aws/spans"
+AWS_SPANS_STREAM = "default"
+MAX_BATCH_EVENTS = 10_000
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD_BYTES = 26
+MAX_BATCH_SPAN_MS = 24 * 3600 * 1000 - 1
+
+
+def runtime_log_group(agent_id: str, endpoint: str = "DEFAULT") -> str:
+    return f"/aws/bedrock-agentcore/runtimes/{agent_id}-{endpoint}"
+
+
+def destinations(sample: SampleSet, runtime_group: str) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """(log group, stream) → records, as the runtime's exporter would route them."""
+    routed: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for record in sample.records:
+        if sample.mode == "unified":
+            routed[(runtime_group, "spans")].append(record)
+        elif "startTimeUnixNano" in record:
+            routed[(AWS_SPANS_GROUP, AWS_SPANS_STREAM)].append(record)
+        else:
+            routed[(runtime_group, "otel-rt-logs")].append(record)
+    return dict(routed)
+
+
+def _timestamp_ms(record: dict[str, Any]) -> int:
+    time_ns = record.get("startTimeUnixNano") or record.get("timeUnixNano") or 0
+    return int(time_ns) // 1_000_000
+
+
+def log_event_batches(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """PutLogEvents `logEvents` batches for one stream, within every per-call limit."""
+    events: list[dict[str, Any]] = sorted(
+        ({"timestamp": _timestamp_ms(r), "message": orjson.dumps(r).decode()} for r in records),
+        key=lambda e: int(e["timestamp"]),
+    )
+    batches: list[list[dict[str, Any]]] = []
+    batch: list[dict[str, Any]] = []
+    size = 0
+    for event in events:
+        event_size = len(event["message"].encode()) + EVENT_OVERHEAD_BYTES
+        if batch and (
+            len(batch) >= MAX_BATCH_EVENTS
+            or size + event_size > MAX_BATCH_BYTES
+            or event["timestamp"] - batch[0]["timestamp"] > MAX_BATCH_SPAN_MS
+        ):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(event)
+        size += event_size
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def _ensure(logs: Any, group: str, stream: str) -> None:
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+
+
+def write_samples(logs: Any, sample: SampleSet, *, runtime_group: str) -> dict[tuple[str, str], int]:
+    """Put the sample's records into CloudWatch Logs with the injected `logs` client.
+
+    Returns the number of events written per (log group, stream). Groups and streams are created if
+    missing.
+    """
+    written: dict[tuple[str, str], int] = {}
+    for (group, stream), records in destinations(sample, runtime_group).items():
+        _ensure(logs, group, stream)
+        for batch in log_event_batches(records):
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+        written[(group, stream)] = len(records)
+    return written

@@ -1,0 +1,512 @@
+"""What one span means: its role in the turn and the fields evaluators need, per the documented lookup order.
+
+Role of a span (first rule that matches):
+
+1. `gen_ai.operation.name`: `invoke_agent` → agent (`create_agent` is set-up, not a turn),
+   `execute_tool` → tool, `chat`/`text_completion`/`generate_content` → llm (OTel GenAI conventions, Strands);
+2. `openinference.span.kind`: AGENT → agent, CHAIN → chain, TOOL → tool, LLM → llm;
+3. traceloop fallbacks: `traceloop.span.kind` workflow/agent → agent, tool → tool;
+   `llm.request.type` chat/completion → llm;
+4. the span name's verb (`invoke_agent X`, `execute_tool X`, `chat`).
+
+Field lookup order (reference §2.3; first hit wins) is spelled out by each accessor below. Content is
+read from, in order: split-mode event records (`body.input` / `body.output`), unified inline span
+events (Strands `gen_ai.*.message` / `gen_ai.choice`), then attributes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from batcheval.traces.content import (
+    as_json_text,
+    as_text,
+    expand_wrapped,
+    indexed_messages,
+    last_with_role,
+    maybe_json,
+    message_text,
+    messages_of,
+    role_of,
+)
+
+SpanRole = Literal["agent", "chain", "tool", "llm", "other"]
+
+_OPERATION_ROLES: dict[str, SpanRole] = {
+    "invoke_agent": "agent",
+    "execute_tool": "tool",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+}
+_OPENINFERENCE_ROLES: dict[str, SpanRole] = {
+    "AGENT": "agent",
+    "CHAIN": "chain",
+    "TOOL": "tool",
+    "LLM": "llm",
+}
+_TRACELOOP_ROLES: dict[str, SpanRole] = {"workflow": "agent", "agent": "agent", "tool": "tool"}
+_ERROR_CODES = frozenset({"ERROR", "STATUS_CODE_ERROR", 2, "2"})
+_OK_CODES = frozenset({"OK", "STATUS_CODE_OK", 1, "1"})
+
+
+_NO_RECORDS: list[dict[str, Any]] = []  # shared and never appended to (see assemble's join)
+
+
+class SpanView:
+    """A span document plus the event records joined to it; cheap to build for 100,000s of spans."""
+
+    __slots__ = (
+        "_inputs",
+        "_outputs",
+        "attributes",
+        "end_ns",
+        "event_records",
+        "events",
+        "name",
+        "record",
+        "role",
+        "scope",
+        "span_id",
+        "start_ns",
+        "status_code",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        record: dict[str, Any],
+        trace_id: str,
+        span_id: str,
+        scope: str,
+        attributes: dict[str, Any],
+        role: SpanRole,
+    ) -> None:
+        self.record = record
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.scope = scope
+        self.attributes = attributes
+        self.role = role
+        name = record.get("name")
+        self.name: str = name if type(name) is str else ""
+        start = record.get("startTimeUnixNano")
+        self.start_ns: int | None = start if type(start) is int and 0 <= start < _MAX_INT else _as_int(start)
+        end = record.get("endTimeUnixNano")
+        self.end_ns: int | None = end if type(end) is int and 0 <= end < _MAX_INT else _as_int(end)
+        events = record.get("events")
+        self.events: list[Any] = events if type(events) is list else []
+        self.event_records: list[dict[str, Any]] = _NO_RECORDS  # replaced by a list on first join
+        self.status_code = status_code(record)
+        self._inputs: list[Any] | None = None
+        self._outputs: list[Any] | None = None
+
+    def error_message(self) -> str | None:
+        """Why the span failed: an `exception` event's message, else the status message (without a
+        Python traceback), else `error.type`."""
+        if self.status_code != "ERROR":
+            return None
+        for event in self.events:
+            if isinstance(event, dict) and event.get("name") == "exception":
+                attrs = event.get("attributes") or {}
+                text = attrs.get("exception.message") or attrs.get("exception.type")
+                if text:
+                    return str(text)
+        status = self.record.get("status")
+        message = status.get("message") if isinstance(status, dict) else None
+        if message:
+            return str(message).split("Traceback (most recent call last)", 1)[0].strip() or "error"
+        error_type = self.attributes.get("error.type")
+        return str(error_type) if error_type else "error"
+
+    # --- messages ---------------------------------------------------------------------------------
+
+    def input_messages(self) -> list[Any]:
+        """Messages the span received: event records' `body.input`, then inline events, then attributes."""
+        if self._inputs is None:
+            self._inputs = self._input_messages()
+        return self._inputs
+
+    def output_messages(self) -> list[Any]:
+        """Messages the span produced, in the same source order as `input_messages`."""
+        if self._outputs is None:
+            self._outputs = self._output_messages()
+        return self._outputs
+
+    def _input_messages(self) -> list[Any]:
+        found: list[Any] = []
+        for event_record in self.event_records:
+            body = event_record.get("body")
+            if isinstance(body, dict):
+                found.extend(messages_of(body.get("input")) or ())
+        if found:
+            return expand_wrapped(found)
+        for event in self.events:
+            if not isinstance(event, dict):
+                continue
+            name = event.get("name")
+            attrs = event.get("attributes") or {}
+            if name == "gen_ai.user.message":
+                found.append({"role": "user", "content": attrs.get("content")})
+            elif name == "gen_ai.system.message":
+                found.append({"role": "system", "content": attrs.get("content")})
+            elif name == "gen_ai.assistant.message":
+                found.append({"role": "assistant", "content": attrs.get("content")})
+            elif name == "gen_ai.tool.message":
+                found.append({"role": "tool", "content": attrs.get("content"), "id": attrs.get("id")})
+            elif "gen_ai.input.messages" in attrs:  # latest GenAI conventions: operation.details events
+                found.extend(messages_of(attrs["gen_ai.input.messages"]) or ())
+        if found:
+            return found
+        attrs = self.attributes
+        for key in ("gen_ai.input.messages", "gen_ai.task.input"):
+            messages = messages_of(attrs.get(key))
+            if messages:
+                return messages
+        for prefix in ("llm.input_messages", "gen_ai.prompt"):
+            messages = indexed_messages(attrs, prefix)
+            if messages:
+                return messages
+        return messages_of(attrs.get("input.value")) or messages_of(attrs.get("traceloop.entity.input")) or []
+
+    def _output_messages(self) -> list[Any]:
+        found: list[Any] = []
+        for event_record in self.event_records:
+            body = event_record.get("body")
+            if isinstance(body, dict):
+                found.extend(messages_of(body.get("output")) or ())
+        if found:
+            return expand_wrapped(found)
+        for event in self.events:
+            if not isinstance(event, dict):
+                continue
+            attrs = event.get("attributes") or {}
+            if event.get("name") == "gen_ai.choice":
+                found.append({"role": "assistant", "content": attrs.get("message")})
+            elif "gen_ai.output.messages" in attrs:
+                found.extend(messages_of(attrs["gen_ai.output.messages"]) or ())
+        if found:
+            return found
+        attrs = self.attributes
+        for key in ("gen_ai.output.messages", "gen_ai.task.output"):
+            messages = messages_of(attrs.get(key))
+            if messages:
+                return messages
+        for prefix in ("llm.output_messages", "gen_ai.completion"):
+            messages = indexed_messages(attrs, prefix)
+            if messages:
+                return [{"role": m.get("role") or "assistant", **m} for m in messages]
+        return (
+            messages_of(attrs.get("output.value")) or messages_of(attrs.get("traceloop.entity.output")) or []
+        )
+
+    # --- agent (turn root) fields -----------------------------------------------------------------
+
+    def user_input(self) -> str | None:
+        """body.input / gen_ai.user.message → gen_ai.task.input → agentcore.invocation.user_prompt
+        → input.value → traceloop.entity.input.
+
+        Of a message list the *last* user message wins: frameworks that pass the whole history put
+        the current turn's prompt last.
+        """
+        text = last_user_text(self.input_messages())
+        if text:
+            return text
+        attrs = self.attributes
+        for key in (
+            "gen_ai.task.input",
+            "agentcore.invocation.user_prompt",
+            "input.value",
+            "traceloop.entity.input",
+        ):
+            value = attrs.get(key)
+            if value is not None and not messages_of(value):
+                return as_text(value)
+        return None
+
+    def agent_response(self) -> str | None:
+        """body.output / gen_ai.choice → gen_ai.task.output → agentcore.invocation.agent_response
+        → output.value → traceloop.entity.output."""
+        text = last_with_role(self.output_messages(), "assistant")
+        if text:
+            return text
+        attrs = self.attributes
+        for key in (
+            "gen_ai.task.output",
+            "agentcore.invocation.agent_response",
+            "output.value",
+            "traceloop.entity.output",
+        ):
+            value = attrs.get(key)
+            if value is not None and not messages_of(value):
+                return as_text(value)
+        return None
+
+    def system_prompt(self) -> str | None:
+        attrs = self.attributes
+        for key in ("gen_ai.system_instructions", "system_prompt", "gen_ai.agent.system_prompt"):
+            if attrs.get(key):
+                return as_text(attrs[key])
+        for event in self.events:
+            event_attrs = event.get("attributes") if isinstance(event, dict) else None
+            if isinstance(event_attrs, dict) and event_attrs.get("gen_ai.system_instructions"):
+                return as_text(event_attrs["gen_ai.system_instructions"])
+        for message in self.input_messages():
+            if role_of(message) == "system":
+                return message_text(message)
+        return None
+
+    def available_tools(self) -> tuple[str, ...]:
+        tools = maybe_json(self.attributes.get("gen_ai.agent.tools"))
+        if isinstance(tools, list):
+            return tuple(str(t.get("name") if isinstance(t, dict) else t) for t in tools)
+        names = [
+            value
+            for key, value in self.attributes.items()
+            if key.startswith("llm.tools.") and key.endswith(".tool.name") and isinstance(value, str)
+        ]
+        return tuple(names)
+
+    # --- tool fields ------------------------------------------------------------------------------
+
+    def tool_name(self) -> str:
+        attrs = self.attributes
+        for key in ("gen_ai.tool.name", "tool.name", "traceloop.entity.name"):
+            if attrs.get(key):
+                return str(attrs[key])
+        return self.name.removeprefix("execute_tool ").strip() or "unknown"
+
+    def tool_call_id(self) -> str | None:
+        attrs = self.attributes
+        for key in ("gen_ai.tool.call.id", "tool_call.id", "tool.call.id"):
+            if attrs.get(key):
+                return str(attrs[key])
+        for key in ("output.value", "gen_ai.tool.call.result", "traceloop.entity.output"):
+            tool_message = _langchain_tool_message(attrs.get(key))
+            if tool_message is not None and tool_message.get("tool_call_id"):
+                return str(tool_message["tool_call_id"])
+        for message in self.input_messages():
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, dict) and content.get("id"):
+                return str(content["id"])
+            if isinstance(message, dict) and message.get("id"):
+                return str(message["id"])
+        return None
+
+    def tool_arguments(self) -> str | None:
+        """gen_ai.tool.call.arguments → body.input / gen_ai.tool.message → input.value
+        → traceloop.entity.input."""
+        attrs = self.attributes
+        if attrs.get("gen_ai.tool.call.arguments") is not None:
+            return as_json_text(attrs["gen_ai.tool.call.arguments"])
+        for message in self.input_messages():
+            content = message.get("content") if isinstance(message, dict) else message
+            if isinstance(content, dict) and "content" in content:
+                content = content["content"]
+            if content is not None:
+                return as_json_text(content)
+        for key in ("input.value", "traceloop.entity.input"):
+            if attrs.get(key) is not None:
+                return as_json_text(attrs[key])
+        return None
+
+    def tool_result(self) -> str | None:
+        """gen_ai.tool.call.result → body.output / gen_ai.choice → output.value → traceloop.entity.output."""
+        attrs = self.attributes
+        if attrs.get("gen_ai.tool.call.result") is not None:
+            tool_message = _langchain_tool_message(attrs["gen_ai.tool.call.result"])
+            if tool_message is not None:
+                return as_json_text(tool_message.get("content"))
+            return as_json_text(attrs["gen_ai.tool.call.result"])
+        for message in self.output_messages():
+            content = message.get("content") if isinstance(message, dict) else message
+            if isinstance(content, dict) and "message" in content:
+                content = content["message"]
+            tool_message = _langchain_tool_message(content)
+            if tool_message is not None:  # split-mode OpenInference: the dumped ToolMessage
+                return as_json_text(tool_message.get("content"))
+            if content is not None:
+                return as_json_text(content)
+        for key in ("output.value", "traceloop.entity.output"):
+            tool_message = _langchain_tool_message(attrs.get(key))
+            if tool_message is not None:
+                return as_json_text(tool_message.get("content"))
+        for key in ("output.value", "traceloop.entity.output"):
+            if attrs.get(key) is not None:
+                return as_json_text(attrs[key])
+        return None
+
+    def requested_tool_calls(self) -> list[tuple[str, str, str]]:
+        """(tool-call id, tool name, arguments) the model asked for, in order: OpenInference
+        `llm.output_messages.*.tool_calls.*`, or GenAI `gen_ai.output.messages` tool_call parts."""
+        fields: dict[str, dict[str, str]] = {}
+        for key, value in self.attributes.items():
+            if not key.startswith("llm.output_messages.") or ".tool_calls." not in key:
+                continue
+            call, _, name = key.rpartition(".tool_call.")
+            fields.setdefault(call, {})[name] = as_json_text(value) or ""
+        requested = [
+            (f["id"], f.get("function.name", ""), f.get("function.arguments", ""))
+            for _, f in sorted(fields.items(), key=lambda kv: _index_key(kv[0]))
+            if f.get("id")
+        ]
+        for message in self.output_messages():
+            parts = message.get("parts") if isinstance(message, dict) else None
+            for part in parts if isinstance(parts, list) else ():
+                if isinstance(part, dict) and part.get("type") == "tool_call" and part.get("id"):
+                    arguments = as_json_text(part.get("arguments")) or ""
+                    requested.append((str(part["id"]), str(part.get("name") or ""), arguments))
+        return requested
+
+    def tool_status(self) -> Literal["success", "error", "unknown"]:
+        """`gen_ai.tool.status` / `gen_ai.task.status`, else the span status (ERROR → error, OK →
+        success); an UNSET status with a recorded result counts as success, else unknown."""
+        status = self.attributes.get("gen_ai.tool.status") or self.attributes.get("gen_ai.task.status")
+        if isinstance(status, str) and status:
+            lowered = status.lower()
+            if lowered in ("success", "ok"):
+                return "success"
+            if lowered in ("error", "failed", "failure"):
+                return "error"
+        code = self.status_code
+        if code == "ERROR":
+            return "error"
+        if code == "OK" or self.tool_result() is not None:
+            return "success"
+        return "unknown"
+
+    # --- model fields -----------------------------------------------------------------------------
+
+    def model(self) -> str | None:
+        attrs = self.attributes
+        for key in ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model"):
+            if attrs.get(key) and attrs[key] != "unknown":  # OpenLLMetry writes "unknown" when it has no name
+                return str(attrs[key])
+        for key in ("llm.invocation_parameters", "metadata"):  # OpenInference LangChain fallbacks
+            params = maybe_json(attrs.get(key))
+            if isinstance(params, dict):
+                for name in ("model", "model_id", "model_name", "ls_model_name"):
+                    if isinstance(params.get(name), str) and params[name]:
+                        return str(params[name])
+        return None
+
+    def input_tokens(self) -> int | None:
+        attrs = self.attributes
+        for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"):
+            value = _as_int(attrs.get(key))
+            if value is not None:
+                return value
+        return None
+
+    def output_tokens(self) -> int | None:
+        attrs = self.attributes
+        for key in (
+            "gen_ai.usage.output_tokens",
+            "gen_ai.usage.completion_tokens",
+            "llm.token_count.completion",
+        ):
+            value = _as_int(attrs.get(key))
+            if value is not None:
+                return value
+        return None
+
+
+def _index_key(path: str) -> tuple[int, ...]:
+    """`llm.output_messages.0.message.tool_calls.10` sorts after `...tool_calls.9`."""
+    return tuple(int(part) for part in path.split(".") if part.isdigit())
+
+
+def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
+    """The fields of a dumped LangChain ToolMessage, else `None`.
+
+    OpenInference writes `{"type": "tool", "data": {...}}`; OpenLLMetry writes the serialised
+    constructor `{"output": {"lc": 1, "id": [..., "ToolMessage"], "kwargs": {...}}}`.
+    """
+    if not isinstance(value, str) or '"tool' not in value:
+        return None
+    parsed = maybe_json(value)
+    if isinstance(parsed, dict) and isinstance(parsed.get("output"), dict):
+        parsed = parsed["output"]
+    if not isinstance(parsed, dict):
+        return None
+    for key in ("data", "kwargs"):
+        fields = parsed.get(key)
+        if isinstance(fields, dict) and (fields.get("type") == "tool" or "tool_call_id" in fields):
+            return fields
+    return None
+
+
+def status_code(record: dict[str, Any]) -> Literal["OK", "ERROR", "UNSET"]:
+    status = record.get("status")
+    code = status.get("code") if isinstance(status, dict) else None
+    if not isinstance(code, str | int):
+        return "UNSET"
+    if code in _ERROR_CODES:
+        return "ERROR"
+    if code in _OK_CODES:
+        return "OK"
+    return "UNSET"
+
+
+def classify_role(attributes: dict[str, Any], name: Any) -> SpanRole:
+    operation = attributes.get("gen_ai.operation.name")
+    if type(operation) is str:
+        role = _OPERATION_ROLES.get(operation)
+        if role is not None:
+            return role
+    kind = attributes.get("openinference.span.kind")
+    if type(kind) is str:
+        role = _OPENINFERENCE_ROLES.get(kind.upper())
+        if role is not None:
+            return role
+    traceloop = attributes.get("traceloop.span.kind")
+    if type(traceloop) is str:
+        role = _TRACELOOP_ROLES.get(traceloop)
+        if role is not None:
+            return role
+    if attributes.get("llm.request.type") in ("chat", "completion"):
+        return "llm"
+    if type(name) is not str:
+        return "other"
+    verb = name.split(" ", 1)[0]
+    if verb in _OPERATION_ROLES:
+        return _OPERATION_ROLES[verb]
+    return "other"
+
+
+def last_user_text(messages: list[Any]) -> str | None:
+    """The last user message that carries text (tool results sent back as `user` turns are skipped)."""
+    for message in reversed(messages):
+        if role_of(message) != "user":
+            continue
+        content = message.get("content") if isinstance(message, dict) else None
+        parsed = maybe_json(content)
+        if (
+            isinstance(parsed, list)
+            and parsed
+            and all(isinstance(p, dict) and "toolResult" in p for p in parsed)
+        ):
+            continue
+        text = message_text(message)
+        if text:
+            return text
+    return None
+
+
+_MAX_INT = 1 << 63
+
+
+def _as_int(value: Any) -> int | None:
+    """A non-negative 64-bit integer (token count, epoch ns), else `None`: negative or absurd values
+    are malformed data, not measurements."""
+    if value is None or isinstance(value, bool):
+        return None
+    if not isinstance(value, int):
+        try:
+            value = int(value)
+        except (TypeError, ValueError, OverflowError):
+            try:
+                value = int(float(value))
+            except (TypeError, ValueError, OverflowError):
+                return None
+    return value if 0 <= value < _MAX_INT else None

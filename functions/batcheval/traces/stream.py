@@ -1,0 +1,117 @@
+"""Bounded-memory assembly of large JSON Lines sources: pre-partition by session, then assemble per batch.
+
+Parsing every record of a large source at once would hold the whole source as Python objects. Instead
+one pass reads the raw lines and, without parsing them, finds `"session.id"` and `"traceId"` with a
+byte scan (GB/s, performance-limits.md §3) and appends each line to one of K spool files chosen by
+crc32(session id). Lines without a session id (split-mode event records, child spans without the
+attribute) follow their trace's session, learnt during the pass; lines whose trace never shows a
+session id go to a last spool so they are still counted. Each spool is then assembled alone, so memory
+holds one batch of sessions at a time.
+
+Assumes one session per trace (true of every instrumentation: `session.id` is request baggage).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from batcheval.traces.assemble import Assembly, assemble
+
+DEFAULT_BATCH_BYTES = 16 * 1024 * 1024
+MAX_SPOOLS = 256
+
+
+def scan_string_value(line: bytes, key: bytes) -> bytes | None:
+    """The raw bytes of the first `"key": "value"` string in a JSON line, without parsing it."""
+    at = line.find(key)
+    if at < 0:
+        return None
+    i = at + len(key)
+    n = len(line)
+    while i < n and line[i] in b" \t:":
+        i += 1
+    if i >= n or line[i] != 0x22:  # '"'
+        return None
+    end = line.find(b'"', i + 1)
+    while end > 0 and line[end - 1] == 0x5C:  # an escaped quote: keep looking
+        end = line.find(b'"', end + 1)
+    return line[i + 1 : end] if end > 0 else None
+
+
+_SESSION_KEY = b'"session.id"'
+_TRACE_KEY = b'"traceId"'
+
+
+def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> list[Path]:
+    """Spool lines into `n_spools` files by session (plus one for lines of no known session)."""
+    paths = [spool_dir / f"spool-{k:03d}.jsonl" for k in range(n_spools + 1)]
+    files: list[BinaryIO] = [path.open("wb") for path in paths[:-1]]
+    buffers: list[list[bytes]] = [[] for _ in range(n_spools)]  # one write call per 1,000 lines
+    pending_path = spool_dir / "pending.jsonl"
+    trace_session: dict[bytes, bytes] = {}
+    scan = scan_string_value
+    crc32 = zlib.crc32
+    try:
+        with pending_path.open("wb") as pending:
+            for line in lines:
+                if not line.endswith(b"\n"):
+                    line += b"\n"
+                session = scan(line, _SESSION_KEY)
+                if session is None:
+                    pending.write(line)
+                    continue
+                trace = scan(line, _TRACE_KEY)
+                if trace is not None:
+                    known = trace_session.get(trace)
+                    if known is None or session < known:
+                        trace_session[trace] = session
+                buffer = buffers[crc32(session) % n_spools]
+                buffer.append(line)
+                if len(buffer) >= 1000:
+                    files[crc32(session) % n_spools].writelines(buffer)
+                    buffer.clear()
+        for file, buffer in zip(files, buffers, strict=True):
+            file.writelines(buffer)
+        with pending_path.open("rb") as pending, paths[-1].open("wb") as orphans:
+            for line in pending:
+                trace = scan(line, _TRACE_KEY)
+                session = trace_session.get(trace) if trace is not None else None
+                target = orphans if session is None else files[crc32(session) % n_spools]
+                target.write(line)
+    finally:
+        for file in files:
+            file.close()
+        pending_path.unlink(missing_ok=True)
+    return paths
+
+
+def iter_jsonl_assemblies(
+    path: str | Path,
+    *,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+    keep_raw: bool = True,
+) -> Iterator[Assembly]:
+    """Assemblies of a JSON Lines file, one per batch of about `batch_bytes` of records.
+
+    Sessions are in time order within a batch, not across batches; skip counts are per batch.
+    """
+    source = Path(path)
+    size = source.stat().st_size
+    n_spools = min(MAX_SPOOLS, max(1, -(-size // batch_bytes)))
+    if n_spools == 1:
+        with source.open("rb") as file:
+            yield assemble(file, keep_raw=keep_raw)
+        return
+    with tempfile.TemporaryDirectory(prefix="batcheval-spool-") as tmp:
+        with source.open("rb") as file:
+            spools = partition_lines(file, n_spools, Path(tmp))
+        for spool in spools:
+            with spool.open("rb") as lines:
+                assembly = assemble(lines, keep_raw=keep_raw)
+            spool.unlink()
+            if assembly.sessions or assembly.skipped:
+                yield assembly

@@ -1,0 +1,110 @@
+import json
+
+import orjson
+import pytest
+
+from batcheval.cli import main
+from batcheval.traces.assemble import assemble
+from batcheval.traces.files import load_sessions
+from batcheval.traces.records import SKIP_UNPARSABLE
+from batcheval.traces.samples import FRAMEWORKS, generate
+from batcheval.traces.stream import iter_jsonl_assemblies, scan_string_value
+
+
+@pytest.fixture
+def sample():
+    return generate(12, seed=21, frameworks=FRAMEWORKS, mode="split", tool_error_rate=0.4)
+
+
+def test_streaming_batches_give_the_same_sessions_as_the_simple_path(tmp_path, sample):
+    # Given a JSONL file large enough to be split into many spool batches
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(b"not json\n" + sample.jsonl())
+
+    # When it is read in small batches and in one go
+    batches = list(iter_jsonl_assemblies(path, batch_bytes=4096))
+    loaded = load_sessions(path, batch_bytes=4096)
+    simple = assemble(sample.records)
+
+    # Then the batches really were several, and the sessions are the same
+    assert len(batches) > 3
+    assert loaded.sessions == simple.sessions
+    assert [s.spans for s in loaded.sessions] == [s.spans for s in simple.sessions]
+    assert [(s.reason, s.count) for s in loaded.skipped] == [(SKIP_UNPARSABLE, 1)]
+
+
+def test_byte_scan_reads_string_values_with_or_without_spaces():
+    assert scan_string_value(b'{"session.id": "a-1", "x": 1}', b'"session.id"') == b"a-1"
+    assert scan_string_value(b'{"session.id":"b\\"c"}', b'"session.id"') == b'b\\"c'
+    assert scan_string_value(b'{"session.id": 5}', b'"session.id"') is None
+    assert scan_string_value(b"{}", b'"session.id"') is None
+
+
+def test_filter_log_events_output_and_json_arrays_load_like_json_lines(tmp_path, sample):
+    # Given the same records as `aws logs filter-log-events` prints them, and as a JSON array
+    events = [
+        {"logStreamName": "spans", "timestamp": 1, "message": orjson.dumps(r).decode()}
+        for r in sample.records
+    ]
+    printed = tmp_path / "events.json"
+    printed.write_text(json.dumps({"events": events, "searchedLogStreams": []}, indent=4))
+    array = tmp_path / "array.json"
+    array.write_bytes(orjson.dumps(sample.records))
+
+    # When loaded, Then both give the sessions of the raw records
+    expected = assemble(sample.records).sessions
+    assert load_sessions(printed).sessions == expected
+    assert load_sessions(array).sessions == expected
+
+
+def test_inspect_json_has_the_documented_shape(tmp_path, capsys, sample):
+    # Given a spans file
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(sample.jsonl())
+
+    # When inspected as JSON
+    assert main(["inspect", "--spans", str(path), "--format", "json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+
+    # Then sessions and turns are in time order with exactly the documented keys
+    assert set(output) == {"sessions", "skipped"}
+    assert len(output["sessions"]) == 12
+    session = output["sessions"][0]
+    assert set(session) == {"sessionId", "serviceName", "turns", "errors"}
+    turn = session["turns"][0]
+    assert set(turn) == {"traceId", "userInput", "agentResponse", "toolCalls", "modelCalls"}
+    assert all(set(m) == {"model", "inputTokens", "outputTokens"} for m in turn["modelCalls"])
+    calls = [c for s in output["sessions"] for t in s["turns"] for c in t["toolCalls"]]
+    assert all(set(c) == {"name", "arguments", "result", "status"} for c in calls)
+    assert {c["status"] for c in calls} == {"success", "error"}
+    loaded = load_sessions(path).sessions
+    assert [s["sessionId"] for s in output["sessions"]] == [s.session_id for s in loaded]
+
+
+def test_inspect_table_explains_errors_and_skips(tmp_path, capsys):
+    # Given a file with an unknown-scope session and a bad line
+    span = {
+        "traceId": "a" * 32,
+        "spanId": "b" * 16,
+        "scope": {"name": "my.tracer"},
+        "startTimeUnixNano": 1,
+        "attributes": {"session.id": "s-unknown"},
+    }
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(orjson.dumps(span) + b"\n{broken\n")
+
+    # When inspected as a table
+    assert main(["inspect", "--spans", str(path)]) == 0
+    table = capsys.readouterr().out
+
+    # Then the session error and skip reasons come with hints
+    assert "session s-unknown" in table
+    assert "ERROR Provided input has no spans with supported scope" in table
+    assert "unsupported scope 'my.tracer'" in table
+    assert "truncated record" in table
+    assert table.count("hint:") >= 3
+
+
+def test_inspect_missing_file_is_a_clear_usage_error(tmp_path, capsys):
+    assert main(["inspect", "--spans", str(tmp_path / "nope.jsonl")]) == 2
+    assert "cannot read" in capsys.readouterr().err
