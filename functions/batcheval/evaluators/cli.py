@@ -7,16 +7,18 @@ or input errors (unknown evaluator, unreadable or invalid files, no judge backen
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batcheval.errors import DomainError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition
 from batcheval.evaluators.registry import ALL_SPECS
 from batcheval.evaluators.runner import DEFAULT_MAX_WORKERS
+
+if TYPE_CHECKING:
+    from batcheval.traces.files import SessionLoad
 
 USAGE_ERROR = 2
 LAMBDA_READ_TIMEOUT_S = 310.0
@@ -93,6 +95,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from batcheval.evaluators.factory import EvaluatorFactory
     from batcheval.evaluators.ground_truth import parse_ground_truth
     from batcheval.evaluators.report import evaluate_sessions
+    from batcheval.judges.base import Judge
+    from batcheval.judges.factory import make_judge
 
     try:
         store = _custom_store(args.custom_evaluators, args.region)
@@ -104,12 +108,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         return _fail(str(getattr(exc, "message", exc)))
     clients = AwsClients(region=args.region)
 
-    def judge() -> Any:
-        try:
-            factory_module = importlib.import_module("batcheval.judges.factory")
-        except ImportError as exc:  # the judge backends ship separately
-            raise _NoJudge(f"judge backends are not installed: {exc}") from exc
-        return factory_module.make_judge(args.judge, clients=clients, model_id=args.model)
+    def judge() -> Judge:
+        return make_judge(args.judge, clients=clients, model_id=args.model)
 
     def lambda_client() -> Any:
         # One attempt: a retried invoke would run the user's evaluator twice. The read timeout only
@@ -128,11 +128,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
             ground_truth=truth,
             max_workers=args.max_workers,
         )
-    except (DomainError, _NoJudge, ValueError) as exc:
+    except (DomainError, ValueError) as exc:
         return _fail(str(getattr(exc, "message", exc)))
-    skipped = getattr(loaded, "skipped", None)
-    if skipped:
-        print(f"batcheval: warning: skipped input: {skipped}", file=sys.stderr)
+    for skip in loaded.skipped:
+        print(f"batcheval: warning: skipped {skip.count} record(s): {skip.reason}", file=sys.stderr)
     for warning in report.warnings:
         print(f"batcheval: warning: {warning}", file=sys.stderr)
     if args.format == "json":
@@ -142,13 +141,10 @@ def evaluate_command(args: argparse.Namespace) -> int:
     return 0
 
 
-class _NoJudge(Exception):
-    """No judge backend could be created (an input/usage problem for the CLI)."""
+def _load_sessions(path: str) -> SessionLoad:
+    from batcheval.traces.files import load_sessions
 
-
-def _load_sessions(path: str) -> Any:
-    # Imported by name: the span-file loader is built by the traces feature.
-    return importlib.import_module("batcheval.traces.files").load_sessions(path)
+    return load_sessions(path)
 
 
 def _cell(value: Any) -> str:

@@ -1,11 +1,12 @@
 import json
-from types import SimpleNamespace
 
 import pytest
 
 import batcheval.judges.factory as judge_factory
 from batcheval.cli import main
 from batcheval.evaluators import cli as evaluators_cli
+from batcheval.traces.assemble import SkipCount
+from batcheval.traces.files import SessionLoad
 from tests.unit.evaluators.builders import call, label_judge, session, turn
 from tests.unit.evaluators.definitions_fixtures import llm
 
@@ -22,7 +23,7 @@ def spans(monkeypatch, tmp_path):
 
     def fake_loader(path):
         seen.append(path)
-        return SimpleNamespace(sessions=SESSIONS, skipped={"malformed": 1})
+        return SessionLoad(sessions=SESSIONS, skipped=[SkipCount("malformed JSON", 1)])
 
     monkeypatch.setattr(evaluators_cli, "_load_sessions", fake_loader)
     path = tmp_path / "spans.jsonl"
@@ -95,7 +96,7 @@ def test_evaluate_code_evaluators_with_ground_truth_prints_results_and_summaries
         "totalFailed": 1,
     }
     assert summary["statistics"] == {"averageScore": 1.0}
-    assert "skipped input" in captured.err
+    assert "skipped 1 record(s): malformed JSON" in captured.err
 
 
 def test_evaluate_llm_evaluator_uses_the_judge_factory(spans, monkeypatch, capsys):
@@ -162,13 +163,10 @@ def test_bad_ground_truth_and_bad_judge_are_usage_errors(spans, tmp_path, capsys
     assert "error" in capsys.readouterr().err
 
 
-def test_unreadable_spans_file_is_a_usage_error(monkeypatch, capsys):
-    # Given a spans file that cannot be read, When evaluate runs, Then it exits 2
-    def missing(path):
-        raise FileNotFoundError(path)
-
-    monkeypatch.setattr(evaluators_cli, "_load_sessions", missing)
+def test_unreadable_spans_file_is_a_usage_error(capsys):
+    # Given a spans file that does not exist, When evaluate runs, Then it exits 2 naming the file
     assert main(["evaluate", "--spans", "/nope.jsonl", "--evaluator", "Builtin.Coherence"]) == 2
+    assert "/nope.jsonl" in capsys.readouterr().err
 
 
 def test_repeated_evaluator_is_a_usage_error(spans, capsys):
