@@ -152,3 +152,29 @@ def test_log_group_prefixes_select_matching_groups(aws):
     # Then both runtime groups are read, and nothing else
     assert result.total == 5
     assert result.log_groups == (RUNTIME_GROUP, other) or result.log_groups == (other, RUNTIME_GROUP)
+
+
+def test_a_session_id_reused_by_another_service_in_aws_spans_is_not_mixed_in(aws):
+    # Given two agents in split mode (both write spans to the shared aws/spans) reusing session ids
+    now_ns = time.time_ns()
+    mine = generate(2, seed=1, mode="split", start_time_ns=now_ns - 2 * HOUR_NS)
+    theirs = generate(
+        2, seed=2, mode="split", service_name="OtherAgent.DEFAULT", start_time_ns=now_ns - 2 * HOUR_NS
+    )
+    reused = dict(zip(theirs.session_ids, mine.session_ids, strict=True))
+    for record in theirs.records:
+        attributes = record.get("attributes") or {}
+        if attributes.get("session.id") in reused:
+            attributes["session.id"] = reused[attributes["session.id"]]
+    write_samples(aws["logs"], mine, runtime_group=RUNTIME_GROUP)
+    write_samples(aws["logs"], theirs, runtime_group=runtime_log_group("OtherAgent-abc1234567"))
+    source = FilterLogEventsDiscovery(aws["logs"])
+
+    # When this agent's sessions are discovered and loaded
+    refs = discover(source, _config(), DiscoverySettings(settle_seconds=0), now_ns=now_ns).refs
+    loaded = source.load(refs)
+
+    # Then they hold only this agent's traces
+    expected = {s.session_id: s for s in assemble(mine.records).sessions}
+    assert {s.session_id: s for s in loaded.sessions} == expected
+    assert loaded.skipped == []

@@ -1,5 +1,6 @@
 """Logs Insights discovery against the real CloudWatch Logs model (botocore Stubber): moto cannot run it."""
 
+import functools
 import threading
 import time
 import uuid
@@ -181,7 +182,7 @@ def test_split_mode_load_fetches_spans_by_session_then_event_records_by_trace(lo
     _query(
         stubber,
         "q-spans",
-        span_fetch_query(sorted(r.session_id for r in refs)),
+        span_fetch_query("TravelAgent.DEFAULT", sorted(r.session_id for r in refs)),
         [{"@timestamp": "x", "@message": orjson.dumps(r).decode()} for r in spans],
         groups=[GROUP, "aws/spans"],
     )
@@ -221,7 +222,7 @@ def test_event_records_carrying_session_id_need_no_second_query(logs):
     _query(
         stubber,
         "q-all",
-        span_fetch_query(sorted(r.session_id for r in refs)),
+        span_fetch_query("TravelAgent.DEFAULT", sorted(r.session_id for r in refs)),
         [{"@message": orjson.dumps(r).decode()} for r in sample.records],
     )
 
@@ -231,19 +232,36 @@ def test_event_records_carrying_session_id_need_no_second_query(logs):
     assert loaded.skipped == []
 
 
+def test_span_fetch_reads_only_the_references_service_from_a_shared_log_group(logs):
+    # Given a session reference (its id may be reused by another agent writing to the shared aws/spans)
+    client, stubber = logs
+    mine = generate(1, seed=3, start_time_ns=NOW_NS - 10**11)
+    ref = SessionRef(mine.session_ids[0], "TravelAgent.DEFAULT", (GROUP,), NOW_NS - 10**12, NOW_NS, 4)
+    text = span_fetch_query("TravelAgent.DEFAULT", [ref.session_id])
+    _query(stubber, "q-spans", text, [{"@message": orjson.dumps(r).decode()} for r in mine.records])
+
+    # When the session is loaded
+    loaded = InsightsDiscovery(client, max_concurrent_queries=1, poll_interval_s=0).load([ref])
+
+    # Then the span fetch asks for the reference's service only, and the session is that service's
+    assert 'resource.attributes.service.name = "TravelAgent.DEFAULT"' in text
+    assert loaded.sessions == assemble(mine.records).sessions
+
+
 def test_fetch_batches_stay_within_the_query_size_limit():
     # Given 500 session ids (the API's maximum sessionIds)
     ids = [str(uuid.UUID(int=i)) for i in range(500)]
 
     # When chunked for span fetch queries
-    chunks = chunk_by_query_size(ids, span_fetch_query)
+    build = functools.partial(span_fetch_query, "TravelAgent.DEFAULT")
+    chunks = chunk_by_query_size(ids, build)
 
     # Then every query fits 10,000 characters, no id is lost, and few queries are needed
-    assert all(len(span_fetch_query(chunk)) <= MAX_QUERY_CHARS for chunk in chunks)
+    assert all(len(build(chunk)) <= MAX_QUERY_CHARS for chunk in chunks)
     assert [i for chunk in chunks for i in chunk] == ids
     assert len(chunks) == 3
     # and a row budget splits batches further
-    weighted = chunk_by_query_size(ids[:10], span_fetch_query, weights=[40] * 10, max_weight=100)
+    weighted = chunk_by_query_size(ids[:10], build, weights=[40] * 10, max_weight=100)
     assert [len(c) for c in weighted] == [2, 2, 2, 2, 2]
 
 

@@ -32,6 +32,14 @@ def _session_id(record: dict[str, Any]) -> str | None:
     return session_id if isinstance(session_id, str) and session_id else None
 
 
+def _of_service(record: dict[str, Any], service: str | set[str] | None) -> bool:
+    """False for a record another service wrote; records that name no service are kept."""
+    name = _service_name(record)
+    if name is None or service is None:
+        return True
+    return name == service if isinstance(service, str) else name in service
+
+
 class FilterLogEventsDiscovery:
     """`SessionSource` over FilterLogEvents with an injected `logs` client."""
 
@@ -81,7 +89,8 @@ class FilterLogEventsDiscovery:
     def load(self, refs: Sequence[SessionRef], *, keep_raw: bool = True) -> Assembly:
         if not refs:
             return Assembly(sessions=[])
-        wanted = {ref.session_id for ref in refs}
+        wanted = {ref.session_id: ref.service_name for ref in refs}
+        services = set(wanted.values())
         groups = sorted({group for ref in refs for group in ref.log_groups})
         start = min(ref.first_seen_ns for ref in refs) - self._margin_ns
         end = max(ref.last_seen_ns for ref in refs) + self._margin_ns
@@ -96,6 +105,8 @@ class FilterLogEventsDiscovery:
             session_id = _session_id(record)
             if session_id is not None and session_id not in wanted:
                 continue
+            if not _of_service(record, wanted.get(session_id) if session_id else services):
+                continue  # aws/spans is shared by every agent: another service may reuse a session id
             if session_id is not None and isinstance(record.get("traceId"), str):
                 wanted_traces.add(record["traceId"])
             records.append(record)

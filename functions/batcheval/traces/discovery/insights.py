@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,10 +65,15 @@ def listing_query(query: SourceQuery, start_ns: int, end_ns: int, session_ids: S
     return "\n".join(lines)
 
 
-def span_fetch_query(session_ids: Sequence[str]) -> str:
+def span_fetch_query(service_name: str, session_ids: Sequence[str]) -> str:
+    """Records of these sessions of one service (aws/spans is shared: other agents may reuse an id).
+
+    Event records without a service name are not returned; `_event_records` fetches them by trace.
+    """
     return (
         "fields @timestamp, @message\n"
         f"| filter attributes.session.id in {_in_list(session_ids)}\n"
+        f"| filter resource.attributes.service.name = {quote(service_name)}\n"
         "| sort @timestamp asc"
     )
 
@@ -276,16 +282,20 @@ class InsightsDiscovery:
         groups = sorted({group for ref in refs for group in ref.log_groups})
         start_ms = max(0, min(ref.first_seen_ns for ref in refs) // _MS - 3_600_000)
         end_ms = max(ref.last_seen_ns for ref in refs) // _MS + 3_600_000
-        ordered = sorted(refs, key=lambda r: r.session_id)
-        batches = chunk_by_query_size(
-            [r.session_id for r in ordered],
-            span_fetch_query,
-            max_chars=self._max_chars,
-            weights=[r.span_count for r in ordered],
-            max_weight=self._row_limit // 2,
-        )
+        queries: list[str] = []
+        for service in sorted({r.service_name for r in refs}):
+            ordered = sorted((r for r in refs if r.service_name == service), key=lambda r: r.session_id)
+            build = functools.partial(span_fetch_query, service)
+            batches = chunk_by_query_size(
+                [r.session_id for r in ordered],
+                build,
+                max_chars=self._max_chars,
+                weights=[r.span_count for r in ordered],
+                max_weight=self._row_limit // 2,
+            )
+            queries.extend(build(ids) for ids in batches)
         span_results: list[QueryResult] = self._map(
-            lambda ids: self.run_query(groups, start_ms, end_ms, span_fetch_query(ids)), batches
+            lambda text: self.run_query(groups, start_ms, end_ms, text), queries
         )
         messages: list[str] = []
         for result in span_results:
