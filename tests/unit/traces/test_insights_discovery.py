@@ -349,3 +349,40 @@ def test_concurrent_queries_never_exceed_the_configured_cap():
     assert 1 < fake.peak <= 3
     with pytest.raises(ValueError, match="max_concurrent_queries"):
         InsightsDiscovery(fake, max_concurrent_queries=101)
+
+
+class _BusyListingLogs(_CountingLogs):
+    """Listing results that fill the row limit (3) for any window longer than `full_above_s`."""
+
+    def __init__(self, full_above_s):
+        super().__init__()
+        self.full_above_s = full_above_s
+        self.windows = {}
+
+    def start_query(self, **kwargs):
+        query_id = str(len(self.windows))
+        self.windows[query_id] = kwargs["endTime"] - kwargs["startTime"]
+        super().start_query(**kwargs)
+        return {"queryId": query_id}
+
+    def get_query_results(self, queryId, nextToken=None):
+        super().get_query_results(queryId, nextToken)
+        n = 3 if self.windows[queryId] > self.full_above_s else 1
+        rows = [
+            {"attributes.session.id": f"s-{queryId}-{i}", "firstSeen": 1, "lastSeen": 2, "spanCount": 1}
+            for i in range(n)
+        ]
+        return {"status": "Complete", "results": _rows(*rows)}
+
+
+def test_listing_splits_stay_within_the_concurrent_query_cap():
+    # Given a listing whose halves keep hitting the row limit down to 2-second windows, and a cap of 2
+    fake = _BusyListingLogs(full_above_s=2)
+    source = InsightsDiscovery(fake, max_concurrent_queries=2, row_limit=3, poll_interval_s=0)
+
+    # When listing a 32-second window
+    stats = source.list_sessions(parse_source(CONFIG), (GROUP,), 0, 32 * 10**9)
+
+    # Then the halves ran in parallel but never more than 2 queries at once
+    assert len(stats) == 16
+    assert 1 < fake.peak <= 2

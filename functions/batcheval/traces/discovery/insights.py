@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -166,6 +167,8 @@ class InsightsDiscovery:
         self._timeout = query_timeout_s
         self._min_slice_ms = min_slice_ms
         self._sleep = sleep
+        self._slots = threading.BoundedSemaphore(max_concurrent_queries)
+        """Caps running queries across every thread pool (listing halves start pools of their own)."""
 
     # --- one query ---------------------------------------------------------------------------------
 
@@ -203,7 +206,10 @@ class InsightsDiscovery:
         self, log_groups: Sequence[str], start_ms: int, end_ms: int, query_string: str
     ) -> QueryResult:
         """Start a query, wait for it, and read every page of its results."""
-        query_id = self._start(log_groups, start_ms, end_ms, query_string)
+        with self._slots:
+            return self._run_started(self._start(log_groups, start_ms, end_ms, query_string))
+
+    def _run_started(self, query_id: str) -> QueryResult:
         waited = 0.0
         while True:
             response = self._logs.get_query_results(queryId=query_id)
