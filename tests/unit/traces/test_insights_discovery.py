@@ -386,3 +386,13 @@ def test_listing_splits_stay_within_the_concurrent_query_cap():
     # Then the halves ran in parallel but never more than 2 queries at once
     assert len(stats) == 16
     assert 1 < fake.peak <= 2
+
+
+def test_a_listing_still_full_at_the_smallest_slice_is_an_error_not_a_silent_cut():
+    # Given a listing that fills the row limit however small the window
+    fake = _BusyListingLogs(full_above_s=-1)
+    source = InsightsDiscovery(fake, max_concurrent_queries=1, row_limit=3, poll_interval_s=0)
+
+    # When listing, Then discovery fails plainly instead of dropping the sessions it cannot see
+    with pytest.raises(SpanQueryError, match="cannot be split further"):
+        source.list_sessions(parse_source(CONFIG), (GROUP,), 0, 8 * 10**9)

@@ -260,7 +260,12 @@ class InsightsDiscovery:
         text = listing_query(query, start_ns, end_ns, ids)
         result = self.run_query(log_groups, start_ns // _MS, -(-end_ns // _MS), text)
         span_ms = (end_ns - start_ns) // _MS
-        if result.truncated and span_ms > self._min_slice_ms:
+        if result.truncated and span_ms <= self._min_slice_ms:
+            raise SpanQueryError(
+                f"more than {self._row_limit:,} sessions were active within {span_ms} ms: "
+                "the listing cannot be split further without losing sessions"
+            )
+        if result.truncated:
             middle = start_ns + (end_ns - start_ns) // 2
             halves = self._map(
                 lambda bounds: self._list_slice(query, log_groups, bounds[0], bounds[1], ids),
