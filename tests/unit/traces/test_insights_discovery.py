@@ -396,3 +396,15 @@ def test_a_listing_still_full_at_the_smallest_slice_is_an_error_not_a_silent_cut
     # When listing, Then discovery fails plainly instead of dropping the sessions it cannot see
     with pytest.raises(SpanQueryError, match="cannot be split further"):
         source.list_sessions(parse_source(CONFIG), (GROUP,), 0, 8 * 10**9)
+
+
+def test_a_time_range_starting_in_the_future_finds_nothing_without_querying(logs):
+    # Given a job whose timeRange.startTime is after now
+    client, stubber = logs
+    _groups(stubber)
+    future = {**CONFIG, "filterConfig": {"timeRange": {"startTime": NOW_NS / 1e9 + 3600}}}
+    source = InsightsDiscovery(client, max_concurrent_queries=1, poll_interval_s=0)
+
+    # When discovering, Then no query is started (the Stubber has none queued) and nothing is found
+    result = discover(source, future, DiscoverySettings(), now_ns=NOW_NS)
+    assert (result.refs, result.total) == ([], 0)

@@ -70,6 +70,8 @@ def discover(
     log_groups = source.resolve_log_groups(query)
     if not log_groups:
         return DiscoveryResult(refs=[], total=0, log_groups=())
+    if start_ns >= end_ns:  # startTime not yet reached: StartQuery would reject endTime < startTime
+        return DiscoveryResult(refs=[], total=0, log_groups=log_groups)
     stats = source.list_sessions(query, log_groups, start_ns, end_ns)
     return select_sessions(
         stats,
