@@ -82,12 +82,18 @@ def write_samples(logs: Any, sample: SampleSet, *, runtime_group: str) -> dict[t
     """Put the sample's records into CloudWatch Logs with the injected `logs` client.
 
     Returns the number of events written per (log group, stream). Groups and streams are created if
-    missing.
+    missing. Raises `ValueError` when CloudWatch rejects events (timestamps outside its window).
     """
     written: dict[tuple[str, str], int] = {}
     for (group, stream), records in destinations(sample, runtime_group).items():
         _ensure(logs, group, stream)
         for batch in log_event_batches(records):
-            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+            response = logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
+            rejected = response.get("rejectedLogEventsInfo")
+            if rejected:  # CloudWatch keeps the rest of the batch and answers 200: never count those
+                raise ValueError(
+                    f"CloudWatch Logs rejected sample events in {group}/{stream} ({rejected}): it accepts "
+                    "events from the last 14 days up to 2 hours ahead; pass generate(start_time_ns=...) near now"
+                )
         written[(group, stream)] = len(records)
     return written

@@ -178,3 +178,12 @@ def test_a_session_id_reused_by_another_service_in_aws_spans_is_not_mixed_in(aws
     expected = {s.session_id: s for s in assemble(mine.records).sessions}
     assert {s.session_id: s for s in loaded.sessions} == expected
     assert loaded.skipped == []
+
+
+def test_writing_samples_cloudwatch_rejects_is_an_error_not_a_count(aws):
+    # Given sample sessions three weeks old (CloudWatch accepts events up to 14 days old)
+    old = generate(2, seed=3, start_time_ns=time.time_ns() - 21 * 24 * HOUR_NS)
+
+    # When written, Then the rejection is reported instead of counting the events as written
+    with pytest.raises(ValueError, match="rejected sample events"):
+        write_samples(aws["logs"], old, runtime_group=RUNTIME_GROUP)
