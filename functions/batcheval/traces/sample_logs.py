@@ -93,7 +93,7 @@ def write_samples(logs: Any, sample: SampleSet, *, runtime_group: str) -> dict[t
             if rejected:  # CloudWatch keeps the rest of the batch and answers 200: never count those
                 raise ValueError(
                     f"CloudWatch Logs rejected sample events in {group}/{stream} ({rejected}): it accepts "
-                    "events from the last 14 days up to 2 hours ahead; pass generate(start_time_ns=...) near now"
+                    "events from the last 14 days up to 2 hours ahead; generate(start_time_ns=...) near now"
                 )
         written[(group, stream)] = len(records)
     return written
