@@ -49,6 +49,30 @@ def test_data_source_config_converts_every_timestamp_form():
             },
             "timeRange",
         ),
+        *(
+            (
+                {
+                    "serviceNames": ["a"],
+                    "logGroupNames": ["g"],
+                    "filterConfig": {"timeRange": {"startTime": t}},
+                },
+                "startTime",
+            )
+            for t in (float("nan"), float("inf"), "inf", 1e300, -1)
+        ),
+        ({"serviceNames": ["a"], "logGroupNames": "/aws/spans"}, "logGroupNames"),
+        (
+            {"serviceNames": ["a"], "logGroupNames": ["g"], "filterConfig": {"sessionIds": "s-1"}},
+            "sessionIds",
+        ),
+        (
+            {
+                "serviceNames": ["a"],
+                "logGroupNames": ["g"],
+                "filterConfig": {"sessionTraceIds": [{"traceIds": ["t"]}]},
+            },
+            "sessionTraceIds[0].sessionId",
+        ),
     ],
 )
 def test_bad_data_source_config_names_the_field(config, field):

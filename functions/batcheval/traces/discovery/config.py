@@ -30,6 +30,16 @@ class SourceQuery:
         return self.session_ids is None or session_id in self.session_ids
 
 
+_MAX_EPOCH_S = 253_402_300_799
+"""9999-12-31T23:59:59Z, the last instant a datetime (and the API's timestamp type) can hold."""
+
+
+def _not_a_timestamp(name: str, value: Any) -> ValidationError:
+    return ValidationError(
+        f"{name} is not a timestamp: {value!r}", fields=[FieldIssue(name, "not a timestamp")]
+    )
+
+
 def _epoch_ns(value: Any, name: str) -> int:
     """Accept what a dumped API model may hold: datetime, ISO-8601 text or epoch seconds."""
     if isinstance(value, datetime):
@@ -37,6 +47,8 @@ def _epoch_ns(value: Any, name: str) -> int:
             raise ValidationError(f"{name} needs a time zone", fields=[FieldIssue(name, "naive datetime")])
         return int(value.timestamp() * 1_000_000) * 1000
     if isinstance(value, int | float) and not isinstance(value, bool):
+        if not 0 <= value <= _MAX_EPOCH_S:  # also NaN; infinities and 1e300 cannot become times
+            raise _not_a_timestamp(name, value)
         return int(value * 1_000_000) * 1000
     if isinstance(value, str):
         try:
@@ -45,11 +57,37 @@ def _epoch_ns(value: Any, name: str) -> int:
             try:
                 return _epoch_ns(float(value), name)
             except ValueError:
-                raise ValidationError(
-                    f"{name} is not a timestamp: {value!r}", fields=[FieldIssue(name, "not a timestamp")]
-                ) from None
+                raise _not_a_timestamp(name, value) from None
         return _epoch_ns(parsed, name)
     raise ValidationError(f"{name} is not a timestamp", fields=[FieldIssue(name, "not a timestamp")])
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    """A list of non-empty strings (a bare string would otherwise be read as its characters)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+        raise ValidationError(
+            f"{name} must be a list of strings", fields=[FieldIssue(name, "list of strings")]
+        )
+    return tuple(value)
+
+
+def _trace_filter(entries: Any, name: str) -> dict[str, frozenset[str]]:
+    if entries is None:
+        return {}
+    if not isinstance(entries, list | tuple):
+        raise ValidationError(f"{name} must be a list", fields=[FieldIssue(name, "list of sessions")])
+    trace_filter: dict[str, frozenset[str]] = {}
+    for index, entry in enumerate(entries):
+        session_id = entry.get("sessionId") if isinstance(entry, Mapping) else None
+        if not isinstance(session_id, str) or not session_id:
+            raise ValidationError(
+                f"{name}[{index}].sessionId is required",
+                fields=[FieldIssue(f"{name}[{index}].sessionId", "required")],
+            )
+        trace_filter[session_id] = frozenset(_strings(entry.get("traceIds"), f"{name}[{index}].traceIds"))
+    return trace_filter
 
 
 def parse_source(cloudwatch_logs: Mapping[str, Any]) -> SourceQuery:
@@ -61,15 +99,15 @@ def parse_source(cloudwatch_logs: Mapping[str, Any]) -> SourceQuery:
             "serviceNames must hold exactly one service name",
             fields=[FieldIssue(f"{base}.serviceNames", "exactly one service name is required")],
         )
-    names = tuple(cloudwatch_logs.get("logGroupNames") or ())
-    prefixes = tuple(cloudwatch_logs.get("logGroupNamePrefixes") or ())
+    names = _strings(cloudwatch_logs.get("logGroupNames"), f"{base}.logGroupNames")
+    prefixes = _strings(cloudwatch_logs.get("logGroupNamePrefixes"), f"{base}.logGroupNamePrefixes")
     if not names and not prefixes:
         raise ValidationError(
             "logGroupNames or logGroupNamePrefixes is required",
             fields=[FieldIssue(f"{base}.logGroupNames", "give log group names or prefixes")],
         )
     filters = cloudwatch_logs.get("filterConfig") or {}
-    session_ids = filters.get("sessionIds")
+    session_ids = _strings(filters.get("sessionIds"), f"{base}.filterConfig.sessionIds")
     time_range = filters.get("timeRange") or {}
     start_ns = (
         _epoch_ns(time_range["startTime"], f"{base}.filterConfig.timeRange.startTime")
@@ -86,10 +124,7 @@ def parse_source(cloudwatch_logs: Mapping[str, Any]) -> SourceQuery:
             "timeRange.endTime must be after startTime",
             fields=[FieldIssue(f"{base}.filterConfig.timeRange", "endTime must be after startTime")],
         )
-    trace_filter = {
-        entry["sessionId"]: frozenset(entry.get("traceIds") or ())
-        for entry in filters.get("sessionTraceIds") or ()
-    }
+    trace_filter = _trace_filter(filters.get("sessionTraceIds"), f"{base}.filterConfig.sessionTraceIds")
     return SourceQuery(
         service_name=services[0],
         log_group_names=names,
