@@ -1,3 +1,4 @@
+import codecs
 import json
 
 import orjson
@@ -108,3 +109,20 @@ def test_inspect_table_explains_errors_and_skips(tmp_path, capsys):
 def test_inspect_missing_file_is_a_clear_usage_error(tmp_path, capsys):
     assert main(["inspect", "--spans", str(tmp_path / "nope.jsonl")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("encoding", "bom"), [("utf-16", b""), ("utf-8", codecs.BOM_UTF8)])
+def test_inspect_reads_files_windows_shells_save_with_a_byte_order_mark(tmp_path, capsys, encoding, bom):
+    # Given filter-log-events output saved as UTF-16 (PowerShell 5 `>`) or UTF-8 with a BOM
+    records = generate(2, seed=5).records
+    printed = {"events": [{"message": orjson.dumps(r).decode()} for r in records]}
+    path = tmp_path / "events.json"
+    path.write_bytes(bom + orjson.dumps(printed).decode().encode(encoding))
+
+    # When inspected
+    assert main(["inspect", "--spans", str(path), "--format", "json"]) == 0
+
+    # Then every record is read, as from the plain UTF-8 file
+    output = orjson.loads(capsys.readouterr().out)
+    assert len(output["sessions"]) == 2
+    assert output["skipped"] == []
