@@ -408,3 +408,29 @@ def test_a_time_range_starting_in_the_future_finds_nothing_without_querying(logs
     # When discovering, Then no query is started (the Stubber has none queued) and nothing is found
     result = discover(source, future, DiscoverySettings(), now_ns=NOW_NS)
     assert (result.refs, result.total) == ([], 0)
+
+
+def test_a_span_fetch_that_fills_the_row_limit_is_halved_not_failed(logs):
+    # Given two sessions whose records fill a row limit of 4 when fetched together (the listing saw 1 span)
+    client, stubber = logs
+    refs = [
+        SessionRef(sid, "TravelAgent.DEFAULT", (GROUP,), NOW_NS - 10**12, NOW_NS, 1) for sid in ("a", "b")
+    ]
+    both = span_fetch_query("TravelAgent.DEFAULT", ["a", "b"])
+    _query(stubber, "q-both", both, [{"@message": f"{{{i}"} for i in range(4)])
+    _query(stubber, "q-a", span_fetch_query("TravelAgent.DEFAULT", ["a"]), [{"@message": "{a"}])
+    _query(stubber, "q-b", span_fetch_query("TravelAgent.DEFAULT", ["b"]), [{"@message": "{b"}] * 2)
+    source = InsightsDiscovery(client, max_concurrent_queries=1, row_limit=4, poll_interval_s=0)
+
+    # When loaded, Then each half was fetched alone and all three records were read (none were lost)
+    loaded = source.load(refs)
+    assert [(s.reason, s.count) for s in loaded.skipped] == [("truncated record (JSON cut off)", 3)]
+
+
+def test_one_session_beyond_the_row_limit_is_an_error(logs):
+    client, stubber = logs
+    ref = SessionRef("a", "TravelAgent.DEFAULT", (GROUP,), NOW_NS - 10**12, NOW_NS, 1)
+    _query(stubber, "q-a", span_fetch_query("TravelAgent.DEFAULT", ["a"]), [{"@message": "{"}] * 4)
+    source = InsightsDiscovery(client, max_concurrent_queries=1, row_limit=4, poll_interval_s=0)
+    with pytest.raises(SpanQueryError, match="too many to load"):
+        source.load([ref])

@@ -293,26 +293,23 @@ class InsightsDiscovery:
         groups = sorted({group for ref in refs for group in ref.log_groups})
         start_ms = max(0, min(ref.first_seen_ns for ref in refs) // _MS - 3_600_000)
         end_ms = max(ref.last_seen_ns for ref in refs) // _MS + 3_600_000
-        queries: list[str] = []
+        batches: list[tuple[str, list[str]]] = []
         for service in sorted({r.service_name for r in refs}):
             ordered = sorted((r for r in refs if r.service_name == service), key=lambda r: r.session_id)
-            build = functools.partial(span_fetch_query, service)
-            batches = chunk_by_query_size(
-                [r.session_id for r in ordered],
-                build,
-                max_chars=self._max_chars,
-                weights=[r.span_count for r in ordered],
-                max_weight=self._row_limit // 2,
+            batches.extend(
+                (service, ids)
+                for ids in chunk_by_query_size(
+                    [r.session_id for r in ordered],
+                    functools.partial(span_fetch_query, service),
+                    max_chars=self._max_chars,
+                    weights=[r.span_count for r in ordered],
+                    max_weight=self._row_limit // 2,
+                )
             )
-            queries.extend(build(ids) for ids in batches)
-        span_results: list[QueryResult] = self._map(
-            lambda text: self.run_query(groups, start_ms, end_ms, text), queries
+        fetched: list[list[str]] = self._map(
+            lambda batch: self._fetch_spans(groups, start_ms, end_ms, *batch), batches
         )
-        messages: list[str] = []
-        for result in span_results:
-            if result.truncated:
-                raise SpanQueryError("a span fetch query reached its row limit; use smaller batches")
-            messages.extend(row["@message"] for row in result.rows if "@message" in row)
+        messages = [message for rows in fetched for message in rows]
         runtime_groups = [g for g in groups if g != AWS_SPANS_GROUP]
         if AWS_SPANS_GROUP in groups and runtime_groups:
             messages.extend(self._event_records(messages, runtime_groups, start_ms, end_ms))
@@ -321,6 +318,29 @@ class InsightsDiscovery:
         assembly = assemble(messages, keep_raw=keep_raw, trace_filter=trace_filter or None)
         assembly.sessions = [s for s in assembly.sessions if s.session_id in wanted]
         return assembly
+
+    def _fetch_spans(
+        self, groups: Sequence[str], start_ms: int, end_ms: int, service: str, session_ids: list[str]
+    ) -> list[str]:
+        """The records of a batch of sessions; a batch that fills the row limit is halved and re-run.
+
+        The listing's span counts only estimate a batch's rows (loading reads an hour either side of
+        the window), so a full result is expected now and then, not a failure.
+        """
+        result = self.run_query(groups, start_ms, end_ms, span_fetch_query(service, session_ids))
+        if not result.truncated:
+            return [row["@message"] for row in result.rows if "@message" in row]
+        if len(session_ids) == 1:
+            raise SpanQueryError(
+                f"session {session_ids[0]} has more than {self._row_limit:,} records within an hour of "
+                "its activity: too many to load in one query"
+            )
+        middle = len(session_ids) // 2
+        return [
+            message
+            for half in (session_ids[:middle], session_ids[middle:])
+            for message in self._fetch_spans(groups, start_ms, end_ms, service, half)
+        ]
 
     def _event_records(
         self, span_messages: list[str], groups: list[str], start_ms: int, end_ms: int
