@@ -207,8 +207,11 @@ def _assemble(
             continue
         session_traces.setdefault(session_id, []).append(trace_id)
 
+    scope_classes: dict[str, str] = {}  # scope name → class, learnt once per call
     sessions = [
-        _build_session(session_id, trace_ids, trace_spans, trace_events, counter, keep_raw=keep_raw)
+        _build_session(
+            session_id, trace_ids, trace_spans, trace_events, counter, scope_classes, keep_raw=keep_raw
+        )
         for session_id, trace_ids in session_traces.items()
     ]
     sessions.sort(key=session_order)
@@ -221,13 +224,13 @@ def _build_session(
     trace_spans: dict[str, dict[str, dict[str, Any]]],
     trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]],
     counter: ErrorCounter,
+    scope_classes: dict[str, str],
     *,
     keep_raw: bool,
 ) -> Session:
     turns: list[Turn] = []
     errors: list[str] = []
     any_supported = False
-    scope_classes: dict[str, str] = {}
     roots: dict[str, dict[str, Any]] = {}
     incomplete_by_trace: dict[str, str] = {}
     service_name: str | None = None
@@ -236,7 +239,7 @@ def _build_session(
         views: dict[str, SpanView] = {}
         failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
         span_records = trace_spans[trace_id]
-        for record in span_records.values():
+        for span_id, record in span_records.items():
             scope = record.get("scope")
             scope_name = scope.get("name") if isinstance(scope, dict) else None
             if not scope_name or not isinstance(scope_name, str):
@@ -250,20 +253,18 @@ def _build_session(
                 counter.add(f"{prefix} '{scope_name}'")
                 continue
             attributes = record.get("attributes")
-            if not isinstance(attributes, dict):
+            if type(attributes) is not dict and not isinstance(attributes, dict):
                 attributes = {}
             role = classify_role(attributes, record.get("name") or "")
             if role == "other":
                 any_supported = True
                 if status_code(record) == "ERROR":
-                    view = SpanView(record, trace_id, record["spanId"], scope_name, attributes, role)
+                    view = SpanView(record, trace_id, span_id, scope_name, attributes, role)
                     failed.append(
                         (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
                     )
                 continue
-            views[record["spanId"]] = SpanView(
-                record, trace_id, record["spanId"], scope_name, attributes, role
-            )
+            views[span_id] = SpanView(record, trace_id, span_id, scope_name, attributes, role)
         by_event = trace_events.get(trace_id)
         trace_event_records = sorted(by_event.values(), key=_event_order) if by_event else []
         for event_record in trace_event_records:
