@@ -30,6 +30,7 @@ from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
 from batcheval.traces.records import (
     KNOWN_KEYS,
     LLO_REFERENCE,
+    MAX_RECORD_BYTES,
     SKIP_DUPLICATE,
     SKIP_MISSING_IDS,
     SKIP_MISSING_SCOPE,
@@ -146,12 +147,23 @@ def _assemble(
     trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]] = {}
     trace_session: dict[str, str] = {}
     known_keys = KNOWN_KEYS.issuperset
+    loads = orjson.loads
     for item in items:
-        record, reason = decode(item)
+        # Fast path for the common case, a line holding one record; anything else goes through `decode`.
+        record: Any = None
+        if type(item) is bytes and len(item) <= MAX_RECORD_BYTES:
+            try:
+                record = loads(item)
+            except orjson.JSONDecodeError:
+                record = None
+            if type(record) is not dict or "traceId" not in record:
+                record = None
         if record is None:
-            if reason is not None:
-                counter.add(reason)
-            continue
+            record, reason = decode(item)
+            if record is None:
+                if reason is not None:
+                    counter.add(reason)
+                continue
         is_span = "startTimeUnixNano" in record or record_kind(record) == "span"
         if not is_span and record_kind(record) is None:
             counter.add(SKIP_NOT_OTEL)

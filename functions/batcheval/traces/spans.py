@@ -57,6 +57,13 @@ _COMMON_STATUS: dict[str, Literal["OK", "ERROR", "UNSET"]] = {
 }
 """String status codes → status, one dict lookup on the per-span path (`status_code` for the rest)."""
 
+_INPUT_EVENT_ROLES = {
+    "gen_ai.user.message": "user",
+    "gen_ai.system.message": "system",
+    "gen_ai.assistant.message": "assistant",
+}
+_NO_ATTRIBUTES: dict[str, Any] = {}  # shared and never written to
+
 _NO_RECORDS: list[dict[str, Any]] = []  # shared and never appended to (see assemble's join)
 
 
@@ -156,13 +163,10 @@ class SpanView:
             if not isinstance(event, dict):
                 continue
             name = event.get("name")
-            attrs = event.get("attributes") or {}
-            if name == "gen_ai.user.message":
-                found.append({"role": "user", "content": attrs.get("content")})
-            elif name == "gen_ai.system.message":
-                found.append({"role": "system", "content": attrs.get("content")})
-            elif name == "gen_ai.assistant.message":
-                found.append({"role": "assistant", "content": attrs.get("content")})
+            attrs = event.get("attributes") or _NO_ATTRIBUTES
+            role = _INPUT_EVENT_ROLES.get(name) if type(name) is str else None
+            if role is not None:
+                found.append({"role": role, "content": attrs.get("content")})
             elif name == "gen_ai.tool.message":
                 found.append({"role": "tool", "content": attrs.get("content"), "id": attrs.get("id")})
             elif "gen_ai.input.messages" in attrs:  # latest GenAI conventions: operation.details events
@@ -191,7 +195,7 @@ class SpanView:
         for event in self.events:
             if not isinstance(event, dict):
                 continue
-            attrs = event.get("attributes") or {}
+            attrs = event.get("attributes") or _NO_ATTRIBUTES
             if event.get("name") == "gen_ai.choice":
                 found.append({"role": "assistant", "content": attrs.get("message")})
             elif "gen_ai.output.messages" in attrs:
