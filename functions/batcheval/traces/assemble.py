@@ -20,6 +20,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -516,8 +517,30 @@ def _last_assistant_text(messages: list[Any]) -> str | None:
 def _messages(raw_messages: list[Any]) -> tuple[Message, ...]:
     out: list[Message] = []
     for message in raw_messages:
-        role = role_of(message) or "assistant"
-        text = message_text(message)
-        if text:
-            out.append(Message(role=role, content=text))
+        if type(message) is dict and len(message) == 2:
+            role = message.get("role")
+            content = message.get("content")
+            if type(role) is str and type(content) is str and len(content) <= _CACHED_MESSAGE_MAX:
+                cached = _plain_message(role, content)
+                if cached is not None:
+                    out.append(cached)
+                continue
+        converted = _message(message)
+        if converted is not None:
+            out.append(converted)
     return tuple(out)
+
+
+def _message(message: Any) -> Message | None:
+    text = message_text(message)
+    return Message(role=role_of(message) or "assistant", content=text) if text else None
+
+
+_CACHED_MESSAGE_MAX = 4096
+
+
+@lru_cache(maxsize=8192)
+def _plain_message(role: str, content: str) -> Message | None:
+    """`_message` of a `{"role": …, "content": "…"}` message, cached (at most 8192 of 4 KB): every model
+    call of a conversation repeats its history, and Message is immutable so one instance serves all."""
+    return _message({"role": role, "content": content})
