@@ -192,10 +192,12 @@ def _assemble(
                 if known is None or session_id < known:
                     trace_session[trace_id] = session_id
         else:
+            event_name = attrs.get("event.name") if type(attrs) is dict else None
+            event_time = record.get("timeUnixNano")
             event_key = (
                 span_id,
-                _key_part(attrs.get("event.name") if type(attrs) is dict else None),
-                _key_part(record.get("timeUnixNano")),
+                event_name if event_name is None or type(event_name) is str else _key_part(event_name),
+                event_time if type(event_time) is int else _key_part(event_time),
             )
             by_event = trace_events.get(trace_id)
             if by_event is None:
@@ -322,15 +324,17 @@ def _event_order(record: dict[str, Any]) -> tuple[int, str, str]:
     """Event records of one span in time order (then by name), whatever order they were read in."""
     attrs = record.get("attributes")
     name = attrs.get("event.name") if isinstance(attrs, dict) else None
-    return (_time_key(record.get("timeUnixNano")), record["spanId"], repr(name))
+    time = record.get("timeUnixNano")
+    return (time if type(time) is int else _time_key(time), record["spanId"], repr(name))
 
 
 def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str, str]:
     """Span documents by start, then event records by time; ties by ids (and event name)."""
     if "startTimeUnixNano" in record:
-        return (0, _time_key(record.get("startTimeUnixNano")), record["traceId"], record["spanId"], "")
-    _, span_id, name = _event_order(record)
-    return (1, _time_key(record.get("timeUnixNano")), record["traceId"], span_id, name)
+        start = record["startTimeUnixNano"]
+        return (0, start if type(start) is int else _time_key(start), record["traceId"], record["spanId"], "")
+    time, span_id, name = _event_order(record)
+    return (1, time, record["traceId"], span_id, name)
 
 
 def _time_key(value: Any) -> int:
