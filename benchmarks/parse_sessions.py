@@ -3,13 +3,19 @@
 Generates N sessions (default 10,000 ≈ 100,000 spans) as CloudWatch JSON Lines, then measures, each
 in a fresh subprocess so peak RSS belongs to that path alone:
 
-* `stream`  — `load_sessions(file)`: byte-scan pre-partition into batches, assemble batch by batch
-              (memory bounded by one batch of sessions);
-* `whole`   — read every line, then `assemble(lines)` in one go (memory grows with the source);
-* `group`   — the reference point of performance-limits.md §3: orjson-decode every line with the GC
-              paused and group the records by session id, building no turns.
+* `stream`    — `load_sessions(file, keep_raw=False)` (as `batcheval inspect` reads): byte-scan
+                pre-partition into batches, assemble batch by batch (memory bounded by one batch);
+* `pipeline`  — `load_sessions(file)` with its defaults, as `batcheval evaluate --spans` reads: the
+                same as `stream` but each session keeps its raw records (`keep_raw=True`, for
+                code-based evaluators), so its peak RSS holds every session's records;
+* `whole`     — read every line, then `assemble(lines)` in one go (memory grows with the source);
+* `group`     — the reference point of performance-limits.md §3: orjson-decode every line with the
+                GC paused and group the records by session id, building no turns;
+* `partition` — the streamed path's first pass alone (byte scan + spool writes), no decoding;
+* `floor`     — `partition`, then orjson-decode every spooled line and drop it: what the streamed
+                path costs before it builds anything.
 
-Both keep the raw records off the sessions (`keep_raw=False`) unless --keep-raw.
+`stream` and `whole` keep the raw records off the sessions (`keep_raw=False`) unless --keep-raw.
 Target (issue 3): ≥ 10,000 sessions/s in one process on the 2-core dev machine.
 """
 
@@ -32,8 +38,14 @@ def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str,
     from batcheval.traces.files import load_sessions
 
     started, cpu_started = time.perf_counter(), time.process_time()
+    batch_bytes = int(batch_mb * 2**20)
     if mode == "stream":
-        sessions = len(load_sessions(path, keep_raw=keep_raw, batch_bytes=int(batch_mb * 2**20)).sessions)
+        sessions = len(load_sessions(path, keep_raw=keep_raw, batch_bytes=batch_bytes).sessions)
+    elif mode == "pipeline":
+        sessions = len(load_sessions(path, batch_bytes=batch_bytes).sessions)
+    elif mode in ("partition", "floor"):
+        _first_pass(path, batch_bytes, decode=mode == "floor")
+        sessions = -1
     elif mode == "group":
         sessions = _group_only(path)
     else:
@@ -41,6 +53,8 @@ def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str,
             sessions = len(assemble(file.readlines(), keep_raw=keep_raw).sessions)
     seconds = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
+    if sessions < 0:
+        sessions = _count_sessions(path)
     return {"sessions": sessions, "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _peak_rss_mb()}
 
 
@@ -61,6 +75,36 @@ def _group_only(path: str) -> int:
     return len(groups)
 
 
+def _first_pass(path: str, batch_bytes: int, *, decode: bool) -> None:
+    """Spool the file as `load_sessions` does; with `decode`, also orjson-decode every spooled line
+    and drop it (GC paused, as `assemble` runs)."""
+    import gc
+    import os
+
+    import orjson
+
+    from batcheval.traces.stream import partition_lines
+
+    n_spools = max(1, -(-os.path.getsize(path) // batch_bytes))
+    with tempfile.TemporaryDirectory() as tmp, open(path, "rb") as file:
+        spools = partition_lines(file, n_spools, Path(tmp))
+        if decode:
+            gc.disable()
+            for spool in spools:
+                with spool.open("rb") as lines:
+                    for line in lines:
+                        orjson.loads(line)
+            gc.enable()
+
+
+def _count_sessions(path: str) -> int:
+    """Distinct session ids in the file (outside the timed part: the first-pass modes build none)."""
+    from batcheval.traces.stream import scan_string_value
+
+    with open(path, "rb") as file:
+        return len({scan_string_value(line, b'"session.id"') for line in file} - {None})
+
+
 def _peak_rss_mb() -> float:
     """VmHWM: this process's own peak (ru_maxrss would include the parent's, inherited across exec)."""
     with open("/proc/self/status") as status:
@@ -79,7 +123,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("unified", "split"), default="unified")
     parser.add_argument("--keep-raw", action="store_true")
     parser.add_argument("--batch-mb", type=float, default=16.0)
-    parser.add_argument("--paths", default="stream,whole,group")
+    parser.add_argument("--paths", default="stream,pipeline,whole,group,partition,floor")
     parser.add_argument("--child", nargs=2, metavar=("PATH", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -108,7 +152,7 @@ def main() -> None:
                 rate = result["sessions"] / result["seconds"]
                 cpu_rate = result["sessions"] / result["cpu_seconds"]
                 print(
-                    f"  {name:<6} run {run}: {result['seconds']:.2f} s wall  {rate:,.0f} sessions/s  "
+                    f"  {name:<9} run {run}: {result['seconds']:.2f} s wall  {rate:,.0f} sessions/s  "
                     f"({cpu_rate:,.0f}/s of CPU time)  {n_records / result['seconds']:,.0f} records/s  "
                     f"{size_mb / result['seconds']:.0f} MB/s  peak RSS {result['peak_rss_mb']:.0f} MB"
                 )

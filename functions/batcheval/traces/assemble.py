@@ -20,6 +20,7 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
 from batcheval.traces.records import (
     KNOWN_KEYS,
     LLO_REFERENCE,
+    MAX_RECORD_BYTES,
     SKIP_DUPLICATE,
     SKIP_MISSING_IDS,
     SKIP_MISSING_SCOPE,
@@ -146,12 +148,23 @@ def _assemble(
     trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]] = {}
     trace_session: dict[str, str] = {}
     known_keys = KNOWN_KEYS.issuperset
+    loads = orjson.loads
     for item in items:
-        record, reason = decode(item)
+        # Fast path for the common case, a line holding one record; anything else goes through `decode`.
+        record: Any = None
+        if type(item) is bytes and len(item) <= MAX_RECORD_BYTES:
+            try:
+                record = loads(item)
+            except orjson.JSONDecodeError:
+                record = None
+            if type(record) is not dict or "traceId" not in record:
+                record = None
         if record is None:
-            if reason is not None:
-                counter.add(reason)
-            continue
+            record, reason = decode(item)
+            if record is None:
+                if reason is not None:
+                    counter.add(reason)
+                continue
         is_span = "startTimeUnixNano" in record or record_kind(record) == "span"
         if not is_span and record_kind(record) is None:
             counter.add(SKIP_NOT_OTEL)
@@ -179,10 +192,12 @@ def _assemble(
                 if known is None or session_id < known:
                     trace_session[trace_id] = session_id
         else:
+            event_name = attrs.get("event.name") if type(attrs) is dict else None
+            event_time = record.get("timeUnixNano")
             event_key = (
                 span_id,
-                _key_part(attrs.get("event.name") if type(attrs) is dict else None),
-                _key_part(record.get("timeUnixNano")),
+                event_name if event_name is None or type(event_name) is str else _key_part(event_name),
+                event_time if type(event_time) is int else _key_part(event_time),
             )
             by_event = trace_events.get(trace_id)
             if by_event is None:
@@ -207,8 +222,11 @@ def _assemble(
             continue
         session_traces.setdefault(session_id, []).append(trace_id)
 
+    scope_classes: dict[str, str] = {}  # scope name → class, learnt once per call
     sessions = [
-        _build_session(session_id, trace_ids, trace_spans, trace_events, counter, keep_raw=keep_raw)
+        _build_session(
+            session_id, trace_ids, trace_spans, trace_events, counter, scope_classes, keep_raw=keep_raw
+        )
         for session_id, trace_ids in session_traces.items()
     ]
     sessions.sort(key=session_order)
@@ -221,13 +239,13 @@ def _build_session(
     trace_spans: dict[str, dict[str, dict[str, Any]]],
     trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]],
     counter: ErrorCounter,
+    scope_classes: dict[str, str],
     *,
     keep_raw: bool,
 ) -> Session:
     turns: list[Turn] = []
     errors: list[str] = []
     any_supported = False
-    scope_classes: dict[str, str] = {}
     roots: dict[str, dict[str, Any]] = {}
     incomplete_by_trace: dict[str, str] = {}
     service_name: str | None = None
@@ -236,7 +254,7 @@ def _build_session(
         views: dict[str, SpanView] = {}
         failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
         span_records = trace_spans[trace_id]
-        for record in span_records.values():
+        for span_id, record in span_records.items():
             scope = record.get("scope")
             scope_name = scope.get("name") if isinstance(scope, dict) else None
             if not scope_name or not isinstance(scope_name, str):
@@ -250,20 +268,18 @@ def _build_session(
                 counter.add(f"{prefix} '{scope_name}'")
                 continue
             attributes = record.get("attributes")
-            if not isinstance(attributes, dict):
+            if type(attributes) is not dict and not isinstance(attributes, dict):
                 attributes = {}
             role = classify_role(attributes, record.get("name") or "")
             if role == "other":
                 any_supported = True
                 if status_code(record) == "ERROR":
-                    view = SpanView(record, trace_id, record["spanId"], scope_name, attributes, role)
+                    view = SpanView(record, trace_id, span_id, scope_name, attributes, role)
                     failed.append(
                         (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
                     )
                 continue
-            views[record["spanId"]] = SpanView(
-                record, trace_id, record["spanId"], scope_name, attributes, role
-            )
+            views[span_id] = SpanView(record, trace_id, span_id, scope_name, attributes, role)
         by_event = trace_events.get(trace_id)
         trace_event_records = sorted(by_event.values(), key=_event_order) if by_event else []
         for event_record in trace_event_records:
@@ -308,15 +324,17 @@ def _event_order(record: dict[str, Any]) -> tuple[int, str, str]:
     """Event records of one span in time order (then by name), whatever order they were read in."""
     attrs = record.get("attributes")
     name = attrs.get("event.name") if isinstance(attrs, dict) else None
-    return (_time_key(record.get("timeUnixNano")), record["spanId"], repr(name))
+    time = record.get("timeUnixNano")
+    return (time if type(time) is int else _time_key(time), record["spanId"], repr(name))
 
 
 def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str, str]:
     """Span documents by start, then event records by time; ties by ids (and event name)."""
     if "startTimeUnixNano" in record:
-        return (0, _time_key(record.get("startTimeUnixNano")), record["traceId"], record["spanId"], "")
-    _, span_id, name = _event_order(record)
-    return (1, _time_key(record.get("timeUnixNano")), record["traceId"], span_id, name)
+        start = record["startTimeUnixNano"]
+        return (0, start if type(start) is int else _time_key(start), record["traceId"], record["spanId"], "")
+    time, span_id, name = _event_order(record)
+    return (1, time, record["traceId"], span_id, name)
 
 
 def _time_key(value: Any) -> int:
@@ -503,8 +521,30 @@ def _last_assistant_text(messages: list[Any]) -> str | None:
 def _messages(raw_messages: list[Any]) -> tuple[Message, ...]:
     out: list[Message] = []
     for message in raw_messages:
-        role = role_of(message) or "assistant"
-        text = message_text(message)
-        if text:
-            out.append(Message(role=role, content=text))
+        if type(message) is dict and len(message) == 2:
+            role = message.get("role")
+            content = message.get("content")
+            if type(role) is str and type(content) is str and len(content) <= _CACHED_MESSAGE_MAX:
+                cached = _plain_message(role, content)
+                if cached is not None:
+                    out.append(cached)
+                continue
+        converted = _message(message)
+        if converted is not None:
+            out.append(converted)
     return tuple(out)
+
+
+def _message(message: Any) -> Message | None:
+    text = message_text(message)
+    return Message(role=role_of(message) or "assistant", content=text) if text else None
+
+
+_CACHED_MESSAGE_MAX = 4096
+
+
+@lru_cache(maxsize=8192)
+def _plain_message(role: str, content: str) -> Message | None:
+    """`_message` of a `{"role": …, "content": "…"}` message, cached (at most 8192 of 4 KB): every model
+    call of a conversation repeats its history, and Message is immutable so one instance serves all."""
+    return _message({"role": role, "content": content})

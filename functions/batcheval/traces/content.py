@@ -118,15 +118,19 @@ def role_of(message: Any) -> str | None:
 
 
 def message_text(message: Any) -> str | None:
-    if isinstance(message, dict) and isinstance(message.get("data"), dict):
-        message = message["data"]  # LangChain message dump: {"type": "ai", "data": {"content": ...}}
+    if isinstance(message, dict):
+        data = message.get("data")
+        if isinstance(data, dict):
+            message = data  # LangChain message dump: {"type": "ai", "data": {"content": ...}}
+        kwargs = message.get("kwargs")
+        if isinstance(kwargs, dict):
+            return as_text(kwargs.get("content"))
+        if "parts" in message:
+            return as_text(message["parts"])
+        return as_text(message.get("content"))
     if isinstance(message, list | tuple) and len(message) == 2:
         return as_text(message[1])
-    if isinstance(message, dict) and isinstance(message.get("kwargs"), dict):
-        return as_text(message["kwargs"].get("content"))
-    if isinstance(message, dict) and "parts" in message:
-        return as_text(message["parts"])
-    return as_text(message.get("content") if isinstance(message, dict) else message)
+    return as_text(message)
 
 
 def messages_of(value: Any) -> list[Any] | None:

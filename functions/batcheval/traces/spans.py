@@ -16,6 +16,7 @@ events (Strands `gen_ai.*.message` / `gen_ai.choice`), then attributes.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal
 
 from batcheval.traces.content import (
@@ -49,6 +50,19 @@ _TRACELOOP_ROLES: dict[str, SpanRole] = {"workflow": "agent", "agent": "agent", 
 _ERROR_CODES = frozenset({"ERROR", "STATUS_CODE_ERROR", 2, "2"})
 _OK_CODES = frozenset({"OK", "STATUS_CODE_OK", 1, "1"})
 
+
+_COMMON_STATUS: dict[str, Literal["OK", "ERROR", "UNSET"]] = {
+    **{code: "ERROR" for code in _ERROR_CODES if type(code) is str},
+    **{code: "OK" for code in _OK_CODES if type(code) is str},
+}
+"""String status codes → status, one dict lookup on the per-span path (`status_code` for the rest)."""
+
+_INPUT_EVENT_ROLES = {
+    "gen_ai.user.message": "user",
+    "gen_ai.system.message": "system",
+    "gen_ai.assistant.message": "assistant",
+}
+_NO_ATTRIBUTES: dict[str, Any] = {}  # shared and never written to
 
 _NO_RECORDS: list[dict[str, Any]] = []  # shared and never appended to (see assemble's join)
 
@@ -97,7 +111,11 @@ class SpanView:
         events = record.get("events")
         self.events: list[Any] = events if type(events) is list else []
         self.event_records: list[dict[str, Any]] = _NO_RECORDS  # replaced by a list on first join
-        self.status_code = status_code(record)
+        status = record.get("status")
+        code = status.get("code") if type(status) is dict else None
+        self.status_code: Literal["OK", "ERROR", "UNSET"] = (
+            _COMMON_STATUS.get(code, "UNSET") if type(code) is str else status_code(record)
+        )
         self._inputs: list[Any] | None = None
         self._outputs: list[Any] | None = None
 
@@ -145,13 +163,10 @@ class SpanView:
             if not isinstance(event, dict):
                 continue
             name = event.get("name")
-            attrs = event.get("attributes") or {}
-            if name == "gen_ai.user.message":
-                found.append({"role": "user", "content": attrs.get("content")})
-            elif name == "gen_ai.system.message":
-                found.append({"role": "system", "content": attrs.get("content")})
-            elif name == "gen_ai.assistant.message":
-                found.append({"role": "assistant", "content": attrs.get("content")})
+            attrs = event.get("attributes") or _NO_ATTRIBUTES
+            role = _INPUT_EVENT_ROLES.get(name) if type(name) is str else None
+            if role is not None:
+                found.append({"role": role, "content": attrs.get("content")})
             elif name == "gen_ai.tool.message":
                 found.append({"role": "tool", "content": attrs.get("content"), "id": attrs.get("id")})
             elif "gen_ai.input.messages" in attrs:  # latest GenAI conventions: operation.details events
@@ -180,7 +195,7 @@ class SpanView:
         for event in self.events:
             if not isinstance(event, dict):
                 continue
-            attrs = event.get("attributes") or {}
+            attrs = event.get("attributes") or _NO_ATTRIBUTES
             if event.get("name") == "gen_ai.choice":
                 found.append({"role": "assistant", "content": attrs.get("message")})
             elif "gen_ai.output.messages" in attrs:
@@ -257,9 +272,14 @@ class SpanView:
         return None
 
     def available_tools(self) -> tuple[str, ...]:
-        tools = maybe_json(self.attributes.get("gen_ai.agent.tools"))
+        declared = self.attributes.get("gen_ai.agent.tools")
+        if type(declared) is str and len(declared) <= _CACHED_TOOLS_MAX:
+            cached = _declared_tool_names(declared)
+            if cached is not None:
+                return cached
+        tools = maybe_json(declared)
         if isinstance(tools, list):
-            return tuple(str(t.get("name") if isinstance(t, dict) else t) for t in tools)
+            return _tool_names(tools)
         names = [
             value
             for key, value in self.attributes.items()
@@ -380,8 +400,9 @@ class SpanView:
     def model(self) -> str | None:
         attrs = self.attributes
         for key in ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name", "llm.request.model"):
-            if attrs.get(key) and attrs[key] != "unknown":  # OpenLLMetry writes "unknown" when it has no name
-                return str(attrs[key])
+            name = attrs.get(key)
+            if name and name != "unknown":  # OpenLLMetry writes "unknown" when it has no name
+                return name if type(name) is str else str(name)
         for key in ("llm.invocation_parameters", "metadata"):  # OpenInference LangChain fallbacks
             params = maybe_json(attrs.get(key))
             if isinstance(params, dict):
@@ -393,7 +414,10 @@ class SpanView:
     def input_tokens(self) -> int | None:
         attrs = self.attributes
         for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt"):
-            value = _as_int(attrs.get(key))
+            value = attrs.get(key)
+            if type(value) is int and 0 <= value < _MAX_INT:
+                return value
+            value = _as_int(value)
             if value is not None:
                 return value
         return None
@@ -405,10 +429,27 @@ class SpanView:
             "gen_ai.usage.completion_tokens",
             "llm.token_count.completion",
         ):
-            value = _as_int(attrs.get(key))
+            value = attrs.get(key)
+            if type(value) is int and 0 <= value < _MAX_INT:
+                return value
+            value = _as_int(value)
             if value is not None:
                 return value
         return None
+
+
+def _tool_names(tools: list[Any]) -> tuple[str, ...]:
+    return tuple(str(t.get("name") if isinstance(t, dict) else t) for t in tools)
+
+
+_CACHED_TOOLS_MAX = 4096
+
+
+@lru_cache(maxsize=1024)
+def _declared_tool_names(declared: str) -> tuple[str, ...] | None:
+    """Tool names of a `gen_ai.agent.tools` JSON list, cached: every turn of an agent repeats the list."""
+    tools = maybe_json(declared)
+    return _tool_names(tools) if isinstance(tools, list) else None
 
 
 def _index_key(path: str) -> tuple[int, ...]:
@@ -480,7 +521,10 @@ def last_user_text(messages: list[Any]) -> str | None:
         if role_of(message) != "user":
             continue
         content = message.get("content") if isinstance(message, dict) else None
-        parsed = maybe_json(content)
+        if type(content) is str and "toolResult" not in content:
+            parsed: Any = None  # cannot be a list of toolResult blocks: skip parsing it
+        else:
+            parsed = maybe_json(content)
         if (
             isinstance(parsed, list)
             and parsed

@@ -44,15 +44,21 @@ def scan_string_value(line: bytes, key: bytes) -> bytes | None:
 
 _SESSION_KEY = b'"session.id"'
 _TRACE_KEY = b'"traceId"'
+_TRACE_KEY_LEN = len(_TRACE_KEY)
 
 
 def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> list[Path]:
-    """Spool lines into `n_spools` files by session (plus one for lines of no known session)."""
+    """Spool lines into `n_spools` files by session (plus one for lines of no known session).
+
+    A trace goes whole to the spool of the first session id seen on it, so only a trace's first
+    line with a session id is scanned for it; every line is scanned for its traceId (inline for
+    the compact `"traceId":"…"` CloudWatch writes, else through `scan_string_value`).
+    """
     paths = [spool_dir / f"spool-{k:03d}.jsonl" for k in range(n_spools + 1)]
     files: list[BinaryIO] = [path.open("wb") for path in paths[:-1]]
     buffers: list[list[bytes]] = [[] for _ in range(n_spools)]  # one write call per 1,000 lines
     pending_path = spool_dir / "pending.jsonl"
-    trace_session: dict[bytes, bytes] = {}
+    trace_spool: dict[bytes, int] = {}
     scan = scan_string_value
     crc32 = zlib.crc32
     try:
@@ -60,27 +66,33 @@ def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> l
             for line in lines:
                 if not line.endswith(b"\n"):
                     line += b"\n"
-                session = scan(line, _SESSION_KEY)
-                if session is None:
-                    pending.write(line)
-                    continue
-                trace = scan(line, _TRACE_KEY)
-                if trace is not None:
-                    known = trace_session.get(trace)
-                    if known is None or session < known:
-                        trace_session[trace] = session
-                buffer = buffers[crc32(session) % n_spools]
+                at = line.find(_TRACE_KEY) + _TRACE_KEY_LEN  # not found: at < _TRACE_KEY_LEN
+                end = line.find(b'"', at + 2) if at >= _TRACE_KEY_LEN and line[at : at + 2] == b':"' else -1
+                if end > 0 and line[end - 1] != 0x5C:  # `"traceId":"…"` without an escaped quote
+                    trace: bytes | None = line[at + 2 : end]
+                else:
+                    trace = scan(line, _TRACE_KEY)
+                spool = trace_spool.get(trace) if trace is not None else None
+                if spool is None:
+                    session = scan(line, _SESSION_KEY)
+                    if session is None:
+                        pending.write(line)
+                        continue
+                    spool = crc32(session) % n_spools
+                    if trace is not None:
+                        trace_spool[trace] = spool
+                buffer = buffers[spool]
                 buffer.append(line)
                 if len(buffer) >= 1000:
-                    files[crc32(session) % n_spools].writelines(buffer)
+                    files[spool].writelines(buffer)
                     buffer.clear()
         for file, buffer in zip(files, buffers, strict=True):
             file.writelines(buffer)
         with pending_path.open("rb") as pending, paths[-1].open("wb") as orphans:
             for line in pending:
                 trace = scan(line, _TRACE_KEY)
-                session = trace_session.get(trace) if trace is not None else None
-                target = orphans if session is None else files[crc32(session) % n_spools]
+                spool = trace_spool.get(trace) if trace is not None else None
+                target = orphans if spool is None else files[spool]
                 target.write(line)
     finally:
         for file in files:

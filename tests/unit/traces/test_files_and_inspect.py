@@ -9,7 +9,7 @@ from batcheval.traces.assemble import assemble
 from batcheval.traces.files import load_sessions
 from batcheval.traces.records import SKIP_UNPARSABLE
 from batcheval.traces.samples import FRAMEWORKS, generate
-from batcheval.traces.stream import iter_jsonl_assemblies, scan_string_value
+from batcheval.traces.stream import iter_jsonl_assemblies, partition_lines, scan_string_value
 
 
 @pytest.fixture
@@ -39,6 +39,36 @@ def test_byte_scan_reads_string_values_with_or_without_spaces():
     assert scan_string_value(b'{"session.id":"b\\"c"}', b'"session.id"') == b'b\\"c'
     assert scan_string_value(b'{"session.id": 5}', b'"session.id"') is None
     assert scan_string_value(b"{}", b'"session.id"') is None
+
+
+def test_partition_keeps_each_trace_with_its_session_whatever_the_spelling(tmp_path):
+    # Given lines of two sessions over many spools: a trace's first line without session.id, a
+    # spaced traceId, an escaped quote in a trace id, and a line whose trace never shows a session
+    def line(trace: str, session: str | None, spaced: bool = False) -> bytes:
+        attributes = {"session.id": session} if session else {}
+        text = json.dumps({"traceId": trace, "spanId": "s", "attributes": attributes})
+        return (text if spaced else text.replace(": ", ":").replace(", ", ",")).encode()
+
+    lines = [
+        line("t1", None),  # before its trace's session is known: resolved at the end
+        line("t1", "alpha"),
+        line("t1", None, spaced=True),
+        line('t"2', "beta"),
+        line('t"2', None),
+        line("t3", "beta", spaced=True),
+        line("t9", None),
+    ]
+
+    # When partitioned into 16 spools
+    paths = partition_lines(lines, 16, tmp_path)
+    spool_of = {raw: index for index, path in enumerate(paths) for raw in path.read_bytes().splitlines()}
+
+    # Then every line is spooled once; each trace, and each session, shares one spool
+    assert sorted(spool_of) == sorted(lines)
+    assert spool_of[lines[0]] == spool_of[lines[1]] == spool_of[lines[2]]
+    assert spool_of[lines[3]] == spool_of[lines[4]] == spool_of[lines[5]]
+    assert spool_of[lines[0]] != len(paths) - 1
+    assert spool_of[lines[6]] == len(paths) - 1  # the orphans' spool
 
 
 def test_filter_log_events_output_and_json_arrays_load_like_json_lines(tmp_path, sample):
