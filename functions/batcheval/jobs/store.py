@@ -185,7 +185,11 @@ class JobStore:
     def list_page(
         self, owner: str, *, limit: int, after: dict[str, str] | None
     ) -> tuple[list[Job], dict[str, str] | None]:
-        """Up to `limit` jobs newest first, and the position after the last one if more exist."""
+        """Up to `limit` jobs newest first, and the position after the last one if more exist.
+
+        DynamoDB stops a Query page at 1 MB whatever `Limit` says, so pages are followed until
+        `limit + 1` items (the extra one tells whether another page exists) or the end.
+        """
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": LIST_INDEX,
@@ -193,16 +197,20 @@ class JobStore:
             "ExpressionAttributeValues": {":pk": _s(owner_key(owner))},
             "ScanIndexForward": False,
             "ConsistentRead": True,
-            # One extra item tells whether another page exists, so the last page has no token.
-            "Limit": limit + 1,
         }
+        start: dict[str, Any] | None = None
         if after is not None:
-            kwargs["ExclusiveStartKey"] = {
-                "pk": _s(owner_key(owner)),
-                "sk": _s(after["sk"]),
-                "listKey": _s(after["listKey"]),
-            }
-        items = cast(list[dict[str, Any]], self._db.query(**kwargs).get("Items", []))
+            start = {"pk": _s(owner_key(owner)), "sk": _s(after["sk"]), "listKey": _s(after["listKey"])}
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
+            kwargs["Limit"] = limit + 1 - len(items)
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._db.query(**kwargs)
+            items.extend(cast(list[dict[str, Any]], response.get("Items", [])))
+            start = cast(dict[str, Any] | None, response.get("LastEvaluatedKey"))
+            if start is None:
+                break
         jobs = [job_from_item(item) for item in items[:limit]]
         if len(items) <= limit:
             return jobs, None

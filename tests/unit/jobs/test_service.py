@@ -278,3 +278,26 @@ def test_concurrent_starts_never_overshoot_the_active_quota(clients, stack_key):
     assert outcomes.count("quota") == 7
     assert service.store.counters(OWNER) == {"active": 3, "stored": 3}
     assert len(service.list_jobs(OWNER, max_results=100, next_token=None).jobs) == 3
+
+
+def test_list_reaches_every_job_when_a_query_page_hits_dynamodb_1mb_limit(clients, stack_key):
+    # Given 45 jobs whose items are ~30 KB each (a 450-id session filter is still stored inline),
+    # so 45 of them exceed the 1 MB DynamoDB returns per Query
+    service = build_service(clients, stack_key, max_active_jobs=100)
+    session_ids = [f"session-{i:04d}-{'x' * 48}" for i in range(450)]
+    source = {"cloudWatchLogs": {"serviceNames": ["svc"], "filterConfig": {"sessionIds": session_ids}}}
+    for i in range(45):
+        service.start(OWNER, start_request(f"big{i}", dataSourceConfig=source))
+
+    # When listing with the largest page size until there is no token
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = service.list_jobs(OWNER, max_results=100, next_token=token)
+        seen.extend(job.name for job in page.jobs)
+        token = page.next_token
+        if token is None:
+            break
+
+    # Then every job is listed exactly once
+    assert sorted(seen) == sorted(f"big{i}" for i in range(45))
