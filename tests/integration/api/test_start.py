@@ -339,3 +339,17 @@ def test_base64_encoded_body_is_decoded(stack: Stack):
 
     # When starting / Then it is accepted like a plain body
     assert invoke("start", event).status == 202
+
+
+def test_api_owner_account_is_never_taken_for_the_caller(stack: Stack):
+    # Given a request whose identity has no caller account (e.g. an authorizer that is not AWS_IAM),
+    # while requestContext.accountId names the account that owns the API, as API Gateway always does
+    event = api_event("start", body=start_body(), account=None)
+    event["requestContext"]["accountId"] = "999999999999"
+
+    # When starting a job
+    response = invoke("start", event)
+
+    # Then it is refused, and no job was created for the API owner
+    assert (response.status, response.error_type) == (403, "AccessDeniedException")
+    assert Api("999999999999").list().body["batchEvaluations"] == []
