@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -220,7 +220,13 @@ class JobService:
             )
         if run_id is None:
             return job
-        return self._store.record_run(job.owner, job.job_id, run_id, now=self._clock())
+        try:
+            return self._store.record_run(job.owner, job.job_id, run_id, now=self._clock())
+        except ConflictError:
+            # A Stop (or Delete) won the race: the job never gets this run, so the run must not go on.
+            logger.warning("job left PENDING while its run started", extra={"batchEvaluationId": job.job_id})
+            self._starter.stop(replace(job, run_id=run_id))
+            return self._store.get(job.owner, job.job_id) or job
 
     # ---- Get / List ----------------------------------------------------------------------------
     def get(self, owner: str, job_id: str) -> JobView:

@@ -412,20 +412,28 @@ class JobStore:
         )
 
     def record_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> Job:
-        """Attach the pipeline run that was started for a still-active job (once)."""
+        """Attach the pipeline run that was started for a still-PENDING job (once).
+
+        ConflictError when the job has a run already or left PENDING meanwhile (a Stop moved it to
+        STOPPED while the run was starting): the caller must then stop the run it started.
+        """
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
                 UpdateExpression="SET #runId = :run, #updatedAt = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#runId)",
-                ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt"},
-                ExpressionAttributeValues={":run": _s(run_id), ":now": _s(format_instant(now))},
+                ConditionExpression="#status = :pending AND attribute_not_exists(#runId)",
+                ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":run": _s(run_id),
+                    ":now": _s(format_instant(now)),
+                    ":pending": _s("PENDING"),
+                },
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            raise ConflictError(f"Batch evaluation {job_id} already has a run.") from error
+            raise ConflictError(f"Batch evaluation {job_id} is no longer PENDING without a run.") from error
         return self.require(owner, job_id)
 
     def remove(self, job: Job) -> None:

@@ -301,3 +301,27 @@ def test_list_reaches_every_job_when_a_query_page_hits_dynamodb_1mb_limit(client
 
     # Then every job is listed exactly once
     assert sorted(seen) == sorted(f"big{i}" for i in range(45))
+
+
+def test_a_stop_that_wins_the_race_with_the_pipeline_start_stops_the_new_run(clients, stack_key):
+    # Given a pipeline whose start is slow: a Stop arrives while the run is being started
+    class StoppedWhileStarting(RecordingStarter):
+        service: JobService
+
+        def start(self, job: Job) -> str | None:
+            assert self.service.stop(job.owner, job.job_id).status == "STOPPED"  # no run yet
+            return super().start(job)
+
+    starter = StoppedWhileStarting()
+    service = build_service(clients, stack_key, starter=starter)
+    starter.service = service
+
+    # When the Start completes
+    result = service.start(OWNER, start_request())
+
+    # Then Start still succeeds, the job stays STOPPED without a run attached,
+    # and the run that was started anyway is asked to stop
+    job = service.store.require(OWNER, result.job.job_id)
+    assert (result.job.status, job.status, job.run_id) == ("STOPPED", "STOPPED", None)
+    assert starter.stopped == [job.job_id]
+    assert service.store.counters(OWNER) == {"active": 0, "stored": 1}
