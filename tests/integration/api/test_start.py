@@ -353,3 +353,23 @@ def test_api_owner_account_is_never_taken_for_the_caller(stack: Stack):
     # Then it is refused, and no job was created for the API owner
     assert (response.status, response.error_type) == (403, "AccessDeniedException")
     assert Api("999999999999").list().body["batchEvaluations"] == []
+
+
+def test_a_time_range_that_ends_before_it_starts_is_rejected(api: Api):
+    # Given a session window whose end is not after its start (it could never match a session)
+    for window in (
+        {"startTime": "2026-11-26T00:00:00Z", "endTime": "2026-11-25T00:00:00Z"},
+        {"startTime": "2026-11-26T00:00:00Z", "endTime": "2026-11-26T02:00:00+02:00"},
+    ):
+        body = start_body()
+        body["dataSourceConfig"]["cloudWatchLogs"]["filterConfig"] = {"timeRange": window}
+
+        # When starting
+        response = api.start(body)
+
+        # Then the window is named in a ValidationException and no job exists
+        assert response.status == 400
+        assert [f["name"] for f in response.body["fieldList"]] == [
+            "dataSourceConfig.cloudWatchLogs.filterConfig.timeRange"
+        ]
+        assert api.list().body["batchEvaluations"] == []
