@@ -265,6 +265,8 @@ class JobService:
                 job = self._store.require(owner, job_id)  # a run started meanwhile: stop that run
                 if job.status == "STOPPING":
                     return job
+                if job.status == "PENDING" and job.run_id is None:
+                    raise  # nothing to stop yet: never leave a run-less job waiting in STOPPING
         stopping = self._store.transition(owner, job_id, "STOPPING", now=self._clock())
         self._starter.stop(stopping)
         return stopping

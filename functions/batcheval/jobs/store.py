@@ -279,19 +279,29 @@ class JobStore:
                     }
                 }
             )
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled(error):
+                raise
+            return self._explain_create_failure(job, _reasons(error), max_active, max_stored, error)
+        return Created(job)
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, retried while it is cancelled only by concurrent transactions.
+
+        Every transaction of an owner touches its one COUNTERS item, so two at once (a Stop while
+        the pipeline finishes another job) can cancel each other with no condition failing.
+        """
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 self._db.transact_write_items(TransactItems=cast(Any, items))
-                return Created(job)
+                return
             except ClientError as error:
-                if not _is_cancelled(error):
+                last = attempt + 1 == _TRANSACTION_ATTEMPTS
+                if last or not (_is_cancelled(error) and _retryable_cancellation(_reasons(error))):
                     raise
-                reasons = _reasons(error)
-                if _retryable_cancellation(reasons) and attempt + 1 < _TRANSACTION_ATTEMPTS:
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                return self._explain_create_failure(job, reasons, max_active, max_stored, error)
-        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+                time.sleep(0.05 * (attempt + 1))
 
     def _explain_create_failure(
         self,
@@ -394,7 +404,7 @@ class JobStore:
         if delta:
             items.append(self._counter_update(pk, "active", delta))
         try:
-            self._db.transact_write_items(TransactItems=cast(Any, items))
+            self._transact(items)
         except ClientError as error:
             if not _is_cancelled(error):
                 raise
@@ -455,7 +465,7 @@ class JobStore:
         if job.client_token is not None:
             items.append(self._owned_reservation_delete(pk, f"TOKEN#{job.client_token}", job.job_id))
         try:
-            self._db.transact_write_items(TransactItems=cast(Any, items))
+            self._transact(items)
         except ClientError as error:
             if not _is_cancelled(error):
                 raise

@@ -3,8 +3,10 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from batcheval.aws import AwsClients
 from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
@@ -325,3 +327,83 @@ def test_a_stop_that_wins_the_race_with_the_pipeline_start_stops_the_new_run(cli
     assert (result.job.status, job.status, job.run_id) == ("STOPPED", "STOPPED", None)
     assert starter.stopped == [job.job_id]
     assert service.store.counters(OWNER) == {"active": 0, "stored": 1}
+
+
+def transaction_cancelled(codes: list[str]) -> ClientError:
+    """DynamoDB's TransactionCanceledException with one cancellation reason code per item."""
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+        "CancellationReasons": [{"Code": code} for code in codes],
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
+def _cancel_once_with_transaction_conflict(
+    db: Any, monkeypatch: pytest.MonkeyPatch, *, call: int = 1
+) -> list[int]:
+    """Make the store's `call`-th next TransactWriteItems fail as DynamoDB does when another transaction
+    touches one of its items at the same time (here: the owner's shared COUNTERS item)."""
+    real = db.transact_write_items
+    calls: list[int] = []
+
+    def flaky(**kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == call:
+            items = kwargs["TransactItems"]
+            assert isinstance(items, list)
+            raise transaction_cancelled(["None"] * (len(items) - 1) + ["TransactionConflict"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(db, "transact_write_items", flaky)
+    return calls
+
+
+def test_stop_and_delete_retry_a_transaction_cancelled_by_a_concurrent_one(
+    service: JobService, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a job, and a concurrent transaction on the owner's counters that cancels the Stop's once
+    job = service.start(OWNER, start_request()).job
+    db = clients.client("dynamodb")  # the cached client the service's store uses
+    calls = _cancel_once_with_transaction_conflict(db, monkeypatch)
+
+    # When stopping it
+    stopped = service.stop(OWNER, job.job_id)
+
+    # Then the Stop is retried and succeeds rather than answering a ConflictException
+    assert stopped.status == "STOPPED"
+    assert len(calls) == 2
+    assert service.store.counters(OWNER) == {"active": 0, "stored": 1}
+
+    # And the same holds for the Delete's final removal (its 2nd transaction, after DELETING)
+    calls = _cancel_once_with_transaction_conflict(db, monkeypatch, call=2)
+    service.delete(OWNER, job.job_id)
+    assert service.store.get(OWNER, job.job_id) is None
+    assert len(calls) == 3
+    assert service.store.counters(OWNER) == {"active": 0, "stored": 0}
+
+
+def test_a_stop_that_keeps_being_cancelled_leaves_a_run_less_job_pending(
+    service: JobService, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a job with no run, and its STOPPED transaction cancelled by concurrent ones on every try
+    job = service.start(OWNER, start_request()).job
+    db = clients.client("dynamodb")
+    real = db.transact_write_items
+    calls: list[int] = []
+    cancelled = transaction_cancelled(["TransactionConflict", "None"])
+
+    def cancelled_while_stopping(**kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) <= 4:  # every attempt of the one transition
+            raise cancelled
+        return real(**kwargs)
+
+    monkeypatch.setattr(db, "transact_write_items", cancelled_while_stopping)
+
+    # When stopping it, Then the caller is told to retry (409)
+    with pytest.raises(ConflictError):
+        service.stop(OWNER, job.job_id)
+
+    # And the job was not moved to STOPPING, where no pipeline would ever finish the stop
+    assert len(calls) == 4
+    assert service.store.require(OWNER, job.job_id).status == "PENDING"
