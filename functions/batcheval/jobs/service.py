@@ -126,6 +126,10 @@ class JobService:
                 + ", ".join(issue.name for issue in issues),
                 fields=issues,
             )
+        if not request.get("evaluators"):
+            # With insights not supported yet, such a job would discover sessions and evaluate nothing.
+            message = "Name at least one evaluator in evaluators."
+            raise ValidationError(message, fields=[FieldIssue("evaluators", message)])
         token: str | None = request.get("clientToken")
         fingerprint = request_hash(request)
         if token is not None:

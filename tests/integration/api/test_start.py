@@ -373,3 +373,17 @@ def test_a_time_range_that_ends_before_it_starts_is_rejected(api: Api):
             "dataSourceConfig.cloudWatchLogs.filterConfig.timeRange"
         ]
         assert api.list().body["batchEvaluations"] == []
+
+
+def test_a_job_without_evaluators_is_rejected(api: Api):
+    # Given Start requests that name no evaluator (and no insights: those are not supported yet)
+    without = start_body()
+    del without["evaluators"]
+    for body in (without, start_body(evaluators=[])):
+        # When starting
+        response = api.start(body)
+
+        # Then a ValidationException names `evaluators` and no job exists (it would evaluate nothing)
+        assert (response.status, response.error_type) == (400, "ValidationException")
+        assert [f["name"] for f in response.body["fieldList"]] == ["evaluators"]
+    assert api.list().body["batchEvaluations"] == []
