@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,8 +44,16 @@ def request_hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def unsupported_fields(request: dict[str, Any]) -> list[FieldIssue]:
-    """Request fields this deployment cannot honour yet: rejected, never silently ignored."""
+NO_EVALUATOR_MESSAGE = "Name at least one evaluator in evaluators."
+
+
+def request_issues(request: Mapping[str, Any]) -> list[FieldIssue]:
+    """What this deployment refuses in a Start request beyond the wire model.
+
+    Features it cannot honour yet (rejected, never silently ignored) and a job with no evaluator
+    (with insights unsupported it would evaluate nothing). Safe on a raw, unvalidated body, so the
+    API can name these together with the model's own errors in one ValidationException.
+    """
     issues: list[FieldIssue] = []
     if request.get("insights"):
         issues.append(FieldIssue("insights", "insights are not supported by this deployment yet."))
@@ -55,13 +63,16 @@ def unsupported_fields(request: dict[str, Any]) -> list[FieldIssue]:
                 "datasetExecutionConfig", "datasetExecutionConfig is not supported by this deployment yet."
             )
         )
-    if (request.get("dataSourceConfig") or {}).get("onlineEvaluationConfigSource") is not None:
+    source = request.get("dataSourceConfig")
+    if isinstance(source, Mapping) and source.get("onlineEvaluationConfigSource") is not None:
         issues.append(
             FieldIssue(
                 "dataSourceConfig.onlineEvaluationConfigSource",
                 "onlineEvaluationConfigSource is not supported by this deployment yet; use cloudWatchLogs.",
             )
         )
+    if not request.get("evaluators"):
+        issues.append(FieldIssue("evaluators", NO_EVALUATOR_MESSAGE))
     return issues
 
 
@@ -119,17 +130,15 @@ class JobService:
 
     # ---- Start ---------------------------------------------------------------------------------
     def start(self, owner: str, request: dict[str, Any]) -> StartResult:
-        issues = unsupported_fields(request)
-        if issues:
+        issues = request_issues(request)
+        unsupported = [issue.name for issue in issues if issue.message != NO_EVALUATOR_MESSAGE]
+        if unsupported:
             raise ValidationError(
-                "The request uses features not supported by this deployment yet: "
-                + ", ".join(issue.name for issue in issues),
+                "The request uses features not supported by this deployment yet: " + ", ".join(unsupported),
                 fields=issues,
             )
-        if not request.get("evaluators"):
-            # With insights not supported yet, such a job would discover sessions and evaluate nothing.
-            message = "Name at least one evaluator in evaluators."
-            raise ValidationError(message, fields=[FieldIssue("evaluators", message)])
+        if issues:
+            raise ValidationError(NO_EVALUATOR_MESSAGE, fields=issues)
         token: str | None = request.get("clientToken")
         fingerprint = request_hash(request)
         if token is not None:

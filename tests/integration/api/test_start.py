@@ -387,3 +387,33 @@ def test_a_job_without_evaluators_is_rejected(api: Api):
         assert (response.status, response.error_type) == (400, "ValidationException")
         assert [f["name"] for f in response.body["fieldList"]] == ["evaluators"]
     assert api.list().body["batchEvaluations"] == []
+
+
+def test_model_errors_and_refused_features_are_named_in_one_answer(api: Api):
+    # Given a Start with a bad name, an unsupported feature and no evaluator
+    body = start_body(
+        batchEvaluationName="1 bad name", insights=[{"insightId": "Builtin.Insight.UserIntent"}]
+    )
+    del body["evaluators"]
+
+    # When starting
+    response = api.start(body)
+
+    # Then one ValidationException names all three, not only the model's error
+    assert (response.status, response.error_type) == (400, "ValidationException")
+    assert [f["name"] for f in response.body["fieldList"]] == [
+        "batchEvaluationName",
+        "insights",
+        "evaluators",
+    ]
+    assert response.body["message"] == "3 validation error(s) in: batchEvaluationName, insights, evaluators"
+
+
+def test_a_malformed_refused_field_is_named_once_and_never_crashes(api: Api):
+    # Given an unsupported member and a data source that are not even objects
+    body = start_body(insights="not a list", dataSourceConfig="not an object")
+
+    # When starting, Then each is named once in a ValidationException
+    response = api.start(body)
+    assert response.status == 400
+    assert sorted(f["name"] for f in response.body["fieldList"]) == ["dataSourceConfig", "insights"]
