@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError
+from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
 from batcheval.jobs.records import Job, SpecLocation
 from batcheval.jobs.status import JobStatus, changes_activity, sources_of
 
@@ -291,16 +291,21 @@ class JobStore:
         """TransactWriteItems, retried while it is cancelled only by concurrent transactions.
 
         Every transaction of an owner touches its one COUNTERS item, so two at once (a Stop while
-        the pipeline finishes another job) can cancel each other with no condition failing.
+        the pipeline finishes another job) can cancel each other with no condition failing. Still
+        contended after the last try → ThrottlingError: the caller's retry (boto3 retries 429 by
+        itself) may succeed, unlike after a ConflictException or a 500.
         """
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 self._db.transact_write_items(TransactItems=cast(Any, items))
                 return
             except ClientError as error:
-                last = attempt + 1 == _TRANSACTION_ATTEMPTS
-                if last or not (_is_cancelled(error) and _retryable_cancellation(_reasons(error))):
+                if not (_is_cancelled(error) and _retryable_cancellation(_reasons(error))):
                     raise
+                if attempt + 1 == _TRANSACTION_ATTEMPTS:
+                    raise ThrottlingError(
+                        "Too many concurrent changes to this account's jobs; retry."
+                    ) from error
                 time.sleep(0.05 * (attempt + 1))
 
     def _explain_create_failure(

@@ -9,7 +9,13 @@ import pytest
 from botocore.exceptions import ClientError
 
 from batcheval.aws import AwsClients
-from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
+from batcheval.errors import (
+    ConflictError,
+    ResourceNotFoundError,
+    ServiceQuotaExceededError,
+    ThrottlingError,
+    ValidationError,
+)
 from batcheval.jobs.records import Job
 from batcheval.jobs.service import JobService
 from tests.unit.jobs.conftest import BUCKET, OTHER, OWNER, build_service, start_request
@@ -400,10 +406,27 @@ def test_a_stop_that_keeps_being_cancelled_leaves_a_run_less_job_pending(
 
     monkeypatch.setattr(db, "transact_write_items", cancelled_while_stopping)
 
-    # When stopping it, Then the caller is told to retry (409)
-    with pytest.raises(ConflictError):
+    # When stopping it, Then the caller is told to retry (429, which boto3 retries by itself)
+    with pytest.raises(ThrottlingError):
         service.stop(OWNER, job.job_id)
 
     # And the job was not moved to STOPPING, where no pipeline would ever finish the stop
     assert len(calls) == 4
     assert service.store.require(OWNER, job.job_id).status == "PENDING"
+
+
+def test_a_start_that_stays_contended_is_throttled_and_leaves_nothing(
+    service: JobService, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+):
+    # Given every transaction cancelled by concurrent ones (no condition failing)
+    def always_contended(**_: object) -> None:
+        raise transaction_cancelled(["None", "None", "TransactionConflict"])
+
+    monkeypatch.setattr(clients.client("dynamodb"), "transact_write_items", always_contended)
+
+    # When starting, Then the caller gets a retryable ThrottlingException, not a 500
+    with pytest.raises(ThrottlingError):
+        service.start(OWNER, start_request())
+
+    # And the request object written to S3 before the transaction is gone again
+    assert clients.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
