@@ -29,7 +29,7 @@ from batcheval.jobs.store import Created, JobStore, TokenClaim
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESULTS = 10
-# dataSourceConfig larger than this (e.g. 500 sessions x 100 trace ids) is echoed from S3, not the item.
+# dataSourceConfig larger than this (e.g. 500 sessions x 100 trace ids) is echoed from its own S3 object.
 INLINE_DATA_SOURCE_LIMIT = 32_000
 START_FAILED_MESSAGE = "The evaluation pipeline could not be started."
 
@@ -155,14 +155,17 @@ class JobService:
         job_id = self._new_id(name)
         arn = job_arn(partition=self._partition, region=self._region, account=owner, job_id=job_id)
         body = {key: value for key, value in request.items() if key != "clientToken"}
+        data_source = request["dataSourceConfig"]
+        inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
         spec = self._payloads.put_spec(
             owner=owner,
             job_id=job_id,
             job_arn=arn,
             kms_key_arn=caller_key or self._default_key,
             spec=body,
+            data_source=None if inline else data_source,
         )
-        job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec)
+        job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec, inline=inline)
         try:
             outcome = self._store.create(job, max_active=self._max_active, max_stored=self._max_stored)
         except Exception:
@@ -190,10 +193,11 @@ class JobService:
         token: str | None,
         fingerprint: str,
         spec: SpecLocation,
+        *,
+        inline: bool,
     ) -> Job:
         now = self._clock()
         data_source = request["dataSourceConfig"]
-        inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
         return Job(
             owner=owner,
             job_id=job_id,
@@ -209,7 +213,7 @@ class JobService:
             kms_key_arn=request.get("kmsKeyArn"),
             tags=request.get("tags"),
             data_source_config=data_source if inline else None,
-            data_source_in_spec=not inline,
+            data_source_in_s3=not inline,
             client_token=token,
             request_hash=fingerprint,
         )
@@ -245,12 +249,12 @@ class JobService:
     def get(self, owner: str, job_id: str) -> JobView:
         job = self._store.require(owner, job_id)
         data_source = job.data_source_config
-        if job.data_source_in_spec:
+        if job.data_source_in_s3:
             try:
-                data_source = self._payloads.get_spec(job.spec).get("dataSourceConfig")
+                data_source = self._payloads.get_data_source(job.spec)
             except ClientError:
                 # As AgentCore: with the key unusable, Get still answers with the job's metadata.
-                logger.warning("job spec unreadable", extra={"batchEvaluationId": job_id}, exc_info=True)
+                logger.warning("data source unreadable", extra={"batchEvaluationId": job_id}, exc_info=True)
                 data_source = None
         return JobView(job, data_source)
 

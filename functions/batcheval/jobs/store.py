@@ -81,7 +81,7 @@ def job_to_item(job: Job) -> dict[str, Any]:
         "kmsKeyArn": job.kms_key_arn,
         "tags": job.tags,
         "dataSourceConfig": job.data_source_config,
-        "dataSourceInSpec": job.data_source_in_spec,
+        "dataSourceInS3": job.data_source_in_s3,
     }
     item: dict[str, Any] = {
         "pk": _s(owner_key(job.owner)),
@@ -129,7 +129,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         kms_key_arn=doc.get("kmsKeyArn"),
         tags=doc.get("tags"),
         data_source_config=doc.get("dataSourceConfig"),
-        data_source_in_spec=bool(doc.get("dataSourceInSpec")),
+        data_source_in_s3=bool(doc.get("dataSourceInS3")),
         client_token=item.get("clientToken", {}).get("S"),
         request_hash=item["requestHash"]["S"],
         run_id=item.get("runId", {}).get("S"),

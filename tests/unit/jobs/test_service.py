@@ -255,11 +255,17 @@ def test_delete_removes_job_reservations_and_objects(service: JobService, client
     assert service.start(OWNER, start_request("gone", TOKEN)).created
 
 
-def test_large_data_source_is_echoed_from_s3(service: JobService):
+def test_large_data_source_is_echoed_from_s3_without_reading_the_request(service: JobService, clients):
+    # Given a job whose dataSourceConfig is too large for the item
     trace_ids = [{"sessionId": f"s{i}", "traceIds": [f"{i:032x}"] * 100} for i in range(50)]
     source = {"cloudWatchLogs": {"serviceNames": ["svc"], "filterConfig": {"sessionTraceIds": trace_ids}}}
     job = service.start(OWNER, start_request(dataSourceConfig=source)).job
-    assert job.data_source_in_spec
+    assert job.data_source_in_s3
+
+    # When the stored request (which also holds the ground truth, up to megabytes) is not there
+    clients.client("s3").delete_object(Bucket=BUCKET, Key=job.spec.key)
+
+    # Then Get still echoes the data source: it reads only the data source's own object
     assert service.get(OWNER, job.job_id).data_source_config == source
 
 
