@@ -27,6 +27,7 @@ from batcheval.local.server import LocalApiServer
 from batcheval.local.sigv4 import DEFAULT_TENANT, TenantRegistry
 
 SOURCE = {"cloudWatchLogs": {"serviceNames": ["bench_agent.DEFAULT"], "logGroupNames": ["/aws/spans"]}}
+EVALUATORS = [{"evaluatorId": "Builtin.Helpfulness"}]
 
 
 def _report(name: str, samples: list[float]) -> None:
@@ -68,7 +69,9 @@ def main() -> None:
             ids: list[str] = []
 
             def start(n: int) -> None:
-                job = client.start_batch_evaluation(batchEvaluationName=f"bench_{n}", dataSourceConfig=SOURCE)
+                job = client.start_batch_evaluation(
+                    batchEvaluationName=f"bench_{n}", dataSourceConfig=SOURCE, evaluators=EVALUATORS
+                )
                 ids.append(job["batchEvaluationId"])
 
             _report("StartBatchEvaluation", _timed(start, args.repeat))

@@ -46,14 +46,31 @@ def field_path(location: Sequence[int | str]) -> str:
     return path
 
 
-def validation_error(error: PydanticValidationError, *, prefix: Sequence[str] = ()) -> ValidationError:
-    """Every bad field of a request, named, in one ValidationException."""
-    issues = [
-        FieldIssue(field_path([*prefix, *detail["loc"]]) or "body", detail["msg"])
-        for detail in error.errors()
-    ]
+def _named(issues: list[FieldIssue]) -> ValidationError:
     names = ", ".join(dict.fromkeys(issue.name for issue in issues))
     return ValidationError(f"{len(issues)} validation error(s) in: {names}", fields=issues)
+
+
+def validation_error(error: PydanticValidationError, *, prefix: Sequence[str] = ()) -> ValidationError:
+    """Every bad field of a request, named, in one ValidationException."""
+    return _named(
+        [
+            FieldIssue(field_path([*prefix, *detail["loc"]]) or "body", detail["msg"])
+            for detail in error.errors()
+        ]
+    )
+
+
+def with_issues(error: ValidationError, extra: Sequence[FieldIssue]) -> ValidationError:
+    """`error` plus issues found outside the model, so one answer names every bad field instead of
+    revealing them one resubmission at a time. A field already named, or inside one, is not repeated."""
+    known = [issue.name for issue in error.fields]
+
+    def named(name: str) -> bool:
+        return any(name == k or name.startswith((f"{k}.", f"{k}[")) for k in known)
+
+    added = [issue for issue in extra if not named(issue.name)]
+    return _named([*error.fields, *added]) if added else error
 
 
 def error_body(error: DomainError) -> dict[str, Any]:

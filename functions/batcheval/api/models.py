@@ -199,6 +199,14 @@ class SessionFilterConfig(WireModel):
     startTime: Timestamp | None = None
     endTime: Timestamp | None = None
 
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> SessionFilterConfig:
+        # Sessions are selected with startTime <= activity < endTime: an empty window can never
+        # match, so the job would only fail later with "no sessions found".
+        if self.startTime is not None and self.endTime is not None and self.endTime <= self.startTime:
+            raise ValueError("endTime must be after startTime")
+        return self
+
 
 class SessionTraceIds(WireModel):
     sessionId: str

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 from batcheval.api import responses
+from batcheval.api.errors import with_issues
 from batcheval.api.models import (
     DeleteBatchEvaluationRequest,
     GetBatchEvaluationRequest,
@@ -22,7 +23,8 @@ from batcheval.api.models import (
 from batcheval.api.requests import json_body, parse, path_parameter, query_parameter
 from batcheval.api.routes import DELETE, GET, LIST, START, STOP
 from batcheval.api.tenancy import owner_from_event
-from batcheval.jobs.service import JobService
+from batcheval.errors import ValidationError
+from batcheval.jobs.service import JobService, request_issues
 
 PATH_ID = "batchEvaluationId"
 JobIdRequest = GetBatchEvaluationRequest | StopBatchEvaluationRequest | DeleteBatchEvaluationRequest
@@ -36,7 +38,11 @@ def wire_response(model: WireModel, status: int) -> Response[str]:
 
 def start(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
     owner = owner_from_event(event.raw_event)
-    request = parse(StartBatchEvaluationRequest, json_body(event))
+    body = json_body(event)
+    try:
+        request = parse(StartBatchEvaluationRequest, body)
+    except ValidationError as error:
+        raise with_issues(error, request_issues(body)) from error
     result = service.start(owner, request.to_wire())
     return wire_response(responses.start_response(result.job), START.success_status)
 

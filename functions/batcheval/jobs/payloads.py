@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 ENCRYPTION_CONTEXT_KEY = "batcheval:batchEvaluationArn"
 SPEC_OBJECT = "request.json"
+# A dataSourceConfig too large for the item, stored alone so Get never reads the ground truth.
+DATA_SOURCE_OBJECT = "data-source.json"
 
 
 def job_prefix(owner: str, job_id: str) -> str:
@@ -57,23 +59,41 @@ class PayloadStore:
         if metadata.get("KeySpec") != "SYMMETRIC_DEFAULT":
             raise invalid("The KMS key must be a symmetric encryption key.")
 
-    def put_spec(self, *, owner: str, job_id: str, job_arn: str, kms_key_arn: str, spec: Any) -> SpecLocation:
-        key = job_prefix(owner, job_id) + SPEC_OBJECT
+    def put_spec(
+        self,
+        *,
+        owner: str,
+        job_id: str,
+        job_arn: str,
+        kms_key_arn: str,
+        spec: Any,
+        data_source: Any = None,
+    ) -> SpecLocation:
+        """Store the request; `data_source` (when given) also alone, for `get_data_source`."""
+        prefix = job_prefix(owner, job_id)
         context = base64.b64encode(orjson.dumps(encryption_context(job_arn))).decode()
-        self._s3.put_object(
-            Bucket=self._bucket,
-            Key=key,
-            Body=orjson.dumps(spec),
-            ContentType="application/json",
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=kms_key_arn,
-            SSEKMSEncryptionContext=context,
-        )
-        return SpecLocation(bucket=self._bucket, key=key, kms_key_arn=kms_key_arn)
+        objects = {SPEC_OBJECT: spec} | ({DATA_SOURCE_OBJECT: data_source} if data_source is not None else {})
+        for name, content in objects.items():
+            self._s3.put_object(
+                Bucket=self._bucket,
+                Key=prefix + name,
+                Body=orjson.dumps(content),
+                ContentType="application/json",
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=kms_key_arn,
+                SSEKMSEncryptionContext=context,
+            )
+        return SpecLocation(bucket=self._bucket, key=prefix + SPEC_OBJECT, kms_key_arn=kms_key_arn)
 
     def get_spec(self, location: SpecLocation) -> Any:
-        body = self._s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
-        return orjson.loads(body)
+        return self._get(location.bucket, location.key)
+
+    def get_data_source(self, location: SpecLocation) -> Any:
+        """The dataSourceConfig stored next to the spec by `put_spec(data_source=...)`."""
+        return self._get(location.bucket, location.key.rsplit("/", 1)[0] + "/" + DATA_SOURCE_OBJECT)
+
+    def _get(self, bucket: str, key: str) -> Any:
+        return orjson.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def delete_job_objects(self, owner: str, job_id: str) -> int:
         """Delete every object stored for the job; returns how many were deleted."""

@@ -41,9 +41,9 @@ class Job:
     kms_key_arn: str | None = None
     tags: dict[str, str] | None = None
     # Inline copy of the request's dataSourceConfig; None when it was too large for the item
-    # (`data_source_in_spec` is then True and the spec object in S3 has it).
+    # (`data_source_in_s3` is then True: it is in its own object next to the spec).
     data_source_config: dict[str, Any] | None = None
-    data_source_in_spec: bool = False
+    data_source_in_s3: bool = False
     client_token: str | None = None
     # Identifier of the pipeline run (e.g. a Step Functions execution ARN); None = never started.
     run_id: str | None = None

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from batcheval.jobs.store import Created, JobStore, TokenClaim
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_RESULTS = 10
-# dataSourceConfig larger than this (e.g. 500 sessions x 100 trace ids) is echoed from S3, not the item.
+# dataSourceConfig larger than this (e.g. 500 sessions x 100 trace ids) is echoed from its own S3 object.
 INLINE_DATA_SOURCE_LIMIT = 32_000
 START_FAILED_MESSAGE = "The evaluation pipeline could not be started."
 
@@ -44,8 +44,16 @@ def request_hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def unsupported_fields(request: dict[str, Any]) -> list[FieldIssue]:
-    """Request fields this deployment cannot honour yet: rejected, never silently ignored."""
+NO_EVALUATOR_MESSAGE = "Name at least one evaluator in evaluators."
+
+
+def request_issues(request: Mapping[str, Any]) -> list[FieldIssue]:
+    """What this deployment refuses in a Start request beyond the wire model.
+
+    Features it cannot honour yet (rejected, never silently ignored) and a job with no evaluator
+    (with insights unsupported it would evaluate nothing). Safe on a raw, unvalidated body, so the
+    API can name these together with the model's own errors in one ValidationException.
+    """
     issues: list[FieldIssue] = []
     if request.get("insights"):
         issues.append(FieldIssue("insights", "insights are not supported by this deployment yet."))
@@ -55,13 +63,16 @@ def unsupported_fields(request: dict[str, Any]) -> list[FieldIssue]:
                 "datasetExecutionConfig", "datasetExecutionConfig is not supported by this deployment yet."
             )
         )
-    if (request.get("dataSourceConfig") or {}).get("onlineEvaluationConfigSource") is not None:
+    source = request.get("dataSourceConfig")
+    if isinstance(source, Mapping) and source.get("onlineEvaluationConfigSource") is not None:
         issues.append(
             FieldIssue(
                 "dataSourceConfig.onlineEvaluationConfigSource",
                 "onlineEvaluationConfigSource is not supported by this deployment yet; use cloudWatchLogs.",
             )
         )
+    if not request.get("evaluators"):
+        issues.append(FieldIssue("evaluators", NO_EVALUATOR_MESSAGE))
     return issues
 
 
@@ -119,13 +130,15 @@ class JobService:
 
     # ---- Start ---------------------------------------------------------------------------------
     def start(self, owner: str, request: dict[str, Any]) -> StartResult:
-        issues = unsupported_fields(request)
-        if issues:
+        issues = request_issues(request)
+        unsupported = [issue.name for issue in issues if issue.message != NO_EVALUATOR_MESSAGE]
+        if unsupported:
             raise ValidationError(
-                "The request uses features not supported by this deployment yet: "
-                + ", ".join(issue.name for issue in issues),
+                "The request uses features not supported by this deployment yet: " + ", ".join(unsupported),
                 fields=issues,
             )
+        if issues:
+            raise ValidationError(NO_EVALUATOR_MESSAGE, fields=issues)
         token: str | None = request.get("clientToken")
         fingerprint = request_hash(request)
         if token is not None:
@@ -142,14 +155,17 @@ class JobService:
         job_id = self._new_id(name)
         arn = job_arn(partition=self._partition, region=self._region, account=owner, job_id=job_id)
         body = {key: value for key, value in request.items() if key != "clientToken"}
+        data_source = request["dataSourceConfig"]
+        inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
         spec = self._payloads.put_spec(
             owner=owner,
             job_id=job_id,
             job_arn=arn,
             kms_key_arn=caller_key or self._default_key,
             spec=body,
+            data_source=None if inline else data_source,
         )
-        job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec)
+        job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec, inline=inline)
         try:
             outcome = self._store.create(job, max_active=self._max_active, max_stored=self._max_stored)
         except Exception:
@@ -177,10 +193,11 @@ class JobService:
         token: str | None,
         fingerprint: str,
         spec: SpecLocation,
+        *,
+        inline: bool,
     ) -> Job:
         now = self._clock()
         data_source = request["dataSourceConfig"]
-        inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
         return Job(
             owner=owner,
             job_id=job_id,
@@ -196,7 +213,7 @@ class JobService:
             kms_key_arn=request.get("kmsKeyArn"),
             tags=request.get("tags"),
             data_source_config=data_source if inline else None,
-            data_source_in_spec=not inline,
+            data_source_in_s3=not inline,
             client_token=token,
             request_hash=fingerprint,
         )
@@ -220,18 +237,24 @@ class JobService:
             )
         if run_id is None:
             return job
-        return self._store.record_run(job.owner, job.job_id, run_id, now=self._clock())
+        try:
+            return self._store.record_run(job.owner, job.job_id, run_id, now=self._clock())
+        except ConflictError:
+            # A Stop (or Delete) won the race: the job never gets this run, so the run must not go on.
+            logger.warning("job left PENDING while its run started", extra={"batchEvaluationId": job.job_id})
+            self._starter.stop(replace(job, run_id=run_id))
+            return self._store.get(job.owner, job.job_id) or job
 
     # ---- Get / List ----------------------------------------------------------------------------
     def get(self, owner: str, job_id: str) -> JobView:
         job = self._store.require(owner, job_id)
         data_source = job.data_source_config
-        if job.data_source_in_spec:
+        if job.data_source_in_s3:
             try:
-                data_source = self._payloads.get_spec(job.spec).get("dataSourceConfig")
+                data_source = self._payloads.get_data_source(job.spec)
             except ClientError:
                 # As AgentCore: with the key unusable, Get still answers with the job's metadata.
-                logger.warning("job spec unreadable", extra={"batchEvaluationId": job_id}, exc_info=True)
+                logger.warning("data source unreadable", extra={"batchEvaluationId": job_id}, exc_info=True)
                 data_source = None
         return JobView(job, data_source)
 
@@ -259,6 +282,8 @@ class JobService:
                 job = self._store.require(owner, job_id)  # a run started meanwhile: stop that run
                 if job.status == "STOPPING":
                     return job
+                if job.status == "PENDING" and job.run_id is None:
+                    raise  # nothing to stop yet: never leave a run-less job waiting in STOPPING
         stopping = self._store.transition(owner, job_id, "STOPPING", now=self._clock())
         self._starter.stop(stopping)
         return stopping

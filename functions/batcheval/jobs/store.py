@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError
+from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
 from batcheval.jobs.records import Job, SpecLocation
 from batcheval.jobs.status import JobStatus, changes_activity, sources_of
 
@@ -81,7 +81,7 @@ def job_to_item(job: Job) -> dict[str, Any]:
         "kmsKeyArn": job.kms_key_arn,
         "tags": job.tags,
         "dataSourceConfig": job.data_source_config,
-        "dataSourceInSpec": job.data_source_in_spec,
+        "dataSourceInS3": job.data_source_in_s3,
     }
     item: dict[str, Any] = {
         "pk": _s(owner_key(job.owner)),
@@ -129,7 +129,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         kms_key_arn=doc.get("kmsKeyArn"),
         tags=doc.get("tags"),
         data_source_config=doc.get("dataSourceConfig"),
-        data_source_in_spec=bool(doc.get("dataSourceInSpec")),
+        data_source_in_s3=bool(doc.get("dataSourceInS3")),
         client_token=item.get("clientToken", {}).get("S"),
         request_hash=item["requestHash"]["S"],
         run_id=item.get("runId", {}).get("S"),
@@ -185,7 +185,11 @@ class JobStore:
     def list_page(
         self, owner: str, *, limit: int, after: dict[str, str] | None
     ) -> tuple[list[Job], dict[str, str] | None]:
-        """Up to `limit` jobs newest first, and the position after the last one if more exist."""
+        """Up to `limit` jobs newest first, and the position after the last one if more exist.
+
+        DynamoDB stops a Query page at 1 MB whatever `Limit` says, so pages are followed until
+        `limit + 1` items (the extra one tells whether another page exists) or the end.
+        """
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": LIST_INDEX,
@@ -193,16 +197,20 @@ class JobStore:
             "ExpressionAttributeValues": {":pk": _s(owner_key(owner))},
             "ScanIndexForward": False,
             "ConsistentRead": True,
-            # One extra item tells whether another page exists, so the last page has no token.
-            "Limit": limit + 1,
         }
+        start: dict[str, Any] | None = None
         if after is not None:
-            kwargs["ExclusiveStartKey"] = {
-                "pk": _s(owner_key(owner)),
-                "sk": _s(after["sk"]),
-                "listKey": _s(after["listKey"]),
-            }
-        items = cast(list[dict[str, Any]], self._db.query(**kwargs).get("Items", []))
+            start = {"pk": _s(owner_key(owner)), "sk": _s(after["sk"]), "listKey": _s(after["listKey"])}
+        items: list[dict[str, Any]] = []
+        while len(items) <= limit:
+            kwargs["Limit"] = limit + 1 - len(items)
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._db.query(**kwargs)
+            items.extend(cast(list[dict[str, Any]], response.get("Items", [])))
+            start = cast(dict[str, Any] | None, response.get("LastEvaluatedKey"))
+            if start is None:
+                break
         jobs = [job_from_item(item) for item in items[:limit]]
         if len(items) <= limit:
             return jobs, None
@@ -271,19 +279,34 @@ class JobStore:
                     }
                 }
             )
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled(error):
+                raise
+            return self._explain_create_failure(job, _reasons(error), max_active, max_stored, error)
+        return Created(job)
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, retried while it is cancelled only by concurrent transactions.
+
+        Every transaction of an owner touches its one COUNTERS item, so two at once (a Stop while
+        the pipeline finishes another job) can cancel each other with no condition failing. Still
+        contended after the last try → ThrottlingError: the caller's retry (boto3 retries 429 by
+        itself) may succeed, unlike after a ConflictException or a 500.
+        """
         for attempt in range(_TRANSACTION_ATTEMPTS):
             try:
                 self._db.transact_write_items(TransactItems=cast(Any, items))
-                return Created(job)
+                return
             except ClientError as error:
-                if not _is_cancelled(error):
+                if not (_is_cancelled(error) and _retryable_cancellation(_reasons(error))):
                     raise
-                reasons = _reasons(error)
-                if _retryable_cancellation(reasons) and attempt + 1 < _TRANSACTION_ATTEMPTS:
-                    time.sleep(0.05 * (attempt + 1))
-                    continue
-                return self._explain_create_failure(job, reasons, max_active, max_stored, error)
-        raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
+                if attempt + 1 == _TRANSACTION_ATTEMPTS:
+                    raise ThrottlingError(
+                        "Too many concurrent changes to this account's jobs; retry."
+                    ) from error
+                time.sleep(0.05 * (attempt + 1))
 
     def _explain_create_failure(
         self,
@@ -386,7 +409,7 @@ class JobStore:
         if delta:
             items.append(self._counter_update(pk, "active", delta))
         try:
-            self._db.transact_write_items(TransactItems=cast(Any, items))
+            self._transact(items)
         except ClientError as error:
             if not _is_cancelled(error):
                 raise
@@ -404,20 +427,28 @@ class JobStore:
         )
 
     def record_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> Job:
-        """Attach the pipeline run that was started for a still-active job (once)."""
+        """Attach the pipeline run that was started for a still-PENDING job (once).
+
+        ConflictError when the job has a run already or left PENDING meanwhile (a Stop moved it to
+        STOPPED while the run was starting): the caller must then stop the run it started.
+        """
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
                 UpdateExpression="SET #runId = :run, #updatedAt = :now",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(#runId)",
-                ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt"},
-                ExpressionAttributeValues={":run": _s(run_id), ":now": _s(format_instant(now))},
+                ConditionExpression="#status = :pending AND attribute_not_exists(#runId)",
+                ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":run": _s(run_id),
+                    ":now": _s(format_instant(now)),
+                    ":pending": _s("PENDING"),
+                },
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            raise ConflictError(f"Batch evaluation {job_id} already has a run.") from error
+            raise ConflictError(f"Batch evaluation {job_id} is no longer PENDING without a run.") from error
         return self.require(owner, job_id)
 
     def remove(self, job: Job) -> None:
@@ -439,7 +470,7 @@ class JobStore:
         if job.client_token is not None:
             items.append(self._owned_reservation_delete(pk, f"TOKEN#{job.client_token}", job.job_id))
         try:
-            self._db.transact_write_items(TransactItems=cast(Any, items))
+            self._transact(items)
         except ClientError as error:
             if not _is_cancelled(error):
                 raise

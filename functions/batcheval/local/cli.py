@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="API port (default 8787; 0 = any free)"
+        "--port", type=_port, default=DEFAULT_PORT, help="API port (default 8787; 0 = any free)"
     )
     parser.add_argument(
         "--tenant",
@@ -90,7 +90,7 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         help="with --aws/--endpoint-url: create missing table and bucket (and a KMS key if none is given)",
     )
     parser.add_argument(
-        "--emulator-port", type=int, default=0, help="embedded emulator port (default: any free)"
+        "--emulator-port", type=_port, default=0, help="embedded emulator port (default: any free)"
     )
     parser.add_argument("--max-active-jobs", type=int, help="quota: active jobs per account")
     parser.add_argument("--max-stored-jobs", type=int, help="quota: stored jobs per account")
@@ -105,6 +105,17 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         "--burst-limit", type=int, help="stage throttling: burst size (default: the rate, min 1)"
     )
     parser.add_argument("--quiet", action="store_true", help="log warnings only (no request log)")
+
+
+def _port(text: str) -> int:
+    """A TCP port; checked while parsing, before the emulator starts, so a typo is a usage error."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0-65535, got {text!r}")
+    return port
 
 
 def run_serve(args: argparse.Namespace) -> int:

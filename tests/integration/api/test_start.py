@@ -339,3 +339,81 @@ def test_base64_encoded_body_is_decoded(stack: Stack):
 
     # When starting / Then it is accepted like a plain body
     assert invoke("start", event).status == 202
+
+
+def test_api_owner_account_is_never_taken_for_the_caller(stack: Stack):
+    # Given a request whose identity has no caller account (e.g. an authorizer that is not AWS_IAM),
+    # while requestContext.accountId names the account that owns the API, as API Gateway always does
+    event = api_event("start", body=start_body(), account=None)
+    event["requestContext"]["accountId"] = "999999999999"
+
+    # When starting a job
+    response = invoke("start", event)
+
+    # Then it is refused, and no job was created for the API owner
+    assert (response.status, response.error_type) == (403, "AccessDeniedException")
+    assert Api("999999999999").list().body["batchEvaluations"] == []
+
+
+def test_a_time_range_that_ends_before_it_starts_is_rejected(api: Api):
+    # Given a session window whose end is not after its start (it could never match a session)
+    for window in (
+        {"startTime": "2026-11-26T00:00:00Z", "endTime": "2026-11-25T00:00:00Z"},
+        {"startTime": "2026-11-26T00:00:00Z", "endTime": "2026-11-26T02:00:00+02:00"},
+    ):
+        body = start_body()
+        body["dataSourceConfig"]["cloudWatchLogs"]["filterConfig"] = {"timeRange": window}
+
+        # When starting
+        response = api.start(body)
+
+        # Then the window is named in a ValidationException and no job exists
+        assert response.status == 400
+        assert [f["name"] for f in response.body["fieldList"]] == [
+            "dataSourceConfig.cloudWatchLogs.filterConfig.timeRange"
+        ]
+        assert api.list().body["batchEvaluations"] == []
+
+
+def test_a_job_without_evaluators_is_rejected(api: Api):
+    # Given Start requests that name no evaluator (and no insights: those are not supported yet)
+    without = start_body()
+    del without["evaluators"]
+    for body in (without, start_body(evaluators=[])):
+        # When starting
+        response = api.start(body)
+
+        # Then a ValidationException names `evaluators` and no job exists (it would evaluate nothing)
+        assert (response.status, response.error_type) == (400, "ValidationException")
+        assert [f["name"] for f in response.body["fieldList"]] == ["evaluators"]
+    assert api.list().body["batchEvaluations"] == []
+
+
+def test_model_errors_and_refused_features_are_named_in_one_answer(api: Api):
+    # Given a Start with a bad name, an unsupported feature and no evaluator
+    body = start_body(
+        batchEvaluationName="1 bad name", insights=[{"insightId": "Builtin.Insight.UserIntent"}]
+    )
+    del body["evaluators"]
+
+    # When starting
+    response = api.start(body)
+
+    # Then one ValidationException names all three, not only the model's error
+    assert (response.status, response.error_type) == (400, "ValidationException")
+    assert [f["name"] for f in response.body["fieldList"]] == [
+        "batchEvaluationName",
+        "insights",
+        "evaluators",
+    ]
+    assert response.body["message"] == "3 validation error(s) in: batchEvaluationName, insights, evaluators"
+
+
+def test_a_malformed_refused_field_is_named_once_and_never_crashes(api: Api):
+    # Given an unsupported member and a data source that are not even objects
+    body = start_body(insights="not a list", dataSourceConfig="not an object")
+
+    # When starting, Then each is named once in a ValidationException
+    response = api.start(body)
+    assert response.status == 400
+    assert sorted(f["name"] for f in response.body["fieldList"]) == ["dataSourceConfig", "insights"]

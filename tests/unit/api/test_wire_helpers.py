@@ -65,10 +65,12 @@ def test_timestamps_are_utc_with_z():
 def test_owner_comes_from_the_iam_identity():
     event = {"requestContext": {"accountId": "999999999999", "identity": {"accountId": "111111111111"}}}
     assert owner_from_event(event) == "111111111111"
-    assert (
-        owner_from_event({"requestContext": {"accountId": "999999999999", "identity": {}}}) == "999999999999"
-    )
-    for bad in ({}, {"requestContext": {"identity": {"accountId": "not-an-account"}}}):
+    for bad in (
+        {},
+        {"requestContext": {"identity": {"accountId": "not-an-account"}}},
+        # requestContext.accountId is the API owner's account, never the caller's
+        {"requestContext": {"accountId": "999999999999", "identity": {}}},
+    ):
         with pytest.raises(AccessDeniedError):
             owner_from_event(bad)
 

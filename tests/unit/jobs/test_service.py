@@ -3,11 +3,19 @@ from __future__ import annotations
 import re
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from batcheval.aws import AwsClients
-from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ValidationError
+from batcheval.errors import (
+    ConflictError,
+    ResourceNotFoundError,
+    ServiceQuotaExceededError,
+    ThrottlingError,
+    ValidationError,
+)
 from batcheval.jobs.records import Job
 from batcheval.jobs.service import JobService
 from tests.unit.jobs.conftest import BUCKET, OTHER, OWNER, build_service, start_request
@@ -247,11 +255,17 @@ def test_delete_removes_job_reservations_and_objects(service: JobService, client
     assert service.start(OWNER, start_request("gone", TOKEN)).created
 
 
-def test_large_data_source_is_echoed_from_s3(service: JobService):
+def test_large_data_source_is_echoed_from_s3_without_reading_the_request(service: JobService, clients):
+    # Given a job whose dataSourceConfig is too large for the item
     trace_ids = [{"sessionId": f"s{i}", "traceIds": [f"{i:032x}"] * 100} for i in range(50)]
     source = {"cloudWatchLogs": {"serviceNames": ["svc"], "filterConfig": {"sessionTraceIds": trace_ids}}}
     job = service.start(OWNER, start_request(dataSourceConfig=source)).job
-    assert job.data_source_in_spec
+    assert job.data_source_in_s3
+
+    # When the stored request (which also holds the ground truth, up to megabytes) is not there
+    clients.client("s3").delete_object(Bucket=BUCKET, Key=job.spec.key)
+
+    # Then Get still echoes the data source: it reads only the data source's own object
     assert service.get(OWNER, job.job_id).data_source_config == source
 
 
@@ -278,3 +292,147 @@ def test_concurrent_starts_never_overshoot_the_active_quota(clients, stack_key):
     assert outcomes.count("quota") == 7
     assert service.store.counters(OWNER) == {"active": 3, "stored": 3}
     assert len(service.list_jobs(OWNER, max_results=100, next_token=None).jobs) == 3
+
+
+def test_list_reaches_every_job_when_a_query_page_hits_dynamodb_1mb_limit(clients, stack_key):
+    # Given 45 jobs whose items are ~30 KB each (a 450-id session filter is still stored inline),
+    # so 45 of them exceed the 1 MB DynamoDB returns per Query
+    service = build_service(clients, stack_key, max_active_jobs=100)
+    session_ids = [f"session-{i:04d}-{'x' * 48}" for i in range(450)]
+    source = {"cloudWatchLogs": {"serviceNames": ["svc"], "filterConfig": {"sessionIds": session_ids}}}
+    for i in range(45):
+        service.start(OWNER, start_request(f"big{i}", dataSourceConfig=source))
+
+    # When listing with the largest page size until there is no token
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        page = service.list_jobs(OWNER, max_results=100, next_token=token)
+        seen.extend(job.name for job in page.jobs)
+        token = page.next_token
+        if token is None:
+            break
+
+    # Then every job is listed exactly once
+    assert sorted(seen) == sorted(f"big{i}" for i in range(45))
+
+
+def test_a_stop_that_wins_the_race_with_the_pipeline_start_stops_the_new_run(clients, stack_key):
+    # Given a pipeline whose start is slow: a Stop arrives while the run is being started
+    class StoppedWhileStarting(RecordingStarter):
+        service: JobService
+
+        def start(self, job: Job) -> str | None:
+            assert self.service.stop(job.owner, job.job_id).status == "STOPPED"  # no run yet
+            return super().start(job)
+
+    starter = StoppedWhileStarting()
+    service = build_service(clients, stack_key, starter=starter)
+    starter.service = service
+
+    # When the Start completes
+    result = service.start(OWNER, start_request())
+
+    # Then Start still succeeds, the job stays STOPPED without a run attached,
+    # and the run that was started anyway is asked to stop
+    job = service.store.require(OWNER, result.job.job_id)
+    assert (result.job.status, job.status, job.run_id) == ("STOPPED", "STOPPED", None)
+    assert starter.stopped == [job.job_id]
+    assert service.store.counters(OWNER) == {"active": 0, "stored": 1}
+
+
+def transaction_cancelled(codes: list[str]) -> ClientError:
+    """DynamoDB's TransactionCanceledException with one cancellation reason code per item."""
+    response: Any = {
+        "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+        "CancellationReasons": [{"Code": code} for code in codes],
+    }
+    return ClientError(response, "TransactWriteItems")
+
+
+def _cancel_once_with_transaction_conflict(
+    db: Any, monkeypatch: pytest.MonkeyPatch, *, call: int = 1
+) -> list[int]:
+    """Make the store's `call`-th next TransactWriteItems fail as DynamoDB does when another transaction
+    touches one of its items at the same time (here: the owner's shared COUNTERS item)."""
+    real = db.transact_write_items
+    calls: list[int] = []
+
+    def flaky(**kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == call:
+            items = kwargs["TransactItems"]
+            assert isinstance(items, list)
+            raise transaction_cancelled(["None"] * (len(items) - 1) + ["TransactionConflict"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(db, "transact_write_items", flaky)
+    return calls
+
+
+def test_stop_and_delete_retry_a_transaction_cancelled_by_a_concurrent_one(
+    service: JobService, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a job, and a concurrent transaction on the owner's counters that cancels the Stop's once
+    job = service.start(OWNER, start_request()).job
+    db = clients.client("dynamodb")  # the cached client the service's store uses
+    calls = _cancel_once_with_transaction_conflict(db, monkeypatch)
+
+    # When stopping it
+    stopped = service.stop(OWNER, job.job_id)
+
+    # Then the Stop is retried and succeeds rather than answering a ConflictException
+    assert stopped.status == "STOPPED"
+    assert len(calls) == 2
+    assert service.store.counters(OWNER) == {"active": 0, "stored": 1}
+
+    # And the same holds for the Delete's final removal (its 2nd transaction, after DELETING)
+    calls = _cancel_once_with_transaction_conflict(db, monkeypatch, call=2)
+    service.delete(OWNER, job.job_id)
+    assert service.store.get(OWNER, job.job_id) is None
+    assert len(calls) == 3
+    assert service.store.counters(OWNER) == {"active": 0, "stored": 0}
+
+
+def test_a_stop_that_keeps_being_cancelled_leaves_a_run_less_job_pending(
+    service: JobService, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a job with no run, and its STOPPED transaction cancelled by concurrent ones on every try
+    job = service.start(OWNER, start_request()).job
+    db = clients.client("dynamodb")
+    real = db.transact_write_items
+    calls: list[int] = []
+    cancelled = transaction_cancelled(["TransactionConflict", "None"])
+
+    def cancelled_while_stopping(**kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) <= 4:  # every attempt of the one transition
+            raise cancelled
+        return real(**kwargs)
+
+    monkeypatch.setattr(db, "transact_write_items", cancelled_while_stopping)
+
+    # When stopping it, Then the caller is told to retry (429, which boto3 retries by itself)
+    with pytest.raises(ThrottlingError):
+        service.stop(OWNER, job.job_id)
+
+    # And the job was not moved to STOPPING, where no pipeline would ever finish the stop
+    assert len(calls) == 4
+    assert service.store.require(OWNER, job.job_id).status == "PENDING"
+
+
+def test_a_start_that_stays_contended_is_throttled_and_leaves_nothing(
+    service: JobService, clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+):
+    # Given every transaction cancelled by concurrent ones (no condition failing)
+    def always_contended(**_: object) -> None:
+        raise transaction_cancelled(["None", "None", "TransactionConflict"])
+
+    monkeypatch.setattr(clients.client("dynamodb"), "transact_write_items", always_contended)
+
+    # When starting, Then the caller gets a retryable ThrottlingException, not a 500
+    with pytest.raises(ThrottlingError):
+        service.start(OWNER, start_request())
+
+    # And the request object written to S3 before the transaction is gone again
+    assert clients.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0

@@ -32,6 +32,16 @@ def test_bad_options_are_usage_errors_with_a_clear_message(argv, message, capsys
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("argv", [["serve", "--port", "70000"], ["demo", "--emulator-port", "-1"]])
+def test_a_port_out_of_range_is_a_usage_error_not_a_crash(argv, capsys):
+    # Given a port number no socket can bind
+    # When parsing the command line, Then it is a usage error (exit 2) naming the range
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert "a port is 0-65535" in capsys.readouterr().err
+
+
 def test_aws_and_endpoint_url_exclude_each_other():
     with pytest.raises(SystemExit) as exc:
         main(["serve", "--aws", "--endpoint-url", "http://127.0.0.1:1"])
