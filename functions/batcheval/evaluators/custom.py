@@ -7,6 +7,7 @@ Derived evaluators reuse `BuiltinJudgeEvaluator` (a built-in rubric on another m
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -358,8 +359,11 @@ class LambdaCodeEvaluator:
         problems = []
         if not isinstance(label, str) or not label:
             problems.append("'label' (a non-empty string) is required")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            problems.append("'value' must be a number")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+        ):
+            # json.loads accepts NaN/Infinity; such a "score" would poison every average downstream.
+            problems.append("'value' must be a finite number")
         if explanation is not None and not isinstance(explanation, str):
             problems.append("'explanation' must be a string")
         if problems:

@@ -96,7 +96,14 @@ def test_function_error_is_that_results_error_only(lambda_client):
 
 @pytest.mark.parametrize(
     "payload",
-    [{"value": 1.0}, {"label": "x", "value": "high"}, {"label": "x", "value": True}, ["not", "an", "object"]],
+    [
+        {"value": 1.0},
+        {"label": "x", "value": "high"},
+        {"label": "x", "value": True},
+        {"label": "x", "value": float("nan")},
+        {"label": "x", "value": float("inf")},
+        ["not", "an", "object"],
+    ],
 )
 def test_malformed_lambda_responses_are_invalid(lambda_client, payload):
     # Given a malformed Lambda response, When evaluated, Then the result is InvalidLambdaResponse
