@@ -114,6 +114,8 @@ class CustomJudgeEvaluator:
                 for d, u in zip(dims, _usages(answer.usage, len(dims)), strict=True)
             ]
         extra["judgeModelId"] = answer.model_id
+        if answer.usage_estimated:
+            extra["tokenUsageEstimated"] = True
         usages = split_usage(answer.usage, len(dims))
         if not self.config.dimensions:
             return [

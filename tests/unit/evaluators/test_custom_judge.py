@@ -5,7 +5,7 @@ from batcheval.evaluators.custom import CustomJudgeEvaluator
 from batcheval.evaluators.definitions import parse_definition
 from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.ground_truth import SessionReferences
-from batcheval.judges.base import TokenUsage
+from batcheval.judges.base import JudgeResponse, TokenUsage
 from batcheval.judges.fake import ScriptedJudge, ScriptedReply
 from tests.unit.evaluators.builders import call, label_judge, session, turn
 from tests.unit.evaluators.definitions_fixtures import MULTI_DIMENSIONS, derived, llm
@@ -144,3 +144,18 @@ def test_unknown_ids_are_reported_by_request_position_with_hints():
         factory.check_ids(["Builtin.Coherence", "Builtin.Coherense", "nothing-like-it"])
     assert [f.name for f in exc.value.fields] == ["evaluators[1].evaluatorId", "evaluators[2].evaluatorId"]
     assert "did you mean Builtin.Coherence" in exc.value.fields[0].message
+
+
+def test_estimated_token_usage_is_marked_on_custom_results():
+    # Given a judge whose server reported no usage
+    class NoUsageJudge:
+        def judge(self, request):
+            return JudgeResponse(
+                {"label": "Good", "explanation": "ok"}, TokenUsage(9, 1), "m", usage_estimated=True
+            )
+
+    evaluator = CustomJudgeEvaluator(parse_definition(llm()), NoUsageJudge())
+    # When evaluated, Then the result says its token usage is an estimate
+    (result,) = _run(evaluator, session("s", turn(1)))
+    assert result.value == 1.0
+    assert result.extra["tokenUsageEstimated"] is True
