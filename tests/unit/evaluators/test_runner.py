@@ -1,7 +1,7 @@
 import threading
 import time
 
-from batcheval.evaluators.base import Evaluator, EvaluatorIdentity, Target, targets_at
+from batcheval.evaluators.base import Evaluator, EvaluatorIdentity, targets_at
 from batcheval.evaluators.code import code_evaluator
 from batcheval.evaluators.registry import require_spec
 from batcheval.evaluators.runner import run_evaluations
@@ -75,7 +75,7 @@ def test_a_crashing_evaluator_loses_only_its_own_results():
 
 
 def test_concurrency_is_bounded():
-    # Given 30 targets and 3 workers, When run, Then at most 3 run at once
+    # Given 30 targets and 3 workers, When run, Then they overlap but at most 3 run at once
     active, peak, lock = [0], [0], threading.Lock()
 
     class _Counting(_Slow):
@@ -89,12 +89,7 @@ def test_concurrency_is_bounded():
             return [self.identity.result(target, refs, value=1.0)]
 
     run_evaluations([session("s", *(turn(n) for n in range(30)))], [_Counting()], max_workers=3)
-    assert peak[0] <= 3
-
-
-def test_target_type_is_reexported_for_custom_evaluators():
-    # Given the base module, When Target is imported, Then it is the target type
-    assert Target.__name__ == "Target"
+    assert 2 <= peak[0] <= 3
 
 
 def test_a_session_without_turns_gets_an_explicit_error_per_evaluator():
