@@ -203,10 +203,14 @@ def session_token_usage(
         )
     tokens_in = sum(c.input_tokens or 0 for c in reported)
     tokens_out = sum(c.output_tokens or 0 for c in reported)
-    label = "Measured" if len(reported) == len(calls) else "Partially Measured"
+    # A call reporting only one of its two counts is a lower bound too, not a full measurement.
+    half = sum(1 for c in reported if c.input_tokens is None or c.output_tokens is None)
+    label = "Measured" if len(reported) == len(calls) and not half else "Partially Measured"
     text = f"{tokens_in} input + {tokens_out} output tokens over {len(reported)} model call(s)"
     if len(reported) < len(calls):
         text += f"; {len(calls) - len(reported)} call(s) reported no usage, so this is a lower bound"
+    if half:
+        text += f"; {half} call(s) reported only input or only output tokens, so this is a lower bound"
     return identity.result(
         target, refs, value=float(tokens_in + tokens_out), label=label, explanation=text + "."
     )

@@ -117,6 +117,16 @@ def test_token_usage_sums_reported_calls_and_flags_partial_measurement():
     assert result.label == "Partially Measured"
 
 
+def test_token_usage_with_only_input_tokens_reported_is_a_lower_bound():
+    # Given every model call reports usage, but one only its input tokens
+    models = (ModelCall("m1", input_tokens=100, output_tokens=10), ModelCall("m2", input_tokens=50))
+    # When scored, Then the sum is labelled Partially Measured and the explanation says why
+    (result,) = _run("ThirdParty.Batcheval.TokenUsage", session("s", turn(1, models=models)))
+    assert result.value == 160.0
+    assert result.label == "Partially Measured"
+    assert "only input or only output" in str(result.explanation)
+
+
 def test_token_usage_without_any_reported_usage_is_insufficient_data():
     # Given no reported usage, When scored, Then InsufficientData
     (result,) = _run("ThirdParty.Batcheval.TokenUsage", session("s", turn(1, models=(ModelCall("m1"),))))
