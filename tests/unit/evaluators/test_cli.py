@@ -159,8 +159,20 @@ def test_bad_ground_truth_and_bad_judge_are_usage_errors(spans, tmp_path, capsys
         main(["evaluate", "--spans", path, "--ground-truth", str(bad), "--evaluator", "Builtin.Coherence"])
         == 2
     )
+    assert str(bad) in capsys.readouterr().err
     assert main(["evaluate", "--spans", path, "--evaluator", "Builtin.Coherence", "--judge", "nonsense"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_ground_truth_that_is_not_json_is_a_usage_error_naming_the_file(spans, tmp_path, capsys):
+    # Given a ground-truth file that is not JSON
+    path, _ = spans
+    bad = tmp_path / "gt.json"
+    bad.write_text("not json")
+    # When evaluate runs, Then it exits 2 and the message names the file
+    args = ["evaluate", "--spans", path, "--ground-truth", str(bad)]
+    assert main([*args, "--evaluator", "ThirdParty.Batcheval.TurnLatency"]) == 2
+    assert f"{bad}: not valid JSON" in capsys.readouterr().err
 
 
 def test_unreadable_spans_file_is_a_usage_error(capsys):
