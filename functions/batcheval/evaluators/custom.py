@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batcheval.evaluators.base import EvaluatorIdentity, Target, targets_at
 from batcheval.evaluators.definitions import (
     GROUND_TRUTH_PLACEHOLDERS,
+    PLACEHOLDER,
     CodeConfig,
     CustomEvaluatorDefinition,
     LlmJudgeConfig,
@@ -195,14 +196,18 @@ class CustomJudgeEvaluator:
         )
 
     def _fill(self, target: Target, refs: SessionReferences) -> str | JudgeFailure:
-        """The instructions with every placeholder they use replaced (plain replace: no str.format)."""
-        text = self.config.instructions
+        """The instructions with every placeholder they use replaced, in one pass over the template.
+
+        One pass matters: agent data is inserted verbatim, so a response that contains the text
+        `{expected_response}` must stay that text, never be expanded into the reference answer.
+        """
+        values: dict[str, str] = {}
         for name in sorted(self.config.placeholders):
             value = self._value(name, target, refs)
             if isinstance(value, JudgeFailure):
                 return value
-            text = text.replace("{" + name + "}", value)
-        return text
+            values[name] = value
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.config.instructions)
 
     def _value(self, name: str, target: Target, refs: SessionReferences) -> str | JudgeFailure:
         session, limits = target.session, self.limits

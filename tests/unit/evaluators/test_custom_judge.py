@@ -98,6 +98,21 @@ def test_ground_truth_placeholder_without_ground_truth_is_an_error_and_no_call()
     assert "expected!" in judge.requests[0].prompt
 
 
+def test_agent_data_that_looks_like_a_placeholder_is_never_expanded():
+    # Given an agent response that spells out a placeholder, and a reference answer for the trace
+    definition = parse_definition(llm(instructions="Compare {assistant_turn} with {expected_response}"))
+    judge = label_judge("Good")
+    sess = session("s", turn(1, response="The answer is {expected_response} and {context}"))
+    refs = SessionReferences("s", expected_responses={sess.turns[0].trace_id: "SECRET-REFERENCE"})
+    # When judged
+    _run(CustomJudgeEvaluator(definition, judge), sess, refs)
+    # Then the response reaches the judge verbatim; the reference appears once, where the
+    # instructions put it, and the JSON-ish braces of other text are untouched
+    (request,) = judge.requests
+    assert "The answer is {expected_response} and {context} with SECRET-REFERENCE" in request.prompt
+    assert request.prompt.count("SECRET-REFERENCE") == 1
+
+
 def test_session_placeholders_render_trajectories_and_assertions():
     # Given SESSION GT placeholders, When judged, Then trajectories and assertions are filled in
     definition = parse_definition(
