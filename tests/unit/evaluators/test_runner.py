@@ -105,3 +105,24 @@ def test_a_session_without_turns_gets_an_explicit_error_per_evaluator():
     assert [r.error_code for r in results] == ["NoSpansToEvaluate", "NoSpansToEvaluate"]
     assert "Failed to parse event body" in str(results[0].error_message)
     assert results[0].context.session_id == "empty"
+
+
+def test_one_slow_unit_does_not_idle_the_other_workers():
+    # Given 3 workers and 30 targets: the first waits until the last one has run (at most 5 s)
+    released, saw_release = threading.Event(), []
+
+    class _HeadWaitsForTail(_Slow):
+        def evaluate(self, target, refs):
+            if target.turn_index == 0:
+                saw_release.append(released.wait(5))
+            elif target.turn_index == 29:
+                released.set()
+            return [self.identity.result(target, refs, value=1.0)]
+
+    # When run
+    sess = session("s", *(turn(n) for n in range(30)))
+    results = run_evaluations([sess], [_HeadWaitsForTail()], max_workers=3)
+    # Then the other workers got through every later target while the first was still running,
+    # and the results still come back in target order
+    assert saw_release == [True]
+    assert [r.context.trace_id for r in results] == [t.trace_id for t in sess.turns]
