@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import string
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
 
 _ALNUM = string.ascii_letters + string.digits
+logger = logging.getLogger(__name__)
 
 
 class EvaluatorStore(Protocol):
@@ -150,12 +152,27 @@ class DynamoEvaluatorStore:
             ExpressionAttributeNames={"#owner": "owner"},
             ExpressionAttributeValues={":owner": {"S": self.account_id}},
         )
-        return [self._parse(item) for page in pages for item in page.get("Items", [])]
+        found = []
+        for page in pages:
+            for item in page.get("Items", []):
+                try:
+                    found.append(self._parse(item))
+                except ValidationError:
+                    # One damaged item must not break listing (and the unknown-id hints built on
+                    # it); asking for that evaluator by id still fails loudly in get().
+                    logger.exception("unreadable evaluator definition item=%s", item.get("evaluatorId"))
+        return found
 
     def delete(self, evaluator_id: str) -> None:
         self._client.delete_item(TableName=self.table_name, Key=self._key(evaluator_id))
 
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
-        document = json.loads(item["definition"]["S"])
-        document["evaluatorId"] = item["evaluatorId"]["S"]
+        evaluator_id = item["evaluatorId"]["S"]
+        try:
+            document = json.loads(item["definition"]["S"])
+        except (KeyError, ValueError) as exc:
+            raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
+        if not isinstance(document, dict):
+            raise ValidationError(f"stored evaluator definition {evaluator_id} is not an object")
+        document["evaluatorId"] = evaluator_id
         return parse_definition(document, region=self.region, account_id=self.account_id)

@@ -81,3 +81,22 @@ def test_accounts_sharing_the_table_never_see_each_others_evaluators(store):
     # And B deleting A's id leaves A's evaluator in place
     other.delete(created.evaluator_id)
     assert store.get(created.evaluator_id) == created
+
+
+def test_a_damaged_item_is_skipped_by_list_but_fails_loudly_by_id(store, caplog):
+    # Given a good definition and a damaged item (not valid JSON) in the account's partition
+    good = store.create(llm())
+    store._client.put_item(
+        TableName=TABLE,
+        Item={
+            "owner": {"S": "123456789012"},
+            "evaluatorId": {"S": "broken-AAAAAAAAAA"},
+            "definition": {"S": "{"},
+        },
+    )
+    # When listed, Then the good one is listed and the damaged one is logged, not fatal
+    assert [d.evaluator_id for d in store.list()] == [good.evaluator_id]
+    assert "broken-AAAAAAAAAA" in caplog.text
+    # And asking for the damaged one by id is an error, never a silent miss
+    with pytest.raises(ValidationError, match="broken-AAAAAAAAAA is unreadable"):
+        store.get("broken-AAAAAAAAAA")
