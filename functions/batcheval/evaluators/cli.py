@@ -107,7 +107,9 @@ def evaluate_command(args: argparse.Namespace) -> int:
     clients = AwsClients(region=args.region)
 
     def judge() -> Judge:
-        return make_judge(args.judge, clients=clients, model_id=args.model)
+        return make_judge(
+            args.judge, clients=clients, model_id=args.model or _custom_judge_model(args, store)
+        )
 
     def lambda_client() -> Any:
         # One attempt: a retried invoke would run the user's evaluator twice. The read timeout only
@@ -151,6 +153,29 @@ def _read_ground_truth(path: str) -> GroundTruth:
         return parse_ground_truth(entries)
     except ValidationError as exc:
         raise ValidationError(f"{path}: {exc.message}", fields=exc.fields) from exc
+
+
+def _custom_judge_model(args: argparse.Namespace, store: Any) -> str | None:
+    """The judge's default model when only custom LLM / derived evaluators need one.
+
+    Each of those names its own model in every request, so `--model` would be noise; the first of
+    their models serves as the backend's default. None as soon as a built-in LLM judge is asked for
+    (it needs `--model` or the backend's default).
+    """
+    from batcheval.evaluators.definitions import CodeConfig
+    from batcheval.evaluators.registry import get_spec
+
+    models = []
+    for evaluator_id in args.evaluators:
+        spec = get_spec(evaluator_id)
+        if spec is not None:
+            if spec.kind == "llm_judge":
+                return None
+            continue
+        definition = store.get(evaluator_id) if store is not None else None
+        if definition is not None and not isinstance(definition.config, CodeConfig):
+            models.append(definition.config.model.model_id)
+    return models[0] if models else None
 
 
 def _load_sessions(path: str) -> SessionLoad:

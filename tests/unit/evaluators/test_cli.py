@@ -8,7 +8,7 @@ from batcheval.evaluators import cli as evaluators_cli
 from batcheval.traces.assemble import SkipCount
 from batcheval.traces.files import SessionLoad
 from tests.unit.evaluators.builders import call, label_judge, session, turn
-from tests.unit.evaluators.definitions_fixtures import llm
+from tests.unit.evaluators.definitions_fixtures import MODEL, llm
 
 SESSIONS = [
     session("s1", turn(1, user="book a flight", tools=(call("search", 1), call("book", 2)))),
@@ -130,6 +130,31 @@ def test_evaluate_llm_evaluator_uses_the_judge_factory(spans, monkeypatch, capsy
     assert calls == [("openai:http://localhost:1/v1", "m")]
     assert "Builtin.ToolSelectionAccuracy" in out
     assert "passRate" in out
+
+
+def test_custom_llm_evaluators_need_no_model_flag(spans, monkeypatch, tmp_path, capsys):
+    # Given only a custom LLM evaluator (it names its own model) and an OpenAI-compatible judge
+    path, _ = spans
+    (tmp_path / "custom.json").write_text(json.dumps([llm()]))
+    calls = []
+
+    def make_judge(spec, *, clients=None, model_id=None, **_):
+        calls.append(model_id)
+        return label_judge("Good")
+
+    monkeypatch.setattr(judge_factory, "make_judge", make_judge)
+    main(["evaluators", "--custom-evaluators", str(tmp_path / "custom.json"), "--format", "json"])
+    (custom_id,) = [
+        e["evaluatorId"]
+        for e in json.loads(capsys.readouterr().out)["evaluators"]
+        if "tone_check" in e["evaluatorId"]
+    ]
+    # When evaluate runs without --model
+    args = ["evaluate", "--spans", path, "--custom-evaluators", str(tmp_path / "custom.json")]
+    code = main([*args, "--evaluator", custom_id, "--judge", "openai:http://localhost:1/v1"])
+    # Then the judge is built with the definition's model as its default and the run completes
+    assert code == 0
+    assert calls == [MODEL["bedrockEvaluatorModelConfig"]["modelId"]]
 
 
 def test_judge_is_not_built_for_code_only_runs(spans, monkeypatch):
