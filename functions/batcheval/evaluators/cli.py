@@ -12,12 +12,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from batcheval.errors import DomainError
+from batcheval.errors import DomainError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition
 from batcheval.evaluators.registry import ALL_SPECS
 from batcheval.evaluators.runner import DEFAULT_MAX_WORKERS
 
 if TYPE_CHECKING:
+    from batcheval.evaluators.ground_truth import GroundTruth
     from batcheval.traces.files import SessionLoad
 
 USAGE_ERROR = 2
@@ -93,23 +94,22 @@ def list_command(args: argparse.Namespace) -> int:
 def evaluate_command(args: argparse.Namespace) -> int:
     from batcheval.aws import AwsClients
     from batcheval.evaluators.factory import EvaluatorFactory
-    from batcheval.evaluators.ground_truth import parse_ground_truth
     from batcheval.evaluators.report import evaluate_sessions
     from batcheval.judges.base import Judge
     from batcheval.judges.factory import make_judge
 
     try:
         store = _custom_store(args.custom_evaluators, args.region)
-        truth = (
-            parse_ground_truth(json.loads(Path(args.ground_truth).read_text())) if args.ground_truth else None
-        )
+        truth = _read_ground_truth(args.ground_truth) if args.ground_truth else None
         loaded = _load_sessions(args.spans)
     except (DomainError, OSError, ValueError) as exc:
         return _fail(str(getattr(exc, "message", exc)))
     clients = AwsClients(region=args.region)
 
     def judge() -> Judge:
-        return make_judge(args.judge, clients=clients, model_id=args.model)
+        return make_judge(
+            args.judge, clients=clients, model_id=args.model or _custom_judge_model(args, store)
+        )
 
     def lambda_client() -> Any:
         # One attempt: a retried invoke would run the user's evaluator twice. The read timeout only
@@ -139,6 +139,43 @@ def evaluate_command(args: argparse.Namespace) -> int:
     else:
         print(_results_table(report.to_wire()))
     return 0
+
+
+def _read_ground_truth(path: str) -> GroundTruth:
+    """The ground-truth file, parsed; every error names the file (CI logs show several inputs)."""
+    from batcheval.evaluators.ground_truth import parse_ground_truth
+
+    try:
+        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValidationError(f"{path}: not valid JSON: {exc}") from exc
+    try:
+        return parse_ground_truth(entries)
+    except ValidationError as exc:
+        raise ValidationError(f"{path}: {exc.message}", fields=exc.fields) from exc
+
+
+def _custom_judge_model(args: argparse.Namespace, store: Any) -> str | None:
+    """The judge's default model when only custom LLM / derived evaluators need one.
+
+    Each of those names its own model in every request, so `--model` would be noise; the first of
+    their models serves as the backend's default. None as soon as a built-in LLM judge is asked for
+    (it needs `--model` or the backend's default).
+    """
+    from batcheval.evaluators.definitions import CodeConfig
+    from batcheval.evaluators.registry import get_spec
+
+    models = []
+    for evaluator_id in args.evaluators:
+        spec = get_spec(evaluator_id)
+        if spec is not None:
+            if spec.kind == "llm_judge":
+                return None
+            continue
+        definition = store.get(evaluator_id) if store is not None else None
+        if definition is not None and not isinstance(definition.config, CodeConfig):
+            models.append(definition.config.model.model_id)
+    return models[0] if models else None
 
 
 def _load_sessions(path: str) -> SessionLoad:

@@ -116,13 +116,24 @@ def _trajectory_explanation(actual: list[str], expected: list[str], matched: boo
     return f"{text} Same tools, different order or count."
 
 
+NO_TOOL_CALLS = "No Tool Calls"
+"""Label (without a value) of the tool-call evaluators on a session that made none: not applicable,
+said explicitly, so the session is visibly evaluated yet no average counts a made-up rate."""
+
+
+def _no_tool_calls(identity: EvaluatorIdentity, target: Target, refs: SessionReferences) -> EvaluationResult:
+    return identity.result(
+        target, refs, label=NO_TOOL_CALLS, explanation="The session made no tool calls; nothing to measure."
+    )
+
+
 def tool_error_rate(
     identity: EvaluatorIdentity, target: Target, refs: SessionReferences
 ) -> EvaluationResult | None:
-    """Value = failed tool calls / all tool calls (0.0 = none failed). No result without tool calls."""
+    """Value = failed tool calls / all tool calls (0.0 = none failed); label only without tool calls."""
     calls = target.session.tool_calls
     if not calls:
-        return None
+        return _no_tool_calls(identity, target, refs)
     failed = [call for call in calls if call.status == "error"]
     rate = len(failed) / len(calls)
     label = "No Errors" if not failed else "All Errors" if len(failed) == len(calls) else "Some Errors"
@@ -150,12 +161,12 @@ def repeated_tool_calls(
 ) -> EvaluationResult | None:
     """Value = calls repeating an earlier identical call / all calls (0.0 = no repeats).
 
-    Identical = same tool name and same arguments (JSON compared canonically). No result without
-    tool calls.
+    Identical = same tool name and same arguments (JSON compared canonically). Label only (no value)
+    without tool calls.
     """
     calls = target.session.tool_calls
     if not calls:
-        return None
+        return _no_tool_calls(identity, target, refs)
     counts = Counter(_call_key(call) for call in calls)
     repeats = sum(n - 1 for n in counts.values())
     worst_key, worst = counts.most_common(1)[0]
@@ -203,10 +214,14 @@ def session_token_usage(
         )
     tokens_in = sum(c.input_tokens or 0 for c in reported)
     tokens_out = sum(c.output_tokens or 0 for c in reported)
-    label = "Measured" if len(reported) == len(calls) else "Partially Measured"
+    # A call reporting only one of its two counts is a lower bound too, not a full measurement.
+    half = sum(1 for c in reported if c.input_tokens is None or c.output_tokens is None)
+    label = "Measured" if len(reported) == len(calls) and not half else "Partially Measured"
     text = f"{tokens_in} input + {tokens_out} output tokens over {len(reported)} model call(s)"
     if len(reported) < len(calls):
         text += f"; {len(calls) - len(reported)} call(s) reported no usage, so this is a lower bound"
+    if half:
+        text += f"; {half} call(s) reported only input or only output tokens, so this is a lower bound"
     return identity.result(
         target, refs, value=float(tokens_in + tokens_out), label=label, explanation=text + "."
     )

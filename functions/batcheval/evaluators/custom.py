@@ -7,6 +7,7 @@ Derived evaluators reuse `BuiltinJudgeEvaluator` (a built-in rubric on another m
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from batcheval.evaluators.base import EvaluatorIdentity, Target, targets_at
 from batcheval.evaluators.definitions import (
     GROUND_TRUTH_PLACEHOLDERS,
+    PLACEHOLDER,
     CodeConfig,
     CustomEvaluatorDefinition,
     LlmJudgeConfig,
@@ -113,6 +115,8 @@ class CustomJudgeEvaluator:
                 for d, u in zip(dims, _usages(answer.usage, len(dims)), strict=True)
             ]
         extra["judgeModelId"] = answer.model_id
+        if answer.usage_estimated:
+            extra["tokenUsageEstimated"] = True
         usages = split_usage(answer.usage, len(dims))
         if not self.config.dimensions:
             return [
@@ -192,14 +196,18 @@ class CustomJudgeEvaluator:
         )
 
     def _fill(self, target: Target, refs: SessionReferences) -> str | JudgeFailure:
-        """The instructions with every placeholder they use replaced (plain replace: no str.format)."""
-        text = self.config.instructions
+        """The instructions with every placeholder they use replaced, in one pass over the template.
+
+        One pass matters: agent data is inserted verbatim, so a response that contains the text
+        `{expected_response}` must stay that text, never be expanded into the reference answer.
+        """
+        values: dict[str, str] = {}
         for name in sorted(self.config.placeholders):
             value = self._value(name, target, refs)
             if isinstance(value, JudgeFailure):
                 return value
-            text = text.replace("{" + name + "}", value)
-        return text
+            values[name] = value
+        return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), self.config.instructions)
 
     def _value(self, name: str, target: Target, refs: SessionReferences) -> str | JudgeFailure:
         session, limits = target.session, self.limits
@@ -358,8 +366,11 @@ class LambdaCodeEvaluator:
         problems = []
         if not isinstance(label, str) or not label:
             problems.append("'label' (a non-empty string) is required")
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            problems.append("'value' must be a number")
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+        ):
+            # json.loads accepts NaN/Infinity; such a "score" would poison every average downstream.
+            problems.append("'value' must be a finite number")
         if explanation is not None and not isinstance(explanation, str):
             problems.append("'explanation' must be a string")
         if problems:

@@ -45,7 +45,8 @@ GROUND_TRUTH_PLACEHOLDERS: Mapping[str, str] = {
     "assertions": "assertions",
     "expected_tool_trajectory": "expectedTrajectory",
 }
-_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+"""A `{name}` in instructions (only names in PLACEHOLDERS are filled; other braces stay as written)."""
 _ALNUM = string.ascii_letters + string.digits
 DEFAULT_LAMBDA_TIMEOUT_S = 60
 
@@ -82,7 +83,7 @@ class LlmJudgeConfig:
 
     @property
     def placeholders(self) -> frozenset[str]:
-        return frozenset(_PLACEHOLDER.findall(self.instructions)) & ALL_PLACEHOLDERS
+        return frozenset(PLACEHOLDER.findall(self.instructions)) & ALL_PLACEHOLDERS
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +298,7 @@ def _parse_llm(doc: Mapping[str, Any], level: Level, issues: list[FieldIssue]) -
         dimensions = tuple(dims)
     else:
         scale = _parse_rating(rating, f"{path}.ratingScale", issues)
-    used = frozenset(_PLACEHOLDER.findall(instructions)) & ALL_PLACEHOLDERS
+    used = frozenset(PLACEHOLDER.findall(instructions)) & ALL_PLACEHOLDERS
     allowed = PLACEHOLDERS[level]
     if not used & allowed:
         issues.append(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from batcheval.evaluators.base import EvaluatorIdentity, Target, targets_at
 from batcheval.evaluators.ground_truth import ASSERTIONS, EXPECTED_RESPONSE, SessionReferences
@@ -92,10 +93,13 @@ class BuiltinJudgeEvaluator:
             model_id=self.model_id,
             metadata={"evaluatorId": self.identity.evaluator_id, "sessionId": target.session.session_id},
         )
-        extra = {"rubricVersion": self.rubric_version}
+        extra: dict[str, Any] = {"rubricVersion": self.rubric_version}
         answer = ask(self.judge, request)
         if not isinstance(answer, JudgeFailure):
             extra["judgeModelId"] = answer.model_id
+            if answer.usage_estimated:
+                # The server reported no usage; tokenUsage is a character-count estimate, say so.
+                extra["tokenUsageEstimated"] = True
             if answer.raw_text:
                 extra["judgeText"] = answer.raw_text[:500]
             verdict = parse_verdict(answer.output, labels)

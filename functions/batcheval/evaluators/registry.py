@@ -280,8 +280,8 @@ OURS: tuple[EvaluatorSpec, ...] = (
         level="SESSION",
         kind="code",
         description="Share of the session's tool calls that failed (status error). "
-        "No result for a session without tool calls.",
-        labels={"No Errors": None, "Some Errors": None, "All Errors": None},
+        "A session without tool calls gets the label No Tool Calls and no value.",
+        labels={"No Errors": None, "Some Errors": None, "All Errors": None, "No Tool Calls": None},
         polarity="lower_is_better",
         polarity_note="0.0 = no tool call failed; 1.0 = every tool call failed",
         unit="ratio",
@@ -293,8 +293,9 @@ OURS: tuple[EvaluatorSpec, ...] = (
         level="SESSION",
         kind="code",
         description="Share of tool calls that repeat an earlier call of the session with the same "
-        "tool and identical arguments (loops). Label Loop when one call is made 3+ times.",
-        labels={"No Repeats": None, "Repeats": None, "Loop": None},
+        "tool and identical arguments (loops). Label Loop when one call is made 3+ times. "
+        "A session without tool calls gets the label No Tool Calls and no value.",
+        labels={"No Repeats": None, "Repeats": None, "Loop": None, "No Tool Calls": None},
         polarity="lower_is_better",
         polarity_note="0.0 = no call repeated; approaching 1.0 = nearly every call is a repeat",
         unit="ratio",

@@ -5,14 +5,18 @@ whatever finishes first, so two runs over the same input list results identicall
 isolated: an exception escaping an evaluator becomes an `EvaluatorError` result for that unit only.
 A session without turns gets one `NoSpansToEvaluate` error per evaluator, so it is never silently
 missing from the results.
-At most `max_workers * 2` units are queued at once, so memory stays flat on large inputs.
+At most `max_workers * 2` units are queued or running at once, and at most
+`max_workers * REORDER_FACTOR` finished units wait for a slower earlier one to be emitted, so memory
+stays flat on large inputs and one slow unit (a Lambda timing out, a call waiting for judge quota)
+does not leave the other workers idle.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from batcheval.evaluators.base import Evaluator, Target
@@ -23,6 +27,7 @@ from batcheval.traces.model import Session
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_WORKERS = 8
+REORDER_FACTOR = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +101,26 @@ def run_evaluations(
     if max_workers <= 1:
         return [result for unit in units for result in _run_unit(unit)]
     results: list[EvaluationResult] = []
-    window: list[Future[list[EvaluationResult]]] = []
+    pending: deque[Future[list[EvaluationResult]]] = deque()  # submission order
+    max_running, max_pending = max_workers * 2, max_workers * REORDER_FACTOR
+
+    def emit_finished_head() -> None:
+        while pending and pending[0].done():
+            results.extend(pending.popleft().result())
+
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="evaluate") as pool:
         for unit in units:
-            window.append(pool.submit(_run_unit, unit))
-            if len(window) >= max_workers * 2:
-                results.extend(window.pop(0).result())
-        for future in window:
+            pending.append(pool.submit(_run_unit, unit))
+            emit_finished_head()
+            while True:
+                running = [f for f in pending if not f.done()]
+                if len(running) < max_running and len(pending) < max_pending:
+                    break
+                if len(pending) >= max_pending:
+                    pending[0].result()  # the reorder buffer is full: wait for the slow head
+                else:
+                    wait(running, return_when=FIRST_COMPLETED)
+                emit_finished_head()
+        for future in pending:
             results.extend(future.result())
     return results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import string
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
 
 _ALNUM = string.ascii_letters + string.digits
+logger = logging.getLogger(__name__)
 
 
 class EvaluatorStore(Protocol):
@@ -74,10 +76,29 @@ class FileEvaluatorStore:
         return list(self._by_id.values())
 
 
-class DynamoEvaluatorStore:
-    """Definitions in a DynamoDB table keyed by `evaluatorId` (string partition key).
+def evaluator_table_definition(table_name: str) -> dict[str, Any]:
+    """`create_table` arguments for the evaluator table: partition `owner` (account), sort `evaluatorId`."""
+    return {
+        "TableName": table_name,
+        "KeySchema": [
+            {"AttributeName": "owner", "KeyType": "HASH"},
+            {"AttributeName": "evaluatorId", "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [
+            {"AttributeName": "owner", "AttributeType": "S"},
+            {"AttributeName": "evaluatorId", "AttributeType": "S"},
+        ],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
 
-    Items keep the CreateEvaluator request as JSON, so the stored form is the wire form.
+
+class DynamoEvaluatorStore:
+    """One account's definitions in a DynamoDB table shared by all accounts.
+
+    Items are keyed by (`owner` = the account id, `evaluatorId`), see `evaluator_table_definition`:
+    every read is a GetItem or a Query inside the owner's partition, so one tenant can neither run
+    nor list (nor see in "did you mean" hints) another tenant's evaluators. Items keep the
+    CreateEvaluator request as JSON, so the stored form is the wire form.
     """
 
     def __init__(self, table_name: str, client: Any, *, region: str, account_id: str) -> None:
@@ -94,6 +115,7 @@ class DynamoEvaluatorStore:
         document["evaluatorId"] = evaluator_id or new_evaluator_id(str(request.get("evaluatorName", "")))
         definition = parse_definition(document, region=self.region, account_id=self.account_id)
         item = {
+            "owner": {"S": self.account_id},
             "evaluatorId": {"S": definition.evaluator_id},
             "evaluatorName": {"S": definition.evaluator_name},
             "level": {"S": definition.level},
@@ -112,26 +134,45 @@ class DynamoEvaluatorStore:
             raise
         return definition
 
+    def _key(self, evaluator_id: str) -> dict[str, Any]:
+        return {"owner": {"S": self.account_id}, "evaluatorId": {"S": evaluator_id}}
+
     def get(self, evaluator_id: str) -> CustomEvaluatorDefinition | None:
         response = self._client.get_item(
-            TableName=self.table_name, Key={"evaluatorId": {"S": evaluator_id}}, ConsistentRead=True
+            TableName=self.table_name, Key=self._key(evaluator_id), ConsistentRead=True
         )
         item = response.get("Item")
         return None if item is None else self._parse(item)
 
     def list(self) -> list[CustomEvaluatorDefinition]:
-        paginator = self._client.get_paginator("scan")
-        found = [
-            self._parse(item)
-            for page in paginator.paginate(TableName=self.table_name)
-            for item in page.get("Items", [])
-        ]
-        return sorted(found, key=lambda d: d.evaluator_id)
+        paginator = self._client.get_paginator("query")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            KeyConditionExpression="#owner = :owner",
+            ExpressionAttributeNames={"#owner": "owner"},
+            ExpressionAttributeValues={":owner": {"S": self.account_id}},
+        )
+        found = []
+        for page in pages:
+            for item in page.get("Items", []):
+                try:
+                    found.append(self._parse(item))
+                except ValidationError:
+                    # One damaged item must not break listing (and the unknown-id hints built on
+                    # it); asking for that evaluator by id still fails loudly in get().
+                    logger.exception("unreadable evaluator definition item=%s", item.get("evaluatorId"))
+        return found
 
     def delete(self, evaluator_id: str) -> None:
-        self._client.delete_item(TableName=self.table_name, Key={"evaluatorId": {"S": evaluator_id}})
+        self._client.delete_item(TableName=self.table_name, Key=self._key(evaluator_id))
 
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
-        document = json.loads(item["definition"]["S"])
-        document["evaluatorId"] = item["evaluatorId"]["S"]
+        evaluator_id = item["evaluatorId"]["S"]
+        try:
+            document = json.loads(item["definition"]["S"])
+        except (KeyError, ValueError) as exc:
+            raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
+        if not isinstance(document, dict):
+            raise ValidationError(f"stored evaluator definition {evaluator_id} is not an object")
+        document["evaluatorId"] = evaluator_id
         return parse_definition(document, region=self.region, account_id=self.account_id)

@@ -47,6 +47,7 @@ _OPTIONS = {
     "limits",
     "tokens_per_minute",
     "max_in_flight",
+    "burn_factor",
     "bucket_store",
     "limiter",
     "retry",
@@ -79,7 +80,8 @@ def make_judge(
         clients: AWS clients (Bedrock); default `AwsClients` in `AWS_REGION`.
         model_id: the model; see the module doc for defaults.
         **options: `limits` (ModelLimits, or a mapping model id -> ModelLimits), `tokens_per_minute`,
-            `max_in_flight`, `bucket_store` (e.g. DynamoDBBucketStore), `limiter` (a shared
+            `max_in_flight`, `burn_factor` (output-token weight; default from the model id),
+            `bucket_store` (e.g. DynamoDBBucketStore), `limiter` (a shared
             RateLimiter; overrides the previous four), `retry` (RetryPolicy), `ledger` (JudgeLedger),
             `timeout_s`, `api_key`, `tool_choice` (Bedrock), `output_mode` (OpenAI), `env`, `seed`,
             `clock`.
@@ -161,7 +163,12 @@ def _limits(options: Mapping[str, Any], env: Mapping[str, str]) -> LimitsFor:
                 options.get("tokens_per_minute") or env.get("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE") or math.inf
             )
             in_flight = int(options.get("max_in_flight") or env.get("BATCHEVAL_JUDGE_MAX_IN_FLIGHT") or 16)
-            same = ModelLimits(tokens_per_minute=tpm, max_in_flight=in_flight)
+            burn = options.get("burn_factor")
+            same = ModelLimits(
+                tokens_per_minute=tpm,
+                max_in_flight=in_flight,
+                burn_factor=None if burn is None else float(burn),
+            )
         except ValueError as error:
             raise ValidationError(f"bad judge rate limit: {error}") from error
     return lambda _model_id: same

@@ -198,6 +198,8 @@ def _parse(data: dict[str, Any], request: JudgeRequest, model: str) -> JudgeResp
         raise JudgeError("InvalidJudgeOutput", "the reply has no choices")
     choice = choices[0]
     message = choice.get("message") or {}
+    if not isinstance(message, dict):
+        raise JudgeError("InvalidJudgeOutput", "the reply's message is not an object")
     content = message.get("content")
     raw_text = content if isinstance(content, str) and content else None
     if choice.get("finish_reason") == "length":
@@ -217,8 +219,8 @@ def _parse(data: dict[str, Any], request: JudgeRequest, model: str) -> JudgeResp
     usage = data.get("usage")
     estimated = not (
         isinstance(usage, dict)
-        and isinstance(usage.get("prompt_tokens"), int)
-        and isinstance(usage.get("completion_tokens"), int)
+        and _token_count(usage.get("prompt_tokens"))
+        and _token_count(usage.get("completion_tokens"))
     )
     if estimated:
         tokens = TokenUsage(
@@ -235,6 +237,11 @@ def _parse(data: dict[str, Any], request: JudgeRequest, model: str) -> JudgeResp
         raw_text=raw_text,
         usage_estimated=estimated,
     )
+
+
+def _token_count(value: Any) -> bool:
+    """A usable reported count: a non-negative int (bool is an int in Python, and not a count)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _tool_arguments(message: dict[str, Any], name: str) -> dict[str, Any] | None:

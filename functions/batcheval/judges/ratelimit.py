@@ -14,6 +14,7 @@ gets a `JudgeError`, never an indefinite wait.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -52,6 +53,8 @@ __all__ = [
     "estimate_input_tokens",
     "request_chars",
 ]
+
+logger = logging.getLogger(__name__)
 
 # Claude 3.7 and every Claude 4+ family (claude-sonnet-4-5, claude-opus-4-1, claude-haiku-4-5 ...).
 _CLAUDE_5X = re.compile(r"claude-(?:3-7|(?:opus|sonnet|haiku)-[4-9]|[4-9])")
@@ -382,7 +385,13 @@ class RateLimitedJudge:
         used = response.usage.input_tokens + burn * response.usage.output_tokens
         if permit is not None:
             reported = None if response.usage_estimated else response.usage.input_tokens
-            self.limiter.release(permit, used=used, input_tokens=reported)
+            try:
+                self.limiter.release(permit, used=used, input_tokens=reported)
+            except Exception:
+                # The model answered and its tokens are spent: a bucket store that cannot be
+                # settled (DynamoDB down or contended) must not throw the verdict away. The bucket
+                # merely keeps this call's over-reservation until it refills.
+                logger.exception("rate-limit settlement failed model=%s; the verdict is kept", model_id)
         if self._ledger is not None:
             self._ledger.record_success(
                 model_id,

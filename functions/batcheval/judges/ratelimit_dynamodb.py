@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from batcheval.errors import JudgeError
 from batcheval.judges.bucket import (
@@ -89,6 +89,14 @@ def _conditional_failed(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _store_unavailable(key: str, error: Exception) -> JudgeError:
+    """A bucket the limiter cannot read or write: retryable, so the call fails as one result's error
+    after the retry budget (never an unexpected crash of the evaluator)."""
+    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
+    detail = code or type(error).__name__
+    return JudgeError("JudgeUnavailable", f"rate-limit bucket {key!r} unavailable: {detail}", retryable=True)
+
+
 class DynamoDBBucketStore:
     """Bucket state in a DynamoDB table (low-level client injected).
 
@@ -123,9 +131,12 @@ class DynamoDBBucketStore:
 
     def _read(self, key: str) -> BucketState | None:
         self._count("reads")
-        item = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, ConsistentRead=True
-        ).get("Item")
+        try:
+            item = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, ConsistentRead=True
+            ).get("Item")
+        except (ClientError, BotoCoreError) as error:
+            raise _store_unavailable(key, error) from error
         return _from_item(item) if item else None
 
     def _write(self, key: str, state: BucketState, expected_version: int | None) -> bool:
@@ -158,7 +169,9 @@ class DynamoDBBucketStore:
             if _conditional_failed(error):
                 self._count("conflicts")
                 return False
-            raise
+            raise _store_unavailable(key, error) from error
+        except BotoCoreError as error:
+            raise _store_unavailable(key, error) from error
         return True
 
     def _change(

@@ -35,10 +35,14 @@ class RetryPolicy:
     """Extra random wait added on top of a server's Retry-After."""
     max_retry_after_s: float = 60.0
     """Retry-After values above this are clamped (a bad header must not stall a job)."""
+    degrade_after: int = 3
+    """After this many calls in a row gave up unavailable (no success between), calls to that model
+    get one attempt and no retries until one succeeds: a judge that stays down then costs one try
+    per result instead of the whole retry budget (minutes per result, hours per job)."""
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be >= 1")
+        if self.max_attempts < 1 or self.degrade_after < 1:
+            raise ValueError("max_attempts and degrade_after must be >= 1")
         if self.max_elapsed_s < 0 or self.base_delay_s < 0 or self.max_delay_s < 0:
             raise ValueError("retry delays and budget must be >= 0")
 
@@ -57,7 +61,8 @@ class RetryingJudge:
 
     When the budget runs out the last error is re-raised as non-retryable: a throttled judge keeps the
     code `ThrottlingException`, anything else becomes `JudgeUnavailable`; the message says how many
-    attempts over how long.
+    attempts over how long. Throttles never degrade a model (they are capacity, not an outage);
+    `RetryPolicy.degrade_after` consecutive unavailable give-ups do, until the next success.
     """
 
     def __init__(
@@ -78,6 +83,7 @@ class RetryingJudge:
         self._clock = clock
         self._ledger = ledger
         self._model_id = model_id
+        self._unavailable_streak: dict[str, int] = {}
 
     def judge(self, request: JudgeRequest) -> JudgeResponse:
         model_id = request.model_id or self._model_id
@@ -86,25 +92,40 @@ class RetryingJudge:
         while True:
             attempt += 1
             try:
-                return self.inner.judge(request)
+                response = self.inner.judge(request)
             except JudgeError as error:
                 if not error.retryable:
                     self._final(model_id, error.code)
                     raise
                 with self._rng_lock:
                     delay = self.policy.delay(attempt, error.retry_after, self._rng)
+                    streak = self._unavailable_streak.get(model_id, 0)
                 elapsed = max(0.0, self._clock.now() - started)
-                if attempt >= self.policy.max_attempts or elapsed + delay > self.policy.max_elapsed_s:
-                    code = THROTTLING if error.code == THROTTLING else UNAVAILABLE
+                throttled = error.code == THROTTLING
+                degraded = not throttled and streak >= self.policy.degrade_after
+                if (
+                    degraded
+                    or attempt >= self.policy.max_attempts
+                    or elapsed + delay > self.policy.max_elapsed_s
+                ):
+                    code = THROTTLING if throttled else UNAVAILABLE
+                    if not throttled:
+                        with self._rng_lock:
+                            self._unavailable_streak[model_id] = streak + 1
                     self._final(model_id, code)
+                    why = f"not retried: the last {streak} call(s) all failed" if degraded else "gave up"
                     raise JudgeError(
                         code,
-                        f"gave up after {attempt} attempt(s) in {elapsed:.1f}s; last error: {error}",
+                        f"{why} after {attempt} attempt(s) in {elapsed:.1f}s; last error: {error}",
                         retryable=False,
                     ) from error
                 if self._ledger is not None:
                     self._ledger.record_retry(model_id)
                 self._clock.sleep(delay)
+                continue
+            with self._rng_lock:
+                self._unavailable_streak.pop(model_id, None)
+            return response
 
     def _final(self, model_id: str, code: str) -> None:
         if self._ledger is not None:

@@ -32,6 +32,9 @@ class JudgeSettings(BaseModel):
     tokens_per_minute: float | None = Field(default=None, gt=0)
     """The model's TPM quota; None: in-flight cap only."""
     max_in_flight: int = Field(default=16, ge=1)
+    burn_factor: float | None = Field(default=None, gt=0)
+    """Output-token weight against the quota; None derives it from the model id. Set it (5) for
+    Claude behind an application inference profile ARN, whose id does not name the model."""
     bucket_table: str | None = None
     """DynamoDB table shared by every invocation's rate limiter; None: in-process only."""
     timeout_s: float = Field(default=60.0, gt=0)
@@ -62,6 +65,8 @@ def build_judge(settings: JudgeSettings, clients: AwsClients, *, ledger: JudgeLe
     options: dict[str, Any] = {"max_in_flight": settings.max_in_flight, "timeout_s": settings.timeout_s}
     if settings.tokens_per_minute is not None:
         options["tokens_per_minute"] = settings.tokens_per_minute
+    if settings.burn_factor is not None:
+        options["burn_factor"] = settings.burn_factor
     if settings.bucket_table is not None:
         options["bucket_store"] = DynamoDBBucketStore(clients.client("dynamodb"), settings.bucket_table)
     if ledger is not None:

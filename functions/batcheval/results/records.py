@@ -8,6 +8,7 @@ scored-by-label result and is not an error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -102,6 +103,9 @@ class EvaluationResult:
             raise ValueError("a result needs a value, a label or an error_code")
         if self.error_code is not None and self.value is not None:
             raise ValueError("an errored result must not carry a value")
+        if self.value is not None and not math.isfinite(self.value):
+            # NaN/inf are not JSON and would silently poison every statistic computed from them.
+            raise ValueError(f"a result value must be finite, got {self.value!r}")
 
     @property
     def failed(self) -> bool:

@@ -11,7 +11,7 @@ from moto import mock_aws
 
 from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.report import evaluate_sessions
-from batcheval.evaluators.store import DynamoEvaluatorStore
+from batcheval.evaluators.store import DynamoEvaluatorStore, evaluator_table_definition
 from tests.unit.evaluators.builders import session, turn
 
 CANNED = "http://motoapi.amazonaws.com/moto-api/static/lambda-simple/response"
@@ -34,12 +34,7 @@ def aws():
             Code={"ZipFile": code.getvalue()},
         )["FunctionArn"]
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        ddb.create_table(
-            TableName="evaluators",
-            KeySchema=[{"AttributeName": "evaluatorId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "evaluatorId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        ddb.create_table(**evaluator_table_definition("evaluators"))
         yield lam, DynamoEvaluatorStore("evaluators", ddb, region="us-east-1", account_id="123456789012"), arn
 
 

@@ -136,6 +136,27 @@ def test_reply_without_answer_is_invalid_output(server: ScriptedServer):
     assert raised.value.code == "InvalidJudgeOutput"
 
 
+def test_message_that_is_not_an_object_is_invalid_output(server: ScriptedServer):
+    # Given a server whose choice carries a string instead of a message object
+    server.add(Reply(body={"choices": [{"index": 0, "message": "Yes", "finish_reason": "stop"}]}))
+    # When judged, Then the failure is a JudgeError (an error result), not a crash of the evaluator
+    with pytest.raises(JudgeError) as raised:
+        OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    assert raised.value.code == "InvalidJudgeOutput"
+
+
+@pytest.mark.parametrize("bad", [-5, True, 1.5, "12"])
+def test_nonsense_usage_counts_are_estimated_and_flagged(server: ScriptedServer, bad: Any):
+    # Given a server reporting a usage count that is not a non-negative integer
+    body = completion(arguments='{"label": "Yes"}')
+    body["usage"]["prompt_tokens"] = bad
+    server.add(Reply(body=body))
+    # When judged, Then the counts are estimated (and say so) rather than taken as reported
+    response = OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    assert response.usage_estimated
+    assert response.usage.input_tokens > 0
+
+
 def test_length_stop_is_truncated_output(server: ScriptedServer):
     server.add(Reply(body=completion(arguments='{"lab', finish="length")))
     with pytest.raises(JudgeError) as raised:

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from batcheval.errors import JudgeError
@@ -178,3 +179,20 @@ def test_bucket_writes_are_updates_that_keep_other_attributes(ddb):
     item = ddb.get_item(TableName=TABLE, Key={"pk": {"S": "judge-bucket#" + MODEL}})["Item"]
     assert item["note"] == {"S": "Service Quotas L-123"}
     assert {"floor_rate", "decreased_at", "learned_quota", "spend"} <= set(item)
+
+
+def test_an_unreachable_bucket_table_is_a_retryable_judge_error():
+    # Given a DynamoDB client whose reads are throttled (botocore Stubber: real request validation)
+    client = boto3.client(
+        "dynamodb", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = DynamoDBBucketStore(client, TABLE, clock=FrozenClock())
+    limits = ModelLimits(tokens_per_minute=100_000)
+    with Stubber(client) as stub:
+        stub.add_client_error("get_item", "ProvisionedThroughputExceededException", "slow down")
+        # When tokens are taken, Then the failure is a retryable JudgeUnavailable, not a ClientError
+        with pytest.raises(JudgeError) as raised:
+            store.try_take(MODEL, 1_000, limits, FrozenClock().now())
+    assert raised.value.code == "JudgeUnavailable"
+    assert raised.value.retryable
+    assert "ProvisionedThroughputExceededException" in raised.value.message

@@ -8,7 +8,7 @@ from batcheval.evaluators import cli as evaluators_cli
 from batcheval.traces.assemble import SkipCount
 from batcheval.traces.files import SessionLoad
 from tests.unit.evaluators.builders import call, label_judge, session, turn
-from tests.unit.evaluators.definitions_fixtures import llm
+from tests.unit.evaluators.definitions_fixtures import MODEL, llm
 
 SESSIONS = [
     session("s1", turn(1, user="book a flight", tools=(call("search", 1), call("book", 2)))),
@@ -132,6 +132,31 @@ def test_evaluate_llm_evaluator_uses_the_judge_factory(spans, monkeypatch, capsy
     assert "passRate" in out
 
 
+def test_custom_llm_evaluators_need_no_model_flag(spans, monkeypatch, tmp_path, capsys):
+    # Given only a custom LLM evaluator (it names its own model) and an OpenAI-compatible judge
+    path, _ = spans
+    (tmp_path / "custom.json").write_text(json.dumps([llm()]))
+    calls = []
+
+    def make_judge(spec, *, clients=None, model_id=None, **_):
+        calls.append(model_id)
+        return label_judge("Good")
+
+    monkeypatch.setattr(judge_factory, "make_judge", make_judge)
+    main(["evaluators", "--custom-evaluators", str(tmp_path / "custom.json"), "--format", "json"])
+    (custom_id,) = [
+        e["evaluatorId"]
+        for e in json.loads(capsys.readouterr().out)["evaluators"]
+        if "tone_check" in e["evaluatorId"]
+    ]
+    # When evaluate runs without --model
+    args = ["evaluate", "--spans", path, "--custom-evaluators", str(tmp_path / "custom.json")]
+    code = main([*args, "--evaluator", custom_id, "--judge", "openai:http://localhost:1/v1"])
+    # Then the judge is built with the definition's model as its default and the run completes
+    assert code == 0
+    assert calls == [MODEL["bedrockEvaluatorModelConfig"]["modelId"]]
+
+
 def test_judge_is_not_built_for_code_only_runs(spans, monkeypatch):
     # Given only code evaluators, When evaluate runs, Then no judge is built
     path, _ = spans
@@ -159,8 +184,20 @@ def test_bad_ground_truth_and_bad_judge_are_usage_errors(spans, tmp_path, capsys
         main(["evaluate", "--spans", path, "--ground-truth", str(bad), "--evaluator", "Builtin.Coherence"])
         == 2
     )
+    assert str(bad) in capsys.readouterr().err
     assert main(["evaluate", "--spans", path, "--evaluator", "Builtin.Coherence", "--judge", "nonsense"]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_ground_truth_that_is_not_json_is_a_usage_error_naming_the_file(spans, tmp_path, capsys):
+    # Given a ground-truth file that is not JSON
+    path, _ = spans
+    bad = tmp_path / "gt.json"
+    bad.write_text("not json")
+    # When evaluate runs, Then it exits 2 and the message names the file
+    args = ["evaluate", "--spans", path, "--ground-truth", str(bad)]
+    assert main([*args, "--evaluator", "ThirdParty.Batcheval.TurnLatency"]) == 2
+    assert f"{bad}: not valid JSON" in capsys.readouterr().err
 
 
 def test_unreadable_spans_file_is_a_usage_error(capsys):

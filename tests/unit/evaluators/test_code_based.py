@@ -96,7 +96,14 @@ def test_function_error_is_that_results_error_only(lambda_client):
 
 @pytest.mark.parametrize(
     "payload",
-    [{"value": 1.0}, {"label": "x", "value": "high"}, {"label": "x", "value": True}, ["not", "an", "object"]],
+    [
+        {"value": 1.0},
+        {"label": "x", "value": "high"},
+        {"label": "x", "value": True},
+        {"label": "x", "value": float("nan")},
+        {"label": "x", "value": float("inf")},
+        ["not", "an", "object"],
+    ],
 )
 def test_malformed_lambda_responses_are_invalid(lambda_client, payload):
     # Given a malformed Lambda response, When evaluated, Then the result is InvalidLambdaResponse
@@ -145,3 +152,16 @@ def test_timeout_is_honoured():
     # Then the result is a timeout error, not a late verdict
     assert result.error_code == "LambdaTimeout"
     assert result.label is None
+
+
+def test_event_targets_the_trace_at_trace_level_and_nothing_at_session_level():
+    # Given a two-turn session with raw spans
+    sess = session("s", turn(1), turn(2), spans=SPANS)
+    refs = SessionReferences.empty("s")
+    trace_level = LambdaCodeEvaluator(parse_definition(code(level="TRACE")), lambda_client=None)
+    session_level = LambdaCodeEvaluator(parse_definition(code(level="SESSION")), lambda_client=None)
+    # When events are built, Then each TRACE event names its own trace and the SESSION event none
+    events = [trace_level.event(t, refs) for t in trace_level.targets(sess)]
+    assert [e["evaluationTarget"] for e in events] == [{"traceIds": [t.trace_id]} for t in sess.turns]
+    (session_event,) = [session_level.event(t, refs) for t in session_level.targets(sess)]
+    assert "evaluationTarget" not in session_event

@@ -76,9 +76,16 @@ def test_tool_error_rate_counts_failed_calls():
     assert result.label == "Some Errors"
 
 
-def test_tool_error_rate_has_no_result_for_a_session_without_tool_calls():
-    # Given no tool calls, When scored, Then there is no result
-    assert _run("ThirdParty.Batcheval.ToolErrorRate", session("s", turn(1))) == []
+@pytest.mark.parametrize(
+    "evaluator_id", ["ThirdParty.Batcheval.ToolErrorRate", "ThirdParty.Batcheval.RepeatedToolCalls"]
+)
+def test_session_without_tool_calls_is_explicitly_not_applicable_never_a_rate(evaluator_id):
+    # Given a session without tool calls, When scored
+    (result,) = _run(evaluator_id, session("s", turn(1)))
+    # Then it has one result saying so, with no value (no 0.0 rate enters any average), and no error
+    assert result.label == "No Tool Calls"
+    assert result.value is None
+    assert result.error_code is None
 
 
 def test_repeated_calls_compare_arguments_canonically_and_flag_loops():
@@ -115,6 +122,16 @@ def test_token_usage_sums_reported_calls_and_flags_partial_measurement():
     (result,) = _run("ThirdParty.Batcheval.TokenUsage", session("s", turn(1, models=models)))
     assert result.value == 110.0
     assert result.label == "Partially Measured"
+
+
+def test_token_usage_with_only_input_tokens_reported_is_a_lower_bound():
+    # Given every model call reports usage, but one only its input tokens
+    models = (ModelCall("m1", input_tokens=100, output_tokens=10), ModelCall("m2", input_tokens=50))
+    # When scored, Then the sum is labelled Partially Measured and the explanation says why
+    (result,) = _run("ThirdParty.Batcheval.TokenUsage", session("s", turn(1, models=models)))
+    assert result.value == 160.0
+    assert result.label == "Partially Measured"
+    assert "only input or only output" in str(result.explanation)
 
 
 def test_token_usage_without_any_reported_usage_is_insufficient_data():

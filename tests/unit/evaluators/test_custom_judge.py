@@ -5,7 +5,7 @@ from batcheval.evaluators.custom import CustomJudgeEvaluator
 from batcheval.evaluators.definitions import parse_definition
 from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.ground_truth import SessionReferences
-from batcheval.judges.base import TokenUsage
+from batcheval.judges.base import JudgeResponse, TokenUsage
 from batcheval.judges.fake import ScriptedJudge, ScriptedReply
 from tests.unit.evaluators.builders import call, label_judge, session, turn
 from tests.unit.evaluators.definitions_fixtures import MULTI_DIMENSIONS, derived, llm
@@ -98,6 +98,21 @@ def test_ground_truth_placeholder_without_ground_truth_is_an_error_and_no_call()
     assert "expected!" in judge.requests[0].prompt
 
 
+def test_agent_data_that_looks_like_a_placeholder_is_never_expanded():
+    # Given an agent response that spells out a placeholder, and a reference answer for the trace
+    definition = parse_definition(llm(instructions="Compare {assistant_turn} with {expected_response}"))
+    judge = label_judge("Good")
+    sess = session("s", turn(1, response="The answer is {expected_response} and {context}"))
+    refs = SessionReferences("s", expected_responses={sess.turns[0].trace_id: "SECRET-REFERENCE"})
+    # When judged
+    _run(CustomJudgeEvaluator(definition, judge), sess, refs)
+    # Then the response reaches the judge verbatim; the reference appears once, where the
+    # instructions put it, and the JSON-ish braces of other text are untouched
+    (request,) = judge.requests
+    assert "The answer is {expected_response} and {context} with SECRET-REFERENCE" in request.prompt
+    assert request.prompt.count("SECRET-REFERENCE") == 1
+
+
 def test_session_placeholders_render_trajectories_and_assertions():
     # Given SESSION GT placeholders, When judged, Then trajectories and assertions are filled in
     definition = parse_definition(
@@ -144,3 +159,18 @@ def test_unknown_ids_are_reported_by_request_position_with_hints():
         factory.check_ids(["Builtin.Coherence", "Builtin.Coherense", "nothing-like-it"])
     assert [f.name for f in exc.value.fields] == ["evaluators[1].evaluatorId", "evaluators[2].evaluatorId"]
     assert "did you mean Builtin.Coherence" in exc.value.fields[0].message
+
+
+def test_estimated_token_usage_is_marked_on_custom_results():
+    # Given a judge whose server reported no usage
+    class NoUsageJudge:
+        def judge(self, request):
+            return JudgeResponse(
+                {"label": "Good", "explanation": "ok"}, TokenUsage(9, 1), "m", usage_estimated=True
+            )
+
+    evaluator = CustomJudgeEvaluator(parse_definition(llm()), NoUsageJudge())
+    # When evaluated, Then the result says its token usage is an estimate
+    (result,) = _run(evaluator, session("s", turn(1)))
+    assert result.value == 1.0
+    assert result.extra["tokenUsageEstimated"] is True

@@ -1,7 +1,7 @@
 import threading
 import time
 
-from batcheval.evaluators.base import Evaluator, EvaluatorIdentity, Target, targets_at
+from batcheval.evaluators.base import Evaluator, EvaluatorIdentity, targets_at
 from batcheval.evaluators.code import code_evaluator
 from batcheval.evaluators.registry import require_spec
 from batcheval.evaluators.runner import run_evaluations
@@ -75,7 +75,7 @@ def test_a_crashing_evaluator_loses_only_its_own_results():
 
 
 def test_concurrency_is_bounded():
-    # Given 30 targets and 3 workers, When run, Then at most 3 run at once
+    # Given 30 targets and 3 workers, When run, Then they overlap but at most 3 run at once
     active, peak, lock = [0], [0], threading.Lock()
 
     class _Counting(_Slow):
@@ -89,12 +89,7 @@ def test_concurrency_is_bounded():
             return [self.identity.result(target, refs, value=1.0)]
 
     run_evaluations([session("s", *(turn(n) for n in range(30)))], [_Counting()], max_workers=3)
-    assert peak[0] <= 3
-
-
-def test_target_type_is_reexported_for_custom_evaluators():
-    # Given the base module, When Target is imported, Then it is the target type
-    assert Target.__name__ == "Target"
+    assert 2 <= peak[0] <= 3
 
 
 def test_a_session_without_turns_gets_an_explicit_error_per_evaluator():
@@ -110,3 +105,24 @@ def test_a_session_without_turns_gets_an_explicit_error_per_evaluator():
     assert [r.error_code for r in results] == ["NoSpansToEvaluate", "NoSpansToEvaluate"]
     assert "Failed to parse event body" in str(results[0].error_message)
     assert results[0].context.session_id == "empty"
+
+
+def test_one_slow_unit_does_not_idle_the_other_workers():
+    # Given 3 workers and 30 targets: the first waits until the last one has run (at most 5 s)
+    released, saw_release = threading.Event(), []
+
+    class _HeadWaitsForTail(_Slow):
+        def evaluate(self, target, refs):
+            if target.turn_index == 0:
+                saw_release.append(released.wait(5))
+            elif target.turn_index == 29:
+                released.set()
+            return [self.identity.result(target, refs, value=1.0)]
+
+    # When run
+    sess = session("s", *(turn(n) for n in range(30)))
+    results = run_evaluations([sess], [_HeadWaitsForTail()], max_workers=3)
+    # Then the other workers got through every later target while the first was still running,
+    # and the results still come back in target order
+    assert saw_release == [True]
+    assert [r.context.trace_id for r in results] == [t.trace_id for t in sess.turns]

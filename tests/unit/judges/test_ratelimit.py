@@ -221,3 +221,20 @@ def test_estimated_usage_does_not_calibrate():
         RateLimitedJudge(Estimating(), limiter, model_id=NOVA).judge(_request())
     # Then the ratio is untouched (the same counts reported by the server would have lowered it)
     assert limiter.chars_per_token(NOVA) == 3.5
+
+
+class _BrokenSettlementStore(InProcessBucketStore):
+    """Takes tokens, but cannot be written back to (a bucket table gone away mid-call)."""
+
+    def give_back(self, key, tokens, charged_at, limits, now):
+        raise JudgeError("JudgeUnavailable", "bucket unavailable", retryable=True)
+
+
+def test_a_verdict_survives_a_bucket_that_cannot_be_settled():
+    # Given a limiter with one in-flight slot whose bucket store fails when settling
+    limits = ModelLimits(tokens_per_minute=60_000, max_in_flight=1)
+    limiter = RateLimiter(_BrokenSettlementStore(), {CLAUDE: limits}, clock=_StepClock())
+    judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=CLAUDE)
+    # When two calls are made, Then both verdicts come back (and the slot was released in between)
+    assert judge.judge(_request()).output == {"ok": True}
+    assert judge.judge(_request()).output == {"ok": True}

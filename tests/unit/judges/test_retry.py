@@ -104,3 +104,40 @@ def test_non_retryable_error_is_raised_at_once(clock, request_):
 def test_policy_rejects_nonsense():
     with pytest.raises(ValueError, match="max_attempts"):
         RetryPolicy(max_attempts=0)
+
+
+def _down() -> JudgeError:
+    return JudgeError("JudgeUnavailable", "connection refused", retryable=True)
+
+
+def test_judge_that_stays_down_costs_one_attempt_per_call_until_it_answers(clock, request_):
+    # Given a judge that is down for 5 calls' worth of attempts, then answers, and degrade_after=2
+    policy = RetryPolicy(max_attempts=3, degrade_after=2)
+    inner = ScriptedJudge([_down()] * 8 + [OK, _down(), OK])
+    judge = RetryingJudge(inner, policy, clock=clock)
+    attempts, codes = [], []
+    # When six calls are made in turn
+    for _ in range(6):
+        before = len(inner.requests)
+        try:
+            judge.judge(request_)
+            codes.append("ok")
+        except JudgeError as error:
+            codes.append(error.code)
+        attempts.append(len(inner.requests) - before)
+    assert codes == ["JudgeUnavailable"] * 4 + ["ok", "ok"]
+    # Then the first two spend the full budget, the next two one attempt each, and the judge
+    # answers on the fifth call; after that success retries are back (the sixth call retries once)
+    assert attempts == [3, 3, 1, 1, 1, 2]
+
+
+def test_throttles_never_degrade_a_model(clock, request_):
+    # Given a judge throttled past its budget many times, then throttled once before answering
+    policy = RetryPolicy(max_attempts=2, degrade_after=1)
+    inner = ScriptedJudge([_throttle()] * 6 + [_throttle(), OK])
+    judge = RetryingJudge(inner, policy, clock=clock)
+    for _ in range(3):
+        with pytest.raises(JudgeError, match="gave up"):
+            judge.judge(request_)
+    # When judged again, Then the throttle is still retried and the call succeeds
+    assert judge.judge(request_).output == OK

@@ -42,3 +42,22 @@ def test_bad_settings_name_the_variable():
 def test_defaults_are_bedrock_without_a_quota():
     settings = JudgeSettings.from_env({})
     assert (settings.spec, settings.tokens_per_minute, settings.bucket_table) == ("bedrock", None, None)
+
+
+def test_burn_factor_setting_reaches_the_limiter_for_an_opaque_profile_arn():
+    # Given Claude behind an application inference profile (the ARN does not name the model)
+    arn = "arn:aws:bedrock:us-east-1:123456789012:application-inference-profile/abc123"
+    env = {
+        "BATCHEVAL_JUDGE_MODEL_ID": arn,
+        "BATCHEVAL_JUDGE_TOKENS_PER_MINUTE": "400000",
+        "BATCHEVAL_JUDGE_BURN_FACTOR": "5",
+    }
+    session = boto3.Session(aws_access_key_id="x", aws_secret_access_key="x", region_name="us-east-1")
+    # When the judge is built from the settings
+    judge = build_judge(JudgeSettings.from_env(env), AwsClients(session=session))
+    # Then the limiter weighs output tokens 5x for it (the id alone would give 1x)
+    assert isinstance(judge, RetryingJudge)
+    assert isinstance(judge.inner, RateLimitedJudge)
+    limits = judge.inner.limiter.limits_for(arn)
+    assert limits is not None
+    assert limits.burn_factor == 5.0

@@ -57,6 +57,13 @@ def test_unscored_is_never_a_silent_zero():
         _result(value=0.0, error_code="X", error_message="y")
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_value_is_rejected(value):
+    # Given a NaN or infinite value, When a result is built, Then ValueError (never NaN in output)
+    with pytest.raises(ValueError, match="must be finite"):
+        _result(value=value)
+
+
 @pytest.mark.parametrize(
     "result",
     [
