@@ -33,6 +33,7 @@ from batcheval.traces.records import (
     LLO_REFERENCE,
     MAX_RECORD_BYTES,
     SKIP_DUPLICATE,
+    SKIP_MALFORMED_EVENT,
     SKIP_MISSING_IDS,
     SKIP_MISSING_SCOPE,
     SKIP_MISSING_SESSION,
@@ -51,6 +52,8 @@ NEVER = 1 << 62
 """Sort key for "not recorded" times: after every real timestamp."""
 
 Item = bytes | str | dict[str, Any]
+
+TOO_DEEP = "Session span data is malformed: a record nests values too deeply to read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +133,12 @@ def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         )
         try:
             return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # e.g. an integer beyond 64 bits in malformed data
+        except TypeError:  # e.g. an integer beyond 64 bits, or nesting beyond 255 levels, in malformed data
+            pass
+        try:
             return size, json.dumps(record, sort_keys=True, default=repr).encode()
+        except RecursionError:  # nesting deeper than Python's stack: ties keep the first copy read
+            return size, b""
 
     return a if weight(a) >= weight(b) else b
 
@@ -223,12 +230,15 @@ def _assemble(
         session_traces.setdefault(session_id, []).append(trace_id)
 
     scope_classes: dict[str, str] = {}  # scope name → class, learnt once per call
-    sessions = [
-        _build_session(
-            session_id, trace_ids, trace_spans, trace_events, counter, scope_classes, keep_raw=keep_raw
-        )
-        for session_id, trace_ids in session_traces.items()
-    ]
+    sessions = []
+    for session_id, trace_ids in session_traces.items():
+        try:
+            session = _build_session(
+                session_id, trace_ids, trace_spans, trace_events, counter, scope_classes, keep_raw=keep_raw
+            )
+        except RecursionError:  # content nested ~1,000 levels deep (JSON allows 1,024): one bad session
+            session = Session(session_id=session_id, service_name=None, errors=(TOO_DEEP,))
+        sessions.append(session)
     sessions.sort(key=session_order)
     return sessions
 
@@ -253,6 +263,7 @@ def _build_session(
     for trace_id in trace_ids:
         views: dict[str, SpanView] = {}
         failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
+        malformed_events = 0
         span_records = trace_spans[trace_id]
         for span_id, record in span_records.items():
             scope = record.get("scope")
@@ -278,6 +289,7 @@ def _build_session(
                     failed.append(
                         (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
                     )
+                    malformed_events += view.count_malformed_events()
                 continue
             views[span_id] = SpanView(record, trace_id, span_id, scope_name, attributes, role)
         by_event = trace_events.get(trace_id)
@@ -289,6 +301,10 @@ def _build_session(
         if keep_raw:
             raw.extend(span_records.values())
             raw.extend(trace_event_records)
+        for view in views.values():
+            malformed_events += view.count_malformed_events()
+        if malformed_events:
+            counter.add(SKIP_MALFORMED_EVENT, malformed_events)
         if not views:
             continue
         any_supported = True
