@@ -1,4 +1,6 @@
+import gc
 import random
+import weakref
 
 import orjson
 import pytest
@@ -212,3 +214,25 @@ def test_raw_records_can_be_left_out():
     sample = generate(2, seed=1)
     assert all(s.spans == () for s in assemble(sample.records, keep_raw=False).sessions)
     assert sum(len(s.spans) for s in assemble(sample.records).sessions) == len(sample.records)
+
+
+def test_assembling_leaves_earlier_cyclic_garbage_collectable():
+    # Given a reference cycle that became garbage before an assembly (GC paused so it is not collected yet)
+    class Node:
+        pass
+
+    gc.disable()
+    try:
+        node = Node()
+        node.self = node
+        alive = weakref.ref(node)
+        del node
+
+        # When sessions are assembled
+        assemble(generate(2, seed=3).records)
+    finally:
+        gc.enable()
+
+    # Then a collection afterwards frees the cycle (gc.freeze() would have kept it forever)
+    gc.collect()
+    assert alive() is None
