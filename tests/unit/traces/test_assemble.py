@@ -219,7 +219,7 @@ def test_raw_records_can_be_left_out():
 def test_assembling_leaves_earlier_cyclic_garbage_collectable():
     # Given a reference cycle that became garbage before an assembly (GC paused so it is not collected yet)
     class Node:
-        pass
+        self: object = None
 
     gc.disable()
     try:
