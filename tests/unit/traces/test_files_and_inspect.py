@@ -197,3 +197,33 @@ def test_undecodable_utf16_file_is_a_clear_error_naming_the_file(tmp_path, capsy
         load_sessions(path)
     assert main(["inspect", "--spans", str(path)]) == 2
     assert "broken.json" in capsys.readouterr().err
+
+
+def test_inputs_over_the_spool_cap_are_split_again_so_batches_stay_bounded(tmp_path, monkeypatch):
+    # Given 40 sessions (~490 KB) of JSON Lines, 32 KB batches, and a spool cap of 4 (normally 256)
+    from batcheval.traces import stream
+
+    data = generate(40, seed=4).jsonl()
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(data)
+    batch_bytes = 32 * 1024
+    monkeypatch.setattr(stream, "MAX_SPOOLS", 4)
+    batch_sizes: list[int] = []
+
+    def measured_assemble(lines, **kwargs):
+        lines = list(lines)
+        batch_sizes.append(sum(len(line) for line in lines))
+        return assemble(lines, **kwargs)
+
+    monkeypatch.setattr(stream, "assemble", measured_assemble)
+
+    # When assembled in batches
+    assemblies = list(iter_jsonl_assemblies(path, batch_bytes=batch_bytes, keep_raw=False))
+
+    # Then no batch is over twice batch_bytes (4 batches of ~120 KB before), and the sessions and
+    # skip counts are those of the simple path
+    assert max(batch_sizes) <= 2 * batch_bytes
+    whole = assemble(data.splitlines(), keep_raw=False)
+    streamed = sorted((s for a in assemblies for s in a.sessions), key=lambda s: s.session_id)
+    assert streamed == sorted(whole.sessions, key=lambda s: s.session_id)
+    assert [s for a in assemblies for s in a.skipped] == whole.skipped
