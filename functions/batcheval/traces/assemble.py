@@ -44,6 +44,7 @@ from batcheval.traces.records import (
     decode,
     has_llo_reference,
     record_kind,
+    service_name_of,
 )
 from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
 from batcheval.traces.spans import SpanView, classify_role, last_user_text, status_code
@@ -321,7 +322,7 @@ def _build_session(
     turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else NEVER, t.trace_id))
     errors.extend(incomplete_by_trace[t.trace_id] for t in turns if t.trace_id in incomplete_by_trace)
     if turns:  # the service of the first turn's agent, so the choice never depends on record order
-        service_name = _service_name(roots[turns[0].trace_id])
+        service_name = service_name_of(roots[turns[0].trace_id])
     if service_name is None:
         service_name = _first_service_name(list(trace_spans[t].values()) for t in trace_ids)
     if keep_raw:
@@ -359,15 +360,8 @@ def _time_key(value: Any) -> int:
         return NEVER
 
 
-def _service_name(record: dict[str, Any]) -> str | None:
-    resource = record.get("resource")
-    attrs = resource.get("attributes") if isinstance(resource, dict) else None
-    name = attrs.get("service.name") if isinstance(attrs, dict) else None
-    return name if isinstance(name, str) else None
-
-
 def _first_service_name(groups: Iterable[list[dict[str, Any]]]) -> str | None:
-    names = {name for group in groups for record in group if (name := _service_name(record))}
+    names = {name for group in groups for record in group if (name := service_name_of(record))}
     return min(names) if names else None
 
 

@@ -50,6 +50,14 @@ def record_kind(record: dict[str, Any]) -> RecordKind | None:
     return None
 
 
+def service_name_of(record: dict[str, Any]) -> str | None:
+    """The record's `resource.attributes["service.name"]`, `None` when absent or malformed."""
+    resource = record.get("resource")
+    attrs = resource.get("attributes") if isinstance(resource, dict) else None
+    name = attrs.get("service.name") if isinstance(attrs, dict) else None
+    return name if isinstance(name, str) else None
+
+
 KNOWN_KEYS = frozenset(
     {
         "resource", "scope", "traceId", "spanId", "parentSpanId", "flags", "name", "kind",
