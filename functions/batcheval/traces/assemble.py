@@ -77,16 +77,23 @@ class Assembly:
 def paused_gc() -> Iterator[None]:
     """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
 
-    Nothing built here forms reference cycles, so pausing loses nothing. Only disable/enable: freezing
-    the survivors (`gc.freeze()`) was measured no faster and moved every object of the process to the
-    permanent generation, so cyclic garbage alive at that moment was never collected in a warm Lambda
-    or the local server. The previous GC state is restored.
+    Nothing built here forms reference cycles, so pausing loses nothing. On the way out the survivors
+    (the sessions) would all sit in the youngest generation, and re-enabling the collector would walk
+    every one of them at once, then again in the middle generation. `gc.freeze()` + `gc.unfreeze()`
+    moves them straight to the oldest generation in O(1) (measured ~3% faster than disable/enable
+    alone on the stream benchmark). Unlike `gc.freeze()` alone, nothing stays frozen, so cyclic
+    garbage alive now is still collected later (warm Lambdas, the local server). A process that froze
+    objects itself keeps them frozen: then the move is skipped. The previous GC state is restored.
     """
     was_enabled = gc.isenabled()
+    move_survivors = gc.get_freeze_count() == 0
     gc.disable()
     try:
         yield
     finally:
+        if move_survivors:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 

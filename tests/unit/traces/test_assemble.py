@@ -236,3 +236,18 @@ def test_assembling_leaves_earlier_cyclic_garbage_collectable():
     # Then a collection afterwards frees the cycle (gc.freeze() would have kept it forever)
     gc.collect()
     assert alive() is None
+
+
+def test_assembling_leaves_objects_the_process_froze_itself_frozen():
+    # Given a process that froze its start-up objects (a common pre-fork/Lambda init pattern)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+
+        # When sessions are assembled
+        assemble(generate(2, seed=3).records)
+
+        # Then those objects are still frozen
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()
