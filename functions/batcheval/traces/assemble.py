@@ -309,7 +309,8 @@ def _build_session(
             raw.extend(span_records.values())
             raw.extend(trace_event_records)
         for view in views.values():
-            malformed_events += view.count_malformed_events()
+            if view.events or view.malformed_events:  # most spans have no inline events
+                malformed_events += view.count_malformed_events()
         if malformed_events:
             counter.add(SKIP_MALFORMED_EVENT, malformed_events)
         if not views:

@@ -158,7 +158,7 @@ class SpanView:
         Python traceback), else `error.type`."""
         if self.status_code != "ERROR":
             return None
-        for name, attrs in self.inline_events():
+        for name, attrs in self._inline if self._inline is not None else self.inline_events():
             if name == "exception":
                 text = attrs.get("exception.message") or attrs.get("exception.type")
                 if text:
@@ -192,7 +192,7 @@ class SpanView:
                 found.extend(messages_of(body.get("input")) or ())
         if found:
             return expand_wrapped(found)
-        for name, attrs in self.inline_events():
+        for name, attrs in self._inline if self._inline is not None else self.inline_events():
             role = _INPUT_EVENT_ROLES.get(name) if type(name) is str else None
             if role is not None:
                 found.append({"role": role, "content": attrs.get("content")})
@@ -221,7 +221,7 @@ class SpanView:
                 found.extend(messages_of(body.get("output")) or ())
         if found:
             return expand_wrapped(found)
-        for name, attrs in self.inline_events():
+        for name, attrs in self._inline if self._inline is not None else self.inline_events():
             if name == "gen_ai.choice":
                 found.append({"role": "assistant", "content": attrs.get("message")})
             elif "gen_ai.output.messages" in attrs:
@@ -288,7 +288,7 @@ class SpanView:
         for key in ("gen_ai.system_instructions", "system_prompt", "gen_ai.agent.system_prompt"):
             if attrs.get(key):
                 return as_text(attrs[key])
-        for _, event_attrs in self.inline_events():
+        for _, event_attrs in self._inline if self._inline is not None else self.inline_events():
             if event_attrs.get("gen_ai.system_instructions"):
                 return as_text(event_attrs["gen_ai.system_instructions"])
         for message in self.input_messages():
