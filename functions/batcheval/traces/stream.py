@@ -14,7 +14,6 @@ Assumes one session per trace (true of every instrumentation: `session.id` is re
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -54,6 +53,8 @@ def _session_hash(level: int) -> Callable[[bytes], int]:
     linear, so another seed only permutes the buckets of a spool's sessions instead of splitting them."""
     if level == 0:
         return zlib.crc32
+    import hashlib  # here, not at the top: only inputs over MAX_SPOOLS batches need it (~3 MB RSS)
+
     person = b"batcheval-%d" % level
 
     def keyed(session: bytes) -> int:
@@ -146,8 +147,7 @@ MAX_LEVELS = 3
 def _spooled(
     source: Path, size: int, tmp: Path, *, batch_bytes: int, keep_raw: bool, level: int
 ) -> Iterator[Assembly]:
-    spool_dir = tmp / f"{level}-{source.stem}"
-    spool_dir.mkdir()
+    spool_dir = Path(tempfile.mkdtemp(prefix=f"level{level}-", dir=tmp))
     n_spools = min(MAX_SPOOLS, max(1, -(-size // batch_bytes)))
     with source.open("rb") as file:
         spools = partition_lines(file, n_spools, spool_dir, level=level)
@@ -164,3 +164,4 @@ def _spooled(
             if assembly.sessions or assembly.skipped:
                 yield assembly
         spool.unlink()
+    spool_dir.rmdir()

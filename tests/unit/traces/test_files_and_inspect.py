@@ -227,3 +227,23 @@ def test_inputs_over_the_spool_cap_are_split_again_so_batches_stay_bounded(tmp_p
     streamed = sorted((s for a in assemblies for s in a.sessions), key=lambda s: s.session_id)
     assert streamed == sorted(whole.sessions, key=lambda s: s.session_id)
     assert [s for a in assemblies for s in a.skipped] == whole.skipped
+
+
+def test_spooling_down_to_the_deepest_level_keeps_every_session(tmp_path, monkeypatch):
+    # Given 40 sessions, 4 KB batches and a spool cap of 2: spools are split down to MAX_LEVELS
+    from batcheval.traces import stream
+
+    data = generate(40, seed=4).jsonl()
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(data)
+    monkeypatch.setattr(stream, "MAX_SPOOLS", 2)
+
+    # When assembled in batches
+    assemblies = list(iter_jsonl_assemblies(path, batch_bytes=4096, keep_raw=False))
+
+    # Then every session and skip count of the simple path is there, each once
+    whole = assemble(data.splitlines(), keep_raw=False)
+    streamed = sorted((s for a in assemblies for s in a.sessions), key=lambda s: s.session_id)
+    assert streamed == sorted(whole.sessions, key=lambda s: s.session_id)
+    assert [s for a in assemblies for s in a.skipped] == whole.skipped
+    assert len(assemblies) > 4
