@@ -33,6 +33,7 @@ from batcheval.traces.records import (
     LLO_REFERENCE,
     MAX_RECORD_BYTES,
     SKIP_DUPLICATE,
+    SKIP_MALFORMED_EVENT,
     SKIP_MISSING_IDS,
     SKIP_MISSING_SCOPE,
     SKIP_MISSING_SESSION,
@@ -43,6 +44,7 @@ from batcheval.traces.records import (
     decode,
     has_llo_reference,
     record_kind,
+    service_name_of,
 )
 from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
 from batcheval.traces.spans import SpanView, classify_role, last_user_text, status_code
@@ -51,6 +53,8 @@ NEVER = 1 << 62
 """Sort key for "not recorded" times: after every real timestamp."""
 
 Item = bytes | str | dict[str, Any]
+
+TOO_DEEP = "Session span data is malformed: a record nests values too deeply to read"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +78,22 @@ def paused_gc() -> Iterator[None]:
     """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
 
     Nothing built here forms reference cycles, so pausing loses nothing. On the way out the survivors
-    (the sessions) are frozen: re-enabling the collector would otherwise make it walk every one of
-    them at once, and again at each older generation. Frozen objects are still freed by reference
-    counting; only cycle detection skips them. The previous GC state is restored.
+    (the sessions) would all sit in the youngest generation, and re-enabling the collector would walk
+    every one of them at once, then again in the middle generation. `gc.freeze()` + `gc.unfreeze()`
+    moves them straight to the oldest generation in O(1) (measured ~3% faster than disable/enable
+    alone on the stream benchmark). Unlike `gc.freeze()` alone, nothing stays frozen, so cyclic
+    garbage alive now is still collected later (warm Lambdas, the local server). A process that froze
+    objects itself keeps them frozen: then the move is skipped. The previous GC state is restored.
     """
     was_enabled = gc.isenabled()
+    move_survivors = gc.get_freeze_count() == 0
     gc.disable()
     try:
         yield
     finally:
-        gc.freeze()
+        if move_survivors:
+            gc.freeze()
+            gc.unfreeze()
         if was_enabled:
             gc.enable()
 
@@ -130,8 +140,12 @@ def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         )
         try:
             return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # e.g. an integer beyond 64 bits in malformed data
+        except TypeError:  # e.g. an integer beyond 64 bits, or nesting beyond 255 levels, in malformed data
+            pass
+        try:
             return size, json.dumps(record, sort_keys=True, default=repr).encode()
+        except RecursionError:  # nesting deeper than Python's stack: ties keep the first copy read
+            return size, b""
 
     return a if weight(a) >= weight(b) else b
 
@@ -223,12 +237,15 @@ def _assemble(
         session_traces.setdefault(session_id, []).append(trace_id)
 
     scope_classes: dict[str, str] = {}  # scope name → class, learnt once per call
-    sessions = [
-        _build_session(
-            session_id, trace_ids, trace_spans, trace_events, counter, scope_classes, keep_raw=keep_raw
-        )
-        for session_id, trace_ids in session_traces.items()
-    ]
+    sessions = []
+    for session_id, trace_ids in session_traces.items():
+        try:
+            session = _build_session(
+                session_id, trace_ids, trace_spans, trace_events, counter, scope_classes, keep_raw=keep_raw
+            )
+        except RecursionError:  # content nested ~1,000 levels deep (JSON allows 1,024): one bad session
+            session = Session(session_id=session_id, service_name=None, errors=(TOO_DEEP,))
+        sessions.append(session)
     sessions.sort(key=session_order)
     return sessions
 
@@ -253,6 +270,7 @@ def _build_session(
     for trace_id in trace_ids:
         views: dict[str, SpanView] = {}
         failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
+        malformed_events = 0
         span_records = trace_spans[trace_id]
         for span_id, record in span_records.items():
             scope = record.get("scope")
@@ -278,6 +296,7 @@ def _build_session(
                     failed.append(
                         (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
                     )
+                    malformed_events += view.count_malformed_events()
                 continue
             views[span_id] = SpanView(record, trace_id, span_id, scope_name, attributes, role)
         by_event = trace_events.get(trace_id)
@@ -289,6 +308,11 @@ def _build_session(
         if keep_raw:
             raw.extend(span_records.values())
             raw.extend(trace_event_records)
+        for view in views.values():
+            if view.events or view.malformed_events:  # most spans have no inline events
+                malformed_events += view.count_malformed_events()
+        if malformed_events:
+            counter.add(SKIP_MALFORMED_EVENT, malformed_events)
         if not views:
             continue
         any_supported = True
@@ -306,7 +330,7 @@ def _build_session(
     turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else NEVER, t.trace_id))
     errors.extend(incomplete_by_trace[t.trace_id] for t in turns if t.trace_id in incomplete_by_trace)
     if turns:  # the service of the first turn's agent, so the choice never depends on record order
-        service_name = _service_name(roots[turns[0].trace_id])
+        service_name = service_name_of(roots[turns[0].trace_id])
     if service_name is None:
         service_name = _first_service_name(list(trace_spans[t].values()) for t in trace_ids)
     if keep_raw:
@@ -344,15 +368,8 @@ def _time_key(value: Any) -> int:
         return NEVER
 
 
-def _service_name(record: dict[str, Any]) -> str | None:
-    resource = record.get("resource")
-    attrs = resource.get("attributes") if isinstance(resource, dict) else None
-    name = attrs.get("service.name") if isinstance(attrs, dict) else None
-    return name if isinstance(name, str) else None
-
-
 def _first_service_name(groups: Iterable[list[dict[str, Any]]]) -> str | None:
-    names = {name for group in groups for record in group if (name := _service_name(record))}
+    names = {name for group in groups for record in group if (name := service_name_of(record))}
     return min(names) if names else None
 
 

@@ -33,6 +33,7 @@ SKIP_MISSING_SCOPE = "missing scope.name"
 SKIP_MISSING_SESSION = "missing session.id (no span of its trace has one)"
 SKIP_DUPLICATE = "duplicate record dropped"
 SKIP_ORPHAN_EVENT = "event record without a matching span"
+SKIP_MALFORMED_EVENT = "malformed inline span event (event or its attributes not a JSON object)"
 LLO_REFERENCE = "large log object reference (field truncated by CloudWatch; not fetched)"
 SKIP_TRANSPORT_PREFIX = "ignored transport scope"
 SKIP_UNKNOWN_PREFIX = "unsupported scope"
@@ -47,6 +48,14 @@ def record_kind(record: dict[str, Any]) -> RecordKind | None:
     if "spanId" in record and "name" in record and "endTimeUnixNano" in record:
         return "span"
     return None
+
+
+def service_name_of(record: dict[str, Any]) -> str | None:
+    """The record's `resource.attributes["service.name"]`, `None` when absent or malformed."""
+    resource = record.get("resource")
+    attrs = resource.get("attributes") if isinstance(resource, dict) else None
+    name = attrs.get("service.name") if isinstance(attrs, dict) else None
+    return name if isinstance(name, str) else None
 
 
 KNOWN_KEYS = frozenset(
@@ -78,7 +87,8 @@ def decode(item: bytes | str | dict[str, Any]) -> tuple[dict[str, Any] | None, s
         try:
             value = orjson.loads(item)
         except orjson.JSONDecodeError:
-            return _bad_line(item)
+            unmarked = without_bom(item)  # the first line of a file saved with a UTF-8 BOM
+            return _bad_line(item) if unmarked is item else decode(unmarked)
     if type(value) is not dict:
         return None, SKIP_NOT_OBJECT
     if "traceId" not in value:
@@ -87,6 +97,17 @@ def decode(item: bytes | str | dict[str, Any]) -> tuple[dict[str, Any] | None, s
             # An event as `aws logs filter-log-events` / GetLogEvents print it: the record is the message.
             return decode(message)
     return value, None
+
+
+_BOM_BYTES = b"\xef\xbb\xbf"
+_BOM_TEXT = "\ufeff"
+
+
+def without_bom(item: bytes | str) -> bytes | str:
+    """The item without its leading UTF-8 byte-order mark; the item itself when it has none."""
+    if isinstance(item, bytes):
+        return item[3:] if item.startswith(_BOM_BYTES) else item
+    return item[1:] if item.startswith(_BOM_TEXT) else item
 
 
 def _bad_line(item: bytes | str) -> tuple[None, str | None]:
@@ -100,7 +121,9 @@ def _bad_line(item: bytes | str) -> tuple[None, str | None]:
 
 
 def iter_file_items(data: bytes) -> Iterator[bytes | dict[str, Any]]:
-    """Items of a file: JSON Lines, one JSON array of records, or filter-log-events output."""
+    """Items of a file (UTF-8, with or without a byte-order mark): JSON Lines, one JSON array of
+    records, or filter-log-events output."""
+    data = data.removeprefix(_BOM_BYTES)
     stripped = data.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:

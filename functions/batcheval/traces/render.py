@@ -15,6 +15,7 @@ from batcheval.traces.model import Session, Turn, ns_to_datetime
 from batcheval.traces.records import (
     LLO_REFERENCE,
     SKIP_DUPLICATE,
+    SKIP_MALFORMED_EVENT,
     SKIP_MISSING_IDS,
     SKIP_MISSING_SCOPE,
     SKIP_MISSING_SESSION,
@@ -42,6 +43,9 @@ HINTS: dict[str, str] = {
         "session.id with a baggage span processor)."
     ),
     SKIP_DUPLICATE: "The same record was read twice; the copy was dropped.",
+    SKIP_MALFORMED_EVENT: (
+        "A span's events must be a list of objects whose attributes are an object; that event was left out."
+    ),
     SKIP_ORPHAN_EVENT: "An event record's span is missing: include aws/spans alongside otel-rt-logs.",
     LLO_REFERENCE: "A field over 1 MB was moved to a Large Log Object; its content was left out.",
     SKIP_TRANSPORT_PREFIX: "HTTP/AWS SDK spans describe plumbing, not the agent; ignoring them is expected.",

@@ -63,6 +63,7 @@ _INPUT_EVENT_ROLES = {
     "gen_ai.assistant.message": "assistant",
 }
 _NO_ATTRIBUTES: dict[str, Any] = {}  # shared and never written to
+_NO_EVENTS: list[Any] = []  # shared and never appended to
 
 _NO_RECORDS: list[dict[str, Any]] = []  # shared and never appended to (see assemble's join)
 
@@ -71,12 +72,14 @@ class SpanView:
     """A span document plus the event records joined to it; cheap to build for 100,000s of spans."""
 
     __slots__ = (
+        "_inline",
         "_inputs",
         "_outputs",
         "attributes",
         "end_ns",
         "event_records",
         "events",
+        "malformed_events",
         "name",
         "record",
         "role",
@@ -109,7 +112,10 @@ class SpanView:
         end = record.get("endTimeUnixNano")
         self.end_ns: int | None = end if type(end) is int and 0 <= end < _MAX_INT else _as_int(end)
         events = record.get("events")
-        self.events: list[Any] = events if type(events) is list else []
+        self.events: list[Any] = events if type(events) is list else _NO_EVENTS
+        self.malformed_events = 0 if events is None or type(events) is list else 1
+        """Inline events that are not `{"name": …, "attributes": {…}}`; final once `inline_events` ran."""
+        self._inline: list[tuple[Any, dict[str, Any]]] | None = None
         self.event_records: list[dict[str, Any]] = _NO_RECORDS  # replaced by a list on first join
         status = record.get("status")
         code = status.get("code") if type(status) is dict else None
@@ -119,14 +125,41 @@ class SpanView:
         self._inputs: list[Any] | None = None
         self._outputs: list[Any] | None = None
 
+    def inline_events(self) -> list[tuple[Any, dict[str, Any]]]:
+        """(name, attributes) of the well-formed inline span events, worked out once.
+
+        An event that is not an object, or whose `attributes` is not an object, is malformed data: it
+        is left out and counted in `malformed_events` (the caller reports it as a skipped record).
+        """
+        inline = self._inline
+        if inline is None:
+            inline = self._inline = []
+            for event in self.events:
+                if type(event) is not dict and not isinstance(event, dict):
+                    self.malformed_events += 1
+                    continue
+                attrs = event.get("attributes")
+                if type(attrs) is not dict and not isinstance(attrs, dict):
+                    if attrs is not None:
+                        self.malformed_events += 1
+                        continue
+                    attrs = _NO_ATTRIBUTES
+                inline.append((event.get("name"), attrs))
+        return inline
+
+    def count_malformed_events(self) -> int:
+        """How many inline events `inline_events` leaves out (it runs here if no accessor needed it)."""
+        if self._inline is None:
+            self.inline_events()
+        return self.malformed_events
+
     def error_message(self) -> str | None:
         """Why the span failed: an `exception` event's message, else the status message (without a
         Python traceback), else `error.type`."""
         if self.status_code != "ERROR":
             return None
-        for event in self.events:
-            if isinstance(event, dict) and event.get("name") == "exception":
-                attrs = event.get("attributes") or {}
+        for name, attrs in self._inline if self._inline is not None else self.inline_events():
+            if name == "exception":
                 text = attrs.get("exception.message") or attrs.get("exception.type")
                 if text:
                     return str(text)
@@ -159,11 +192,7 @@ class SpanView:
                 found.extend(messages_of(body.get("input")) or ())
         if found:
             return expand_wrapped(found)
-        for event in self.events:
-            if not isinstance(event, dict):
-                continue
-            name = event.get("name")
-            attrs = event.get("attributes") or _NO_ATTRIBUTES
+        for name, attrs in self._inline if self._inline is not None else self.inline_events():
             role = _INPUT_EVENT_ROLES.get(name) if type(name) is str else None
             if role is not None:
                 found.append({"role": role, "content": attrs.get("content")})
@@ -192,11 +221,8 @@ class SpanView:
                 found.extend(messages_of(body.get("output")) or ())
         if found:
             return expand_wrapped(found)
-        for event in self.events:
-            if not isinstance(event, dict):
-                continue
-            attrs = event.get("attributes") or _NO_ATTRIBUTES
-            if event.get("name") == "gen_ai.choice":
+        for name, attrs in self._inline if self._inline is not None else self.inline_events():
+            if name == "gen_ai.choice":
                 found.append({"role": "assistant", "content": attrs.get("message")})
             elif "gen_ai.output.messages" in attrs:
                 found.extend(messages_of(attrs["gen_ai.output.messages"]) or ())
@@ -262,9 +288,8 @@ class SpanView:
         for key in ("gen_ai.system_instructions", "system_prompt", "gen_ai.agent.system_prompt"):
             if attrs.get(key):
                 return as_text(attrs[key])
-        for event in self.events:
-            event_attrs = event.get("attributes") if isinstance(event, dict) else None
-            if isinstance(event_attrs, dict) and event_attrs.get("gen_ai.system_instructions"):
+        for _, event_attrs in self._inline if self._inline is not None else self.inline_events():
+            if event_attrs.get("gen_ai.system_instructions"):
                 return as_text(event_attrs["gen_ai.system_instructions"])
         for message in self.input_messages():
             if role_of(message) == "system":

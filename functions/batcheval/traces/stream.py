@@ -6,7 +6,8 @@ byte scan (GB/s, performance-limits.md §3) and appends each line to one of K sp
 crc32(session id). Lines without a session id (split-mode event records, child spans without the
 attribute) follow their trace's session, learnt during the pass; lines whose trace never shows a
 session id go to a last spool so they are still counted. Each spool is then assembled alone, so memory
-holds one batch of sessions at a time.
+holds one batch of sessions at a time. At most `MAX_SPOOLS` files are open at once: beyond that many
+batches a spool still over twice the batch size is partitioned again, up to `MAX_LEVELS` deep.
 
 Assumes one session per trace (true of every instrumentation: `session.id` is request baggage).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import tempfile
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -47,7 +48,22 @@ _TRACE_KEY = b'"traceId"'
 _TRACE_KEY_LEN = len(_TRACE_KEY)
 
 
-def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> list[Path]:
+def _session_hash(level: int) -> Callable[[bytes], int]:
+    """crc32 at the first level (fast); a keyed BLAKE2 below it. A seeded crc32 would not do: CRC is
+    linear, so another seed only permutes the buckets of a spool's sessions instead of splitting them."""
+    if level == 0:
+        return zlib.crc32
+    import hashlib  # here, not at the top: only inputs over MAX_SPOOLS batches need it (~3 MB RSS)
+
+    person = b"batcheval-%d" % level
+
+    def keyed(session: bytes) -> int:
+        return int.from_bytes(hashlib.blake2b(session, digest_size=8, person=person).digest(), "little")
+
+    return keyed
+
+
+def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path, *, level: int = 0) -> list[Path]:
     """Spool lines into `n_spools` files by session (plus one for lines of no known session).
 
     A trace goes whole to the spool of the first session id seen on it, so only a trace's first
@@ -60,7 +76,7 @@ def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> l
     pending_path = spool_dir / "pending.jsonl"
     trace_spool: dict[bytes, int] = {}
     scan = scan_string_value
-    crc32 = zlib.crc32
+    session_hash = _session_hash(level)
     try:
         with pending_path.open("wb") as pending:
             for line in lines:
@@ -78,7 +94,7 @@ def partition_lines(lines: Iterable[bytes], n_spools: int, spool_dir: Path) -> l
                     if session is None:
                         pending.write(line)
                         continue
-                    spool = crc32(session) % n_spools
+                    spool = session_hash(session) % n_spools
                     if trace is not None:
                         trace_spool[trace] = spool
                 buffer = buffers[spool]
@@ -107,23 +123,45 @@ def iter_jsonl_assemblies(
     batch_bytes: int = DEFAULT_BATCH_BYTES,
     keep_raw: bool = True,
 ) -> Iterator[Assembly]:
-    """Assemblies of a JSON Lines file, one per batch of about `batch_bytes` of records.
+    """Assemblies of a JSON Lines file, one per batch of at most about 2 x `batch_bytes` of records.
 
-    Sessions are in time order within a batch, not across batches; skip counts are per batch.
+    Over `MAX_SPOOLS` x `batch_bytes` of input (4 GB by default) a spool that is still over twice the
+    batch size is partitioned again, with another hash salt (up to `MAX_LEVELS` deep), so memory stays
+    bounded by one batch; only a single session larger than a batch, or the records of no known
+    session, are assembled whole. Sessions are in time order within a batch, not across batches;
+    skip counts are per batch.
     """
     source = Path(path)
     size = source.stat().st_size
-    n_spools = min(MAX_SPOOLS, max(1, -(-size // batch_bytes)))
-    if n_spools == 1:
+    if size <= batch_bytes:
         with source.open("rb") as file:
             yield assemble(file, keep_raw=keep_raw)
         return
     with tempfile.TemporaryDirectory(prefix="batcheval-spool-") as tmp:
-        with source.open("rb") as file:
-            spools = partition_lines(file, n_spools, Path(tmp))
-        for spool in spools:
+        yield from _spooled(source, size, Path(tmp), batch_bytes=batch_bytes, keep_raw=keep_raw, level=0)
+
+
+MAX_LEVELS = 3
+
+
+def _spooled(
+    source: Path, size: int, tmp: Path, *, batch_bytes: int, keep_raw: bool, level: int
+) -> Iterator[Assembly]:
+    spool_dir = Path(tempfile.mkdtemp(prefix=f"level{level}-", dir=tmp))
+    n_spools = min(MAX_SPOOLS, max(1, -(-size // batch_bytes)))
+    with source.open("rb") as file:
+        spools = partition_lines(file, n_spools, spool_dir, level=level)
+    for index, spool in enumerate(spools):
+        spool_size = spool.stat().st_size
+        splittable = index < n_spools and level + 1 < MAX_LEVELS and spool_size < size
+        if splittable and spool_size > 2 * batch_bytes:
+            yield from _spooled(
+                spool, spool_size, tmp, batch_bytes=batch_bytes, keep_raw=keep_raw, level=level + 1
+            )
+        else:
             with spool.open("rb") as lines:
                 assembly = assemble(lines, keep_raw=keep_raw)
-            spool.unlink()
             if assembly.sessions or assembly.skipped:
                 yield assembly
+        spool.unlink()
+    spool_dir.rmdir()

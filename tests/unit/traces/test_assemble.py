@@ -1,4 +1,6 @@
+import gc
 import random
+import weakref
 
 import orjson
 import pytest
@@ -212,3 +214,40 @@ def test_raw_records_can_be_left_out():
     sample = generate(2, seed=1)
     assert all(s.spans == () for s in assemble(sample.records, keep_raw=False).sessions)
     assert sum(len(s.spans) for s in assemble(sample.records).sessions) == len(sample.records)
+
+
+def test_assembling_leaves_earlier_cyclic_garbage_collectable():
+    # Given a reference cycle that became garbage before an assembly (GC paused so it is not collected yet)
+    class Node:
+        self: object = None
+
+    gc.disable()
+    try:
+        node = Node()
+        node.self = node
+        alive = weakref.ref(node)
+        del node
+
+        # When sessions are assembled
+        assemble(generate(2, seed=3).records)
+    finally:
+        gc.enable()
+
+    # Then a collection afterwards frees the cycle (gc.freeze() would have kept it forever)
+    gc.collect()
+    assert alive() is None
+
+
+def test_assembling_leaves_objects_the_process_froze_itself_frozen():
+    # Given a process that froze its start-up objects (a common pre-fork/Lambda init pattern)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+
+        # When sessions are assembled
+        assemble(generate(2, seed=3).records)
+
+        # Then those objects are still frozen
+        assert gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()

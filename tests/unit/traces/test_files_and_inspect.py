@@ -156,3 +156,94 @@ def test_inspect_reads_files_windows_shells_save_with_a_byte_order_mark(tmp_path
     output = orjson.loads(capsys.readouterr().out)
     assert len(output["sessions"]) == 2
     assert output["skipped"] == []
+
+
+@pytest.mark.parametrize(
+    ("shape", "encoding", "bom"),
+    [
+        ("jsonl", "utf-8", codecs.BOM_UTF8),
+        ("array", "utf-8", codecs.BOM_UTF8),
+        ("jsonl", "utf-16", b""),
+        ("jsonl", "utf-32", b""),
+    ],
+)
+def test_loader_reads_files_with_a_byte_order_mark_like_plain_utf8(tmp_path, shape, encoding, bom):
+    # Given JSON Lines / a JSON array of records saved with a UTF-8 BOM, or as UTF-16/32 (which add one)
+    records = generate(3, seed=9).records
+    if shape == "jsonl":
+        text = "\n".join(orjson.dumps(r).decode() for r in records) + "\n"
+    else:
+        text = orjson.dumps(records).decode()
+    plain, marked = tmp_path / "plain.json", tmp_path / "marked.json"
+    plain.write_text(text, encoding="utf-8")
+    marked.write_bytes(bom + text.encode(encoding))
+
+    # When both are loaded (small batches, so JSON Lines take the spooled path)
+    loads = [load_sessions(p, keep_raw=False, batch_bytes=4096) for p in (plain, marked)]
+
+    # Then the marked file gives the same sessions and nothing is skipped
+    assert loads[1].skipped == []
+    assert loads[1].sessions == loads[0].sessions
+    assert len(loads[1].sessions) == 3
+
+
+def test_undecodable_utf16_file_is_a_clear_error_naming_the_file(tmp_path, capsys):
+    # Given a file marked as UTF-16 whose body is a lone surrogate
+    path = tmp_path / "broken.json"
+    path.write_bytes(codecs.BOM_UTF16_LE + "{}".encode("utf-16-le") + b"\x00\xd8")
+
+    # When loaded, Then a ValueError names the file; inspect turns it into exit 2
+    with pytest.raises(ValueError, match=r"broken\.json"):
+        load_sessions(path)
+    assert main(["inspect", "--spans", str(path)]) == 2
+    assert "broken.json" in capsys.readouterr().err
+
+
+def test_inputs_over_the_spool_cap_are_split_again_so_batches_stay_bounded(tmp_path, monkeypatch):
+    # Given 40 sessions (~490 KB) of JSON Lines, 32 KB batches, and a spool cap of 4 (normally 256)
+    from batcheval.traces import stream
+
+    data = generate(40, seed=4).jsonl()
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(data)
+    batch_bytes = 32 * 1024
+    monkeypatch.setattr(stream, "MAX_SPOOLS", 4)
+    batch_sizes: list[int] = []
+
+    def measured_assemble(lines, **kwargs):
+        lines = list(lines)
+        batch_sizes.append(sum(len(line) for line in lines))
+        return assemble(lines, **kwargs)
+
+    monkeypatch.setattr(stream, "assemble", measured_assemble)
+
+    # When assembled in batches
+    assemblies = list(iter_jsonl_assemblies(path, batch_bytes=batch_bytes, keep_raw=False))
+
+    # Then no batch is over twice batch_bytes (4 batches of ~120 KB before), and the sessions and
+    # skip counts are those of the simple path
+    assert max(batch_sizes) <= 2 * batch_bytes
+    whole = assemble(data.splitlines(), keep_raw=False)
+    streamed = sorted((s for a in assemblies for s in a.sessions), key=lambda s: s.session_id)
+    assert streamed == sorted(whole.sessions, key=lambda s: s.session_id)
+    assert [s for a in assemblies for s in a.skipped] == whole.skipped
+
+
+def test_spooling_down_to_the_deepest_level_keeps_every_session(tmp_path, monkeypatch):
+    # Given 40 sessions, 4 KB batches and a spool cap of 2: spools are split down to MAX_LEVELS
+    from batcheval.traces import stream
+
+    data = generate(40, seed=4).jsonl()
+    path = tmp_path / "spans.jsonl"
+    path.write_bytes(data)
+    monkeypatch.setattr(stream, "MAX_SPOOLS", 2)
+
+    # When assembled in batches
+    assemblies = list(iter_jsonl_assemblies(path, batch_bytes=4096, keep_raw=False))
+
+    # Then every session and skip count of the simple path is there, each once
+    whole = assemble(data.splitlines(), keep_raw=False)
+    streamed = sorted((s for a in assemblies for s in a.sessions), key=lambda s: s.session_id)
+    assert streamed == sorted(whole.sessions, key=lambda s: s.session_id)
+    assert [s for a in assemblies for s in a.skipped] == whole.skipped
+    assert len(assemblies) > 4

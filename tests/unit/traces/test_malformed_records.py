@@ -5,7 +5,8 @@ import random
 
 import orjson
 
-from batcheval.traces.assemble import assemble
+from batcheval.traces import records as r
+from batcheval.traces.assemble import TOO_DEEP, assemble
 from batcheval.traces.render import inspect_json, inspect_table
 from batcheval.traces.samples import FRAMEWORKS, generate
 
@@ -28,6 +29,29 @@ def _mutate(value, rng, depth=0):
     return copy.deepcopy(rng.choice(_JUNK))
 
 
+def _nested_containers(value, path=()):
+    """Paths of every object or array inside a record (not the record itself)."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        if isinstance(inner, dict | list):
+            yield (*path, key)
+            yield from _nested_containers(inner, (*path, key))
+
+
+def _swap_type(record, rng):
+    """Replace one nested object/array at any depth (events, attributes, resource, scope, status, body,
+    messages, content, ...) with junk of another type, e.g. `"attributes": "x"`."""
+    paths = list(_nested_containers(record))
+    if not paths:
+        return record
+    *parents, key = rng.choice(paths)
+    parent = record
+    for step in parents:
+        parent = parent[step]
+    parent[key] = copy.deepcopy(rng.choice([j for j in _JUNK if type(j) is not type(parent[key])]))
+    return record
+
+
 def _as_line(record):
     try:
         return orjson.dumps(record)
@@ -39,12 +63,12 @@ def test_randomly_damaged_records_never_crash_assembly_or_rendering():
     # Given records of every framework and mode, each damaged in random places, 20 rounds
     rng = random.Random(2026)
     originals = generate(6, seed=1, frameworks=FRAMEWORKS).records + generate(6, seed=2, mode="split").records
-    for _ in range(20):
+    for _ in range(40):
         damaged = []
         for record in originals:
             copy_ = copy.deepcopy(record)
             for _ in range(rng.randint(0, 3)):
-                copy_ = _mutate(copy_, rng)
+                copy_ = _mutate(copy_, rng) if rng.random() < 0.5 else _swap_type(copy_, rng)
             damaged.append(copy_)
         lines = [_as_line(r) if rng.random() < 0.5 else r for r in damaged]
 
@@ -52,3 +76,92 @@ def test_randomly_damaged_records_never_crash_assembly_or_rendering():
         assembly = assemble(lines)
         inspect_table(assembly.sessions, assembly.skipped)
         orjson.dumps(inspect_json(assembly.sessions, assembly.skipped))
+
+
+def _strands_agent_span(events):
+    return {
+        "resource": {"attributes": {"service.name": "Agent.DEFAULT"}},
+        "scope": {"name": "strands.telemetry.tracer"},
+        "traceId": "a" * 32,
+        "spanId": "b" * 16,
+        "name": "invoke_agent Agent",
+        "startTimeUnixNano": 1_000,
+        "endTimeUnixNano": 2_000,
+        "attributes": {"gen_ai.operation.name": "invoke_agent", "session.id": "s1"},
+        "status": {"code": "ERROR"},
+        "events": events,
+    }
+
+
+def test_inline_events_of_the_wrong_type_are_counted_and_the_rest_is_read():
+    # Given an agent span whose inline events mix well-formed events with an event that is a string
+    # and events whose attributes are a string, a list and a number
+    span = _strands_agent_span(
+        [
+            {"name": "gen_ai.user.message", "attributes": "x"},
+            {"name": "gen_ai.choice", "attributes": ["x"]},
+            {"name": "exception", "attributes": 7},
+            "not an event",
+            {"name": "gen_ai.user.message", "attributes": {"content": "hello"}},
+            {"name": "gen_ai.choice", "attributes": {"message": "hi there"}},
+            {"name": "gen_ai.system.message"},
+        ]
+    )
+
+    # When it is assembled (as a line and as a dict)
+    for item in (orjson.dumps(span), span):
+        assembly = assemble([item])
+
+        # Then the four malformed events are counted, and the well-formed ones still make the turn
+        skipped = {s.reason: s.count for s in assembly.skipped}
+        assert skipped == {r.SKIP_MALFORMED_EVENT: 4}
+        (turn,) = assembly.sessions[0].turns
+        assert (turn.user_input, turn.agent_response) == ("hello", "hi there")
+        assert turn.errors == ("invoke_agent Agent: error",)
+
+
+def test_events_that_are_not_a_list_are_counted():
+    # Given an agent span whose `events` is an object
+    span = _strands_agent_span({"name": "gen_ai.user.message"})
+
+    # When assembled
+    assembly = assemble([span])
+
+    # Then the session is still built and the malformed events field is counted once
+    assert [s.session_id for s in assembly.sessions] == ["s1"]
+    assert {s.reason: s.count for s in assembly.skipped} == {r.SKIP_MALFORMED_EVENT: 1}
+
+
+def _deep_line(field_json: bytes) -> bytes:
+    span = _strands_agent_span([])
+    span["status"] = {"code": "OK"}
+    return orjson.dumps(span)[:-1] + b',"extra":' + field_json + b"}"
+
+
+def test_duplicates_nested_beyond_the_encoders_limits_are_still_deduplicated():
+    # Given two copies of a span carrying an array nested 1,000 levels deep (valid JSON for orjson)
+    deep = b"[" * 1000 + b'"x"' + b"]" * 1000
+    line = _deep_line(deep)
+
+    # When assembled
+    assembly = assemble([line, line])
+
+    # Then one copy is dropped as a duplicate and the session is built
+    assert {s.reason: s.count for s in assembly.skipped} == {r.SKIP_DUPLICATE: 1}
+    assert [s.session_id for s in assembly.sessions] == ["s1"]
+
+
+def test_message_content_nested_too_deep_to_read_gives_a_per_session_error():
+    # Given an agent span whose user message content is an array nested 1,000 levels deep
+    span = _strands_agent_span([])
+    span["status"] = {"code": "OK"}
+    deep = "[" * 1000 + '"x"' + "]" * 1000
+    span["attributes"]["gen_ai.input.messages"] = f'[{{"role": "user", "content": {deep}}}]'
+
+    # When assembled
+    assembly = assemble([orjson.dumps(span)])
+
+    # Then the session carries the error instead of crashing the whole assembly
+    (session,) = assembly.sessions
+    assert session.session_id == "s1"
+    assert session.errors == (TOO_DEEP,)

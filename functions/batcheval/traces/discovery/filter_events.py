@@ -14,16 +14,9 @@ from batcheval.traces.assemble import Assembly, assemble
 from batcheval.traces.discovery.config import SourceQuery
 from batcheval.traces.discovery.log_groups import resolve_log_groups
 from batcheval.traces.discovery.refs import SessionRef, SessionStats, merge_stats
-from batcheval.traces.records import decode, record_kind
+from batcheval.traces.records import decode, record_kind, service_name_of
 
 _MS = 1_000_000
-
-
-def _service_name(record: dict[str, Any]) -> str | None:
-    resource = record.get("resource")
-    attrs = resource.get("attributes") if isinstance(resource, dict) else None
-    name = attrs.get("service.name") if isinstance(attrs, dict) else None
-    return name if isinstance(name, str) else None
 
 
 def _session_id(record: dict[str, Any]) -> str | None:
@@ -34,7 +27,7 @@ def _session_id(record: dict[str, Any]) -> str | None:
 
 def _of_service(record: dict[str, Any], service: str | set[str] | None) -> bool:
     """False for a record another service wrote; records that name no service are kept."""
-    name = _service_name(record)
+    name = service_name_of(record)
     if name is None or service is None:
         return True
     return name == service if isinstance(service, str) else name in service
@@ -73,7 +66,7 @@ class FilterLogEventsDiscovery:
                 if record is None or record_kind(record) != "span":
                     continue
                 session_id = _session_id(record)
-                if session_id is None or _service_name(record) != query.service_name:
+                if session_id is None or service_name_of(record) != query.service_name:
                     continue
                 start = record.get("startTimeUnixNano")
                 if not isinstance(start, int) or not start_ns <= start < end_ns:
