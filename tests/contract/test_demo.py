@@ -16,10 +16,13 @@ def test_demo_starts_a_sample_job_with_the_stock_client(local_api, capsys):
     before = dict(os.environ)
     # When the interim demo runs once
     exit_code = main(["demo", "--once", "--port", "0", "--quiet"])
-    # Then it served, started one job through the API and printed it
+    # Then it served, seeded sample sessions, started one job through the API and printed it
     out = capsys.readouterr().out
     assert exit_code == 0
     assert "API endpoint (SigV4):" in out
+    assert "Wrote 12 sample agent sessions" in out
+    assert "/aws/bedrock-agentcore/runtimes/demo_agent-DEFAULT" in out
+    assert '"evaluatorId": "Builtin.TrajectoryInOrderMatch"' in out
     assert "Started a sample batch evaluation with the stock boto3 client:" in out
     assert '"status": "PENDING"' in out
     assert (

@@ -1,6 +1,7 @@
 """`batcheval serve` and `batcheval demo`: the local API server on the embedded emulator (or on AWS).
 
-`demo` is an interim command: the same server plus one sample job started with the stock client.
+`demo` is an interim command: the same server, sample agent sessions written to the emulated CloudWatch
+Logs, and one sample job (with their ground truth) started with the stock client.
 It will be replaced by the full demo (sample sessions, evaluation, results).
 """
 
@@ -13,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -34,6 +36,8 @@ from batcheval.local.server import DEFAULT_PORT, LocalApiServer
 from batcheval.local.sigv4 import DEFAULT_TENANT, Tenant, TenantRegistry
 from batcheval.local.throttle import TokenBucket
 from batcheval.sdk import client as agentcore_client
+from batcheval.traces.sample_logs import runtime_log_group, write_samples
+from batcheval.traces.samples import FRAMEWORKS, SampleSet, generate
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -160,7 +164,8 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
             stack.enter_context(_stop_on_signals(stop))
             print(_ready_banner(server.url, backend, tenants), flush=True)
             if demo:
-                if not _start_sample_job(server.url, backend.region):
+                sample = _seed_sample_sessions(backend) if backend.embedded else None
+                if not _start_sample_job(server.url, backend.region, sample):
                     return 1
                 if args.once:
                     return 0
@@ -275,7 +280,33 @@ def _ready_banner(api_url: str, backend: Backend, tenants: TenantRegistry) -> st
     return "\n".join(lines)
 
 
-def _start_sample_job(api_url: str, region: str) -> bool:
+DEMO_AGENT = "demo_agent"
+DEMO_SESSIONS = 12
+
+
+def _seed_sample_sessions(backend: Backend) -> SampleSet:
+    """Write realistic agent sessions (four frameworks, tool errors, ground truth) into the emulated logs."""
+    now_ns = time.time_ns()
+    sample = generate(
+        DEMO_SESSIONS,
+        seed=7,
+        service_name=f"{DEMO_AGENT}.DEFAULT",
+        frameworks=FRAMEWORKS,
+        ground_truth=True,
+        start_time_ns=now_ns - 40 * 60 * 10**9,
+        window_s=30 * 60,
+    )
+    group = runtime_log_group(DEMO_AGENT)
+    write_samples(backend.clients.client("logs"), sample, runtime_group=group)
+    print(
+        f"\nWrote {len(sample.session_ids)} sample agent sessions ({len(sample.records)} span records) "
+        f"to CloudWatch Logs group {group} on the emulator.",
+        flush=True,
+    )
+    return sample
+
+
+def _start_sample_job(api_url: str, region: str, sample: SampleSet | None) -> bool:
     client = agentcore_client(
         endpoint_url=api_url,
         region_name=region,
@@ -284,7 +315,7 @@ def _start_sample_job(api_url: str, region: str) -> bool:
     )
     name = "demo_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     try:
-        job = _sample_job(client, name)
+        job = _sample_job(client, name, sample)
     except ClientError as exc:
         print(f"batcheval: the sample job failed: {exc}", file=sys.stderr)
         return False
@@ -293,17 +324,24 @@ def _start_sample_job(api_url: str, region: str) -> bool:
     return True
 
 
-def _sample_job(client: Any, name: str) -> dict[str, Any]:
+def _sample_job(client: Any, name: str, sample: SampleSet | None) -> dict[str, Any]:
+    metadata = {"evaluationMetadata": {"sessionMetadata": sample.ground_truth}} if sample else {}
     started = client.start_batch_evaluation(
         batchEvaluationName=name,
         description="Sample job started by `batcheval demo`",
         dataSourceConfig={
             "cloudWatchLogs": {
-                "serviceNames": ["demo_agent.DEFAULT"],
-                "logGroupNames": ["/aws/bedrock-agentcore/runtimes/demo_agent-DEFAULT"],
+                "serviceNames": [f"{DEMO_AGENT}.DEFAULT"],
+                "logGroupNames": [runtime_log_group(DEMO_AGENT)],
             }
         },
-        evaluators=[{"evaluatorId": "Builtin.Helpfulness"}, {"evaluatorId": "Builtin.GoalSuccessRate"}],
+        evaluators=[
+            {"evaluatorId": "Builtin.Helpfulness"},
+            {"evaluatorId": "Builtin.GoalSuccessRate"},
+            {"evaluatorId": "Builtin.TrajectoryInOrderMatch"},
+            {"evaluatorId": "ThirdParty.Batcheval.ToolErrorRate"},
+        ],
+        **metadata,
     )
     job: dict[str, Any] = client.get_batch_evaluation(batchEvaluationId=started["batchEvaluationId"])
     return job
