@@ -10,7 +10,7 @@ inputs follow the cost model (median ~2k tokens, long tail).
     python -m benchmarks.judge_scheduling                   # 2,000 calls, scaled real time (60x)
     python -m benchmarks.judge_scheduling --clock virtual   # discrete-event clock, deterministic inputs
     python -m benchmarks.judge_scheduling --configured-tpm 1000000   # quota set 2x too high: AIMD
-    python -m benchmarks.judge_scheduling --store dynamodb   # the shared bucket on in-process moto
+    python -m benchmarks.judge_scheduling --store dynamodb   # shared bucket + slot leases, moto
 
 Targets (issue 4): >= 85 % of the quota in use in steady state, < 5 % throttled calls.
 """
@@ -31,6 +31,7 @@ from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.clock import Clock
+from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases
 from batcheval.judges.ratelimit import (
     BucketStore,
     InProcessBucketStore,
@@ -271,6 +272,7 @@ class BenchReport:
     wall_s: float
     final_rate_tpm: float | None
     store_calls: dict[str, int] | None = None
+    lease_calls: dict[str, int] | None = None
 
     def lines(self) -> list[str]:
         return [
@@ -294,16 +296,21 @@ class BenchReport:
         if not self.store_calls:
             return []
         per_call = self._per_call_store_ops()
-        return [f"bucket table calls          {self.store_calls} ({per_call:.1f} per judge call)"]
+        lines = [f"bucket table calls          {self.store_calls} ({per_call:.1f} per judge call)"]
+        if self.lease_calls:
+            per_lease = (self.lease_calls["reads"] + self.lease_calls["writes"]) / max(1, self.calls)
+            lines.append(f"slot lease calls            {self.lease_calls} ({per_lease:.1f} per judge call)")
+        return lines
 
     def _per_call_store_ops(self) -> float:
         assert self.store_calls is not None
         return (self.store_calls["reads"] + self.store_calls["writes"]) / max(1, self.calls)
 
 
-def _store(config: BenchConfig, clock: Clock) -> BucketStore:
+def _store(config: BenchConfig, clock: Clock) -> tuple[BucketStore, DynamoDBSlotLeases | None]:
+    """The bucket store and, on DynamoDB, the shared in-flight slot leases in the same table."""
     if config.store == "memory":
-        return InProcessBucketStore()
+        return InProcessBucketStore(), None
     import boto3  # only this mode needs AWS (emulated)
 
     from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
@@ -312,7 +319,8 @@ def _store(config: BenchConfig, clock: Clock) -> BucketStore:
         "dynamodb", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
     )
     client.create_table(**bucket_table_definition("judge-buckets"))
-    return DynamoDBBucketStore(client, "judge-buckets", clock=clock, max_conflicts=1_000)
+    leases = DynamoDBSlotLeases(client, "judge-buckets", lease_ttl_s=600, seed=config.seed)
+    return DynamoDBBucketStore(client, "judge-buckets", clock=clock, max_conflicts=1_000), leases
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -337,8 +345,10 @@ def run(config: BenchConfig) -> BenchReport:
         max_in_flight=config.workers,
         acquire_timeout_s=3_600,
     )
-    store = _store(config, clock)
-    limiter = RateLimiter(store, {config.model: limits}, clock=clock, ledger=ledger)
+    store, leases = _store(config, clock)
+    limiter = RateLimiter(
+        store, {config.model: limits}, clock=clock, ledger=ledger, leases=leases, seed=config.seed
+    )
     judge = RetryingJudge(
         RateLimitedJudge(endpoint, limiter, model_id=config.model, ledger=ledger),
         RetryPolicy(max_attempts=8, max_elapsed_s=600),
@@ -419,6 +429,7 @@ def run(config: BenchConfig) -> BenchReport:
         wall_s=wall,
         final_rate_tpm=limiter.current_rate(config.model),
         store_calls=dict(getattr(store, "counts", {})) or None,
+        lease_calls=dict(leases.counts) if leases is not None else None,
     )
 
 

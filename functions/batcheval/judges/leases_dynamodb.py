@@ -7,9 +7,11 @@ back is a DeleteItem conditioned on `holder = <our id>`, so a caller whose lease
 and was taken over never frees the new holder's slot. A Lambda that dies mid-call frees its slot
 when the lease expires, so `lease_ttl_s` must exceed the longest judge call (`lease_ttl_for`).
 
-One try costs one write when the random first slot is free; otherwise one consistent BatchGetItem
-of all the model's slots picks the free ones to try. Waiting and backoff are the limiter's
-(`RateLimiter`), which owns the deadline, clock and jitter; this store only tries once.
+One try costs one write when the first slot tried is free; otherwise one consistent BatchGetItem
+of all the model's slots picks the free ones to try. The first slot tried is the one this process
+freed most recently (likely still free when its threads take turns), else a random one. Waiting
+and backoff are the limiter's (`RateLimiter`), which owns the deadline, clock and jitter; this
+store only tries once.
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ class DynamoDBSlotLeases:
         self._ttl = lease_ttl_s
         self._rng = random.Random(seed)
         self._new_holder = new_holder
+        self._freed: dict[str, list[int]] = {}
         self._counts_lock = threading.Lock()
         self.counts = {"reads": 0, "writes": 0, "conflicts": 0}
         """DynamoDB calls made and conditional writes refused (for cost estimates and benchmarks)."""
@@ -103,7 +106,10 @@ class DynamoDBSlotLeases:
     def try_acquire(self, key: str, slots: int, now: float) -> Lease | None:
         """Take a free or expired slot of `key`'s `slots`; None when all are held."""
         with self._counts_lock:
-            first = self._rng.randrange(slots)
+            freed = self._freed.get(key)
+            first = freed.pop() if freed else self._rng.randrange(slots)
+        if first >= slots:  # max_in_flight shrank since it was freed
+            first = 0
         lease = self._put(key, first, now)
         if lease is not None or slots == 1:
             return lease
@@ -134,6 +140,8 @@ class DynamoDBSlotLeases:
             raise _unavailable(key, error) from error
         except BotoCoreError as error:
             raise _unavailable(key, error) from error
+        with self._counts_lock:
+            self._freed.setdefault(key, []).append(lease.slot)
         return True
 
     def busy(self, key: str, slots: int, now: float) -> int:
