@@ -30,6 +30,7 @@ from batcheval.judges.ratelimit import Lease
 _KEY_PREFIX = "judge-slot#"
 _BATCH_GET_LIMIT = 100
 _BATCH_GET_ROUNDS = 3
+_FREED_REMEMBERED = 64
 
 
 def lease_ttl_for(timeout_s: float, connect_timeout_s: float = 60.0) -> float:
@@ -141,7 +142,9 @@ class DynamoDBSlotLeases:
         except BotoCoreError as error:
             raise _unavailable(key, error) from error
         with self._counts_lock:
-            self._freed.setdefault(key, []).append(lease.slot)
+            freed = self._freed.setdefault(key, [])
+            freed.append(lease.slot)
+            del freed[:-_FREED_REMEMBERED]
         return True
 
     def busy(self, key: str, slots: int, now: float) -> int:

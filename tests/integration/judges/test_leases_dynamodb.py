@@ -149,6 +149,25 @@ def test_release_with_a_wrong_holder_keeps_the_slot(ddb):
     assert item["holder"] == {"S": held.holder}
 
 
+def test_the_slot_this_process_freed_is_tried_first(ddb):
+    # Given 4 slots of which this process holds 3
+    leases = DynamoDBSlotLeases(ddb, TABLE, lease_ttl_s=60, seed=7)
+    held = [leases.try_acquire(MODEL, 4, now=0.0) for _ in range(3)]
+    assert all(lease is not None for lease in held)
+    assert len({lease.slot for lease in held if lease is not None}) == 3
+    freed = held[1]
+    assert freed is not None
+    assert leases.release(MODEL, freed)
+    before = dict(leases.counts)
+    # When it asks for a slot again
+    again = leases.try_acquire(MODEL, 4, now=1.0)
+    # Then it gets the slot it freed with one write and no read
+    assert again is not None
+    assert again.slot == freed.slot
+    assert leases.counts["writes"] - before["writes"] == 1
+    assert leases.counts["reads"] == before["reads"]
+
+
 def test_all_slots_held_until_the_deadline_is_a_throttle_not_a_hang(ddb):
     # Given the only shared slot held by another invocation for 10 minutes, and a 20 s deadline
     clock = StepClock()
