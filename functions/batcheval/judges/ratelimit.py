@@ -190,6 +190,8 @@ class _Gate:
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy: bool = False
     retry_at: float = 0.0
+    freed: int = 0
+    """Shared slots this process gave back (wakes the lease poller early)."""
 
 
 class RateLimiter:
@@ -230,6 +232,7 @@ class RateLimiter:
         self._in_flight: dict[str, int] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._gates: dict[str, _Gate] = {}
+        self._lease_gates: dict[str, _Gate] = {}
         self._chars_per_token: dict[str, float] = {}
         self._slots_lock = threading.Lock()
 
@@ -285,24 +288,58 @@ class RateLimiter:
         return Permit(model_id, cost, input_estimate, burn, charged_at=now, chars=chars, lease=lease)
 
     def _lease(self, model_id: str, limits: ModelLimits, deadline: float) -> Lease:
-        """A shared in-flight slot, retried with capped exponential backoff and full jitter until
-        `deadline`. The per-process semaphore already holds this thread, so at most
-        `max_in_flight` threads per process poll the store."""
+        """A shared in-flight slot, tried until `deadline`.
+
+        One waiting thread per model and process (the gate's owner) probes the store, with capped
+        exponential backoff and full jitter between probes; it probes at once when a thread of this
+        process gives a slot back. The other waiters nap `poll_s` and take over when the owner
+        leaves. A thread that finds nobody waiting probes at once (one write when a slot is free).
+        """
         assert self._leases is not None
         key = self._key_prefix + model_id
+        gate = self._gate_in(self._lease_gates, model_id)
         first, longest = self._lease_backoff_s
+        owner = False
         attempt = 0
+        try:
+            while True:
+                now = self._clock.now()
+                if not owner:
+                    with gate.lock:
+                        owner = not gate.busy
+                        gate.busy = gate.busy or owner
+                    if not owner:
+                        if now >= deadline:
+                            self._timed_out(model_id, limits, "a shared in-flight slot")
+                        self._clock.sleep(min(self._poll_s, deadline - now))
+                        continue
+                with gate.lock:
+                    seen = gate.freed
+                lease = self._leases.try_acquire(key, limits.max_in_flight, now)
+                if lease is not None:
+                    return lease
+                now = self._clock.now()
+                if now >= deadline:
+                    self._timed_out(model_id, limits, "a shared in-flight slot")
+                with self._rng_lock:
+                    nap = self._rng.uniform(0.0, min(longest, first * 2**attempt))
+                attempt += 1
+                self._nap_until_freed(gate, seen, min(now + nap, deadline))
+        finally:
+            if owner:
+                with gate.lock:
+                    gate.busy = False
+
+    def _nap_until_freed(self, gate: _Gate, seen: int, until: float) -> None:
+        """Sleep until `until`, in `poll_s` steps, or until this process frees a slot."""
         while True:
             now = self._clock.now()
-            lease = self._leases.try_acquire(key, limits.max_in_flight, now)
-            if lease is not None:
-                return lease
-            with self._rng_lock:
-                nap = self._rng.uniform(0.0, min(longest, first * 2**attempt))
-            if now + nap > deadline:
-                self._timed_out(model_id, limits, "a shared in-flight slot")
-            self._clock.sleep(nap)
-            attempt += 1
+            if now >= until:
+                return
+            with gate.lock:
+                if gate.freed != seen:
+                    return
+            self._clock.sleep(min(self._poll_s, until - now))
 
     def _give_back_lease(self, model_id: str, lease: Lease) -> None:
         """Free a shared slot. Never raises: a slot we cannot free (store down) frees itself when
@@ -315,12 +352,16 @@ class RateLimiter:
                 "in-flight lease of %s slot %d not released; it expires by itself", model_id, lease.slot
             )
             return
-        if not released:
-            logger.warning(
-                "in-flight lease of %s slot %d had expired and was taken over; the call outlived lease_ttl_s",
-                model_id,
-                lease.slot,
-            )
+        if released:
+            gate = self._gate_in(self._lease_gates, model_id)
+            with gate.lock:
+                gate.freed += 1
+            return
+        logger.warning(
+            "in-flight lease of %s slot %d had expired and was taken over; the call outlived lease_ttl_s",
+            model_id,
+            lease.slot,
+        )
 
     def _count_in_flight(self, model_id: str, change: int) -> None:
         with self._slots_lock:
@@ -367,10 +408,13 @@ class RateLimiter:
                     gate.busy = False
 
     def _gate(self, model_id: str) -> _Gate:
+        return self._gate_in(self._gates, model_id)
+
+    def _gate_in(self, gates: dict[str, _Gate], model_id: str) -> _Gate:
         with self._slots_lock:
-            gate = self._gates.get(model_id)
+            gate = gates.get(model_id)
             if gate is None:
-                gate = self._gates[model_id] = _Gate()
+                gate = gates[model_id] = _Gate()
             return gate
 
     def _timed_out(self, model_id: str, limits: ModelLimits, what: str) -> NoReturn:

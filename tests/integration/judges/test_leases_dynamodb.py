@@ -253,3 +253,75 @@ def test_an_unreachable_slot_table_is_a_retryable_judge_error():
             judge.judge(REQUEST)
     assert (raised.value.code, raised.value.retryable) == ("JudgeUnavailable", True)
     assert limiter._slot(MODEL, limits)._value == 4
+
+
+class CountingLeases(DynamoDBSlotLeases):
+    """Counts probes (try_acquire calls) per thread."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.probers: dict[int, int] = {}
+        self._probe_lock = threading.Lock()
+
+    def try_acquire(self, key: str, slots: int, now: float) -> Lease | None:
+        with self._probe_lock:
+            ident = threading.get_ident()
+            self.probers[ident] = self.probers.get(ident, 0) + 1
+        return super().try_acquire(key, slots, now)
+
+
+def test_one_waiting_thread_per_process_probes_the_table(ddb):
+    # Given the only shared slot held elsewhere, and 6 threads of one process waiting 0.4 s for it
+    DynamoDBSlotLeases(ddb, TABLE, lease_ttl_s=600).try_acquire(MODEL, 1, now=time.time())
+    limits = ModelLimits(tokens_per_minute=1e9, max_in_flight=1, acquire_timeout_s=0.4)
+    leases = CountingLeases(ddb, TABLE, lease_ttl_s=600)
+    limiter = RateLimiter(
+        InProcessBucketStore(), {MODEL: limits}, leases=leases, lease_backoff_s=(0.01, 0.04), poll_s=0.01
+    )
+    # (max_in_flight 1 would also block them on the process semaphore: give it room)
+    limiter._slots[MODEL] = threading.BoundedSemaphore(6)
+    judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=MODEL)
+    codes: list[str] = []
+
+    def call() -> None:
+        try:
+            judge.judge(REQUEST)
+        except JudgeError as error:
+            codes.append(error.code)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    # When they all wait until their deadline
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then all are throttled, and the probes are about one poller's (~0.4 s / 0.02 s), not six
+    assert codes == ["ThrottlingException"] * 6
+    assert sum(leases.probers.values()) < 45
+
+
+def test_a_slot_freed_in_this_process_wakes_the_waiting_thread_at_once(ddb):
+    # Given a shared cap of 1, a call holding it for 0.2 s, and a waiter whose seeded first backoff
+    # draw is 4.2 s (seed 0: uniform(0, 5) = 4.22)
+    limits = ModelLimits(tokens_per_minute=1e9, max_in_flight=1, acquire_timeout_s=30)
+    leases = DynamoDBSlotLeases(ddb, TABLE, lease_ttl_s=600)
+    limiter = RateLimiter(
+        InProcessBucketStore(), {MODEL: limits}, leases=leases, lease_backoff_s=(5.0, 5.0), poll_s=0.01
+    )
+    limiter._slots[MODEL] = threading.BoundedSemaphore(2)  # only the shared cap applies
+
+    def slow(_request: JudgeRequest) -> dict[str, bool]:
+        time.sleep(0.2)
+        return {"ok": True}
+
+    judge = RateLimitedJudge(ScriptedJudge(responder=slow), limiter, model_id=MODEL)
+    first = threading.Thread(target=judge.judge, args=(REQUEST,))
+    first.start()
+    time.sleep(0.05)
+    # When the second call waits for the slot
+    started = time.monotonic()
+    judge.judge(REQUEST)
+    waited = time.monotonic() - started
+    first.join()
+    # Then it ran as soon as the first gave the slot back, not after its 4.2 s backoff
+    assert waited < 1.0
