@@ -290,6 +290,7 @@ class BenchReport:
     model_p95_s: float
     end_to_end_p50_s: float
     end_to_end_p95_s: float
+    end_to_end_max_s: float
     simulated_min: float
     wall_s: float
     final_rate_tpm: float | None
@@ -307,7 +308,8 @@ class BenchReport:
             f"(attempts: {self.throttled_attempts_pct:.2f} %)",
             f"calls/min                   {self.calls_per_min:.0f}",
             f"model latency p50/p95       {self.model_p50_s:.2f} s / {self.model_p95_s:.2f} s",
-            f"end-to-end p50/p95          {self.end_to_end_p50_s:.1f} s / {self.end_to_end_p95_s:.1f} s "
+            f"end-to-end p50/p95/max      {self.end_to_end_p50_s:.1f} s / {self.end_to_end_p95_s:.1f} s / "
+            f"{self.end_to_end_max_s:.1f} s "
             "(incl. rate-limit wait)",
             f"simulated time              {self.simulated_min:.1f} min",
             f"wall time                   {self.wall_s:.1f} s",
@@ -470,6 +472,7 @@ def run(config: BenchConfig) -> BenchReport:
         model_p95_s=_percentile(stats.model_latencies, 0.95),
         end_to_end_p50_s=_percentile(end_to_end, 0.5),
         end_to_end_p95_s=_percentile(end_to_end, 0.95),
+        end_to_end_max_s=max(end_to_end, default=math.nan),
         simulated_min=sim_elapsed / 60,
         wall_s=wall,
         final_rate_tpm=limiters[0].current_rate(config.model),

@@ -20,6 +20,7 @@ import math
 import random
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
@@ -192,6 +193,8 @@ class _Gate:
     retry_at: float = 0.0
     freed: int = 0
     """Shared slots this process gave back (wakes the lease poller early)."""
+    queue: deque[object] = field(default_factory=deque)
+    """Threads waiting for a shared slot, first come first served (the head probes)."""
 
 
 class RateLimiter:
@@ -290,31 +293,30 @@ class RateLimiter:
     def _lease(self, model_id: str, limits: ModelLimits, deadline: float) -> Lease:
         """A shared in-flight slot, tried until `deadline`.
 
-        One waiting thread per model and process (the gate's owner) probes the store, with capped
-        exponential backoff and full jitter between probes; it probes at once when a thread of this
-        process gives a slot back. The other waiters nap `poll_s` and take over when the owner
-        leaves. A thread that finds nobody waiting probes at once (one write when a slot is free).
+        This process's waiters queue first come first served; only the head probes the store,
+        with capped exponential backoff and full jitter between probes, and at once when a thread
+        of this process gives a slot back. The others nap `poll_s` until they are the head. A
+        thread that finds nobody waiting probes at once (one write when a slot is free).
         """
         assert self._leases is not None
         key = self._key_prefix + model_id
         gate = self._gate_in(self._lease_gates, model_id)
         first, longest = self._lease_backoff_s
-        owner = False
+        ticket = object()
+        with gate.lock:
+            gate.queue.append(ticket)
         attempt = 0
         try:
             while True:
                 now = self._clock.now()
-                if not owner:
-                    with gate.lock:
-                        owner = not gate.busy
-                        gate.busy = gate.busy or owner
-                    if not owner:
-                        if now >= deadline:
-                            self._timed_out(model_id, limits, "a shared in-flight slot")
-                        self._clock.sleep(min(self._poll_s, deadline - now))
-                        continue
                 with gate.lock:
+                    head = gate.queue[0] is ticket
                     seen = gate.freed
+                if not head:
+                    if now >= deadline:
+                        self._timed_out(model_id, limits, "a shared in-flight slot")
+                    self._clock.sleep(min(self._poll_s, deadline - now))
+                    continue
                 lease = self._leases.try_acquire(key, limits.max_in_flight, now)
                 if lease is not None:
                     return lease
@@ -322,13 +324,12 @@ class RateLimiter:
                 if now >= deadline:
                     self._timed_out(model_id, limits, "a shared in-flight slot")
                 with self._rng_lock:
-                    nap = self._rng.uniform(0.0, min(longest, first * 2**attempt))
-                attempt += 1
+                    nap = self._rng.uniform(0.0, min(longest, first * 2.0 ** min(attempt, 30)))
+                attempt += 1  # the exponent is capped: 2.0 ** 1100 would overflow a float
                 self._nap_until_freed(gate, seen, min(now + nap, deadline))
         finally:
-            if owner:
-                with gate.lock:
-                    gate.busy = False
+            with gate.lock:
+                gate.queue.remove(ticket)
 
     def _nap_until_freed(self, gate: _Gate, seen: int, until: float) -> None:
         """Sleep until `until`, in `poll_s` steps, or until this process frees a slot."""
