@@ -10,7 +10,7 @@ inputs follow the cost model (median ~2k tokens, long tail).
     python -m benchmarks.judge_scheduling                   # 2,000 calls, scaled real time (60x)
     python -m benchmarks.judge_scheduling --clock virtual   # discrete-event clock, deterministic inputs
     python -m benchmarks.judge_scheduling --configured-tpm 1000000   # quota set 2x too high: AIMD
-    python -m benchmarks.judge_scheduling --store dynamodb   # the shared bucket on in-process moto
+    python -m benchmarks.judge_scheduling --store dynamodb   # shared bucket + slot leases, moto
 
 Targets (issue 4): >= 85 % of the quota in use in steady state, < 5 % throttled calls.
 """
@@ -31,6 +31,7 @@ from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.clock import Clock
+from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases
 from batcheval.judges.ratelimit import (
     BucketStore,
     InProcessBucketStore,
@@ -171,6 +172,9 @@ class SimStats:
     throttled_calls: set[int] = field(default_factory=set)
     attempts: int = 0
     model_latencies: list[float] = field(default_factory=list)
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    """Most attempts the endpoint served at once (what the in-flight cap bounds)."""
 
 
 class SimulatedBedrock:
@@ -194,6 +198,16 @@ class SimulatedBedrock:
         self.stats = SimStats()
 
     def judge(self, request: JudgeRequest) -> JudgeResponse:
+        with self._lock:
+            self.stats.in_flight += 1
+            self.stats.peak_in_flight = max(self.stats.peak_in_flight, self.stats.in_flight)
+        try:
+            return self._judge(request)
+        finally:
+            with self._lock:
+                self.stats.in_flight -= 1
+
+    def _judge(self, request: JudgeRequest) -> JudgeResponse:
         call = int(request.metadata["call"])
         plan = self._plans[call]
         reserve = plan.input_tokens + self._burn * request.max_tokens
@@ -247,9 +261,17 @@ class BenchConfig:
     speed: float = 60.0
     seed: int = 42
     store: str = "memory"
+    """`memory` (InProcessBucketStore) or `dynamodb` (DynamoDBBucketStore + DynamoDBSlotLeases on
+    moto, in-process)."""
     model: str = MODEL
     """Claude ids burn output 5x; e.g. `us.amazon.nova-lite-v1:0` burns 1x."""
-    """`memory` (InProcessBucketStore) or `dynamodb` (DynamoDBBucketStore on moto, in-process)."""
+    invocations: int = 1
+    """Simulated Lambda invocations: the workers are split among this many separate limiters (and,
+    on DynamoDB, separate store objects on the one table)."""
+    max_in_flight: int | None = None
+    """The cap per model (None: `workers`). Shared across invocations with `--store dynamodb`; on
+    the virtual clock it must be >= the workers of one invocation (a blocked semaphore would stall
+    the clock)."""
 
 
 @dataclass(frozen=True)
@@ -262,15 +284,18 @@ class BenchReport:
     steady_utilisation_pct: float
     overall_utilisation_pct: float
     peak_window_pct: float
+    peak_in_flight: int
     calls_per_min: float
     model_p50_s: float
     model_p95_s: float
     end_to_end_p50_s: float
     end_to_end_p95_s: float
+    end_to_end_max_s: float
     simulated_min: float
     wall_s: float
     final_rate_tpm: float | None
     store_calls: dict[str, int] | None = None
+    lease_calls: dict[str, int] | None = None
 
     def lines(self) -> list[str]:
         return [
@@ -278,11 +303,13 @@ class BenchReport:
             f"quota utilisation, steady   {self.steady_utilisation_pct:.1f} %",
             f"quota utilisation, overall  {self.overall_utilisation_pct:.1f} %",
             f"peak 60 s window            {self.peak_window_pct:.1f} % of quota",
+            f"peak in flight at endpoint  {self.peak_in_flight}",
             f"throttled calls             {self.throttled_calls_pct:.2f} % "
             f"(attempts: {self.throttled_attempts_pct:.2f} %)",
             f"calls/min                   {self.calls_per_min:.0f}",
             f"model latency p50/p95       {self.model_p50_s:.2f} s / {self.model_p95_s:.2f} s",
-            f"end-to-end p50/p95          {self.end_to_end_p50_s:.1f} s / {self.end_to_end_p95_s:.1f} s "
+            f"end-to-end p50/p95/max      {self.end_to_end_p50_s:.1f} s / {self.end_to_end_p95_s:.1f} s / "
+            f"{self.end_to_end_max_s:.1f} s "
             "(incl. rate-limit wait)",
             f"simulated time              {self.simulated_min:.1f} min",
             f"wall time                   {self.wall_s:.1f} s",
@@ -294,16 +321,22 @@ class BenchReport:
         if not self.store_calls:
             return []
         per_call = self._per_call_store_ops()
-        return [f"bucket table calls          {self.store_calls} ({per_call:.1f} per judge call)"]
+        lines = [f"bucket table calls          {self.store_calls} ({per_call:.1f} per judge call)"]
+        if self.lease_calls:
+            per_lease = (self.lease_calls["reads"] + self.lease_calls["writes"]) / max(1, self.calls)
+            lines.append(f"slot lease calls            {self.lease_calls} ({per_lease:.1f} per judge call)")
+        return lines
 
     def _per_call_store_ops(self) -> float:
         assert self.store_calls is not None
         return (self.store_calls["reads"] + self.store_calls["writes"]) / max(1, self.calls)
 
 
-def _store(config: BenchConfig, clock: Clock) -> BucketStore:
+def _stores(config: BenchConfig, clock: Clock) -> list[tuple[BucketStore, DynamoDBSlotLeases | None]]:
+    """Per invocation, its bucket store and (DynamoDB) its slot leases, all on one table."""
     if config.store == "memory":
-        return InProcessBucketStore()
+        shared = InProcessBucketStore()  # the TPM bucket is shared; the in-flight cap is not
+        return [(shared, None) for _ in range(config.invocations)]
     import boto3  # only this mode needs AWS (emulated)
 
     from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
@@ -312,7 +345,19 @@ def _store(config: BenchConfig, clock: Clock) -> BucketStore:
         "dynamodb", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
     )
     client.create_table(**bucket_table_definition("judge-buckets"))
-    return DynamoDBBucketStore(client, "judge-buckets", clock=clock, max_conflicts=1_000)
+    return [
+        (
+            DynamoDBBucketStore(client, "judge-buckets", clock=clock, max_conflicts=1_000, seed=index),
+            DynamoDBSlotLeases(client, "judge-buckets", lease_ttl_s=600, seed=config.seed + index),
+        )
+        for index in range(config.invocations)
+    ]
+
+
+def _summed(counts: list[dict[str, int]]) -> dict[str, int] | None:
+    if not counts:
+        return None
+    return {name: sum(count[name] for count in counts) for name in counts[0]}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -334,25 +379,33 @@ def run(config: BenchConfig) -> BenchReport:
     ledger = JudgeLedger()
     limits = ModelLimits(
         tokens_per_minute=config.configured_tpm or config.tokens_per_minute,
-        max_in_flight=config.workers,
+        max_in_flight=config.max_in_flight or config.workers,
         acquire_timeout_s=3_600,
     )
-    store = _store(config, clock)
-    limiter = RateLimiter(store, {config.model: limits}, clock=clock, ledger=ledger)
-    judge = RetryingJudge(
-        RateLimitedJudge(endpoint, limiter, model_id=config.model, ledger=ledger),
-        RetryPolicy(max_attempts=8, max_elapsed_s=600),
-        seed=config.seed,
-        clock=clock,
-        ledger=ledger,
-        model_id=config.model,
-    )
+    stores = _stores(config, clock)
+    limiters = [
+        RateLimiter(
+            store, {config.model: limits}, clock=clock, ledger=ledger, leases=leases, seed=config.seed + index
+        )
+        for index, (store, leases) in enumerate(stores)
+    ]
+    judges = [
+        RetryingJudge(
+            RateLimitedJudge(endpoint, limiter, model_id=config.model, ledger=ledger),
+            RetryPolicy(max_attempts=8, max_elapsed_s=600),
+            seed=config.seed + index,
+            clock=clock,
+            ledger=ledger,
+            model_id=config.model,
+        )
+        for index, limiter in enumerate(limiters)
+    ]
     pending = deque(range(config.calls))
     queue_lock = threading.Lock()
     end_to_end: list[float] = []
     failures: list[str] = []
 
-    def worker() -> None:
+    def worker(judge: RetryingJudge) -> None:
         try:
             while True:
                 with queue_lock:
@@ -380,7 +433,10 @@ def run(config: BenchConfig) -> BenchReport:
             if isinstance(clock, VirtualClock):
                 clock.unregister()
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(config.workers)]
+    threads = [
+        threading.Thread(target=worker, args=(judges[index % len(judges)],), daemon=True)
+        for index in range(config.workers)
+    ]
     if isinstance(clock, VirtualClock):
         for _ in threads:
             clock.register()
@@ -410,15 +466,20 @@ def run(config: BenchConfig) -> BenchReport:
         steady_utilisation_pct=steady_pct,
         overall_utilisation_pct=100 * overall / (per_second * sim_elapsed) if sim_elapsed else math.nan,
         peak_window_pct=100 * endpoint.window.peak / config.tokens_per_minute,
+        peak_in_flight=stats.peak_in_flight,
         calls_per_min=len(end_to_end) / (sim_elapsed / 60) if sim_elapsed else math.nan,
         model_p50_s=statistics.median(stats.model_latencies) if stats.model_latencies else math.nan,
         model_p95_s=_percentile(stats.model_latencies, 0.95),
         end_to_end_p50_s=_percentile(end_to_end, 0.5),
         end_to_end_p95_s=_percentile(end_to_end, 0.95),
+        end_to_end_max_s=max(end_to_end, default=math.nan),
         simulated_min=sim_elapsed / 60,
         wall_s=wall,
-        final_rate_tpm=limiter.current_rate(config.model),
-        store_calls=dict(getattr(store, "counts", {})) or None,
+        final_rate_tpm=limiters[0].current_rate(config.model),
+        store_calls=_summed(
+            [getattr(store, "counts", {}) for store, _ in stores if hasattr(store, "counts")]
+        ),
+        lease_calls=_summed([leases.counts for _, leases in stores if leases is not None]),
     )
 
 
@@ -444,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--store", choices=["memory", "dynamodb"], default=defaults.store)
     parser.add_argument("--model", default=defaults.model, help="model id (sets the output burn factor)")
+    parser.add_argument("--invocations", type=int, default=defaults.invocations, help="separate limiters")
+    parser.add_argument("--max-in-flight", type=int, default=None, help="the cap (default: workers)")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     config = BenchConfig(
@@ -457,7 +520,16 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         store=args.store,
         model=args.model,
+        invocations=args.invocations,
+        max_in_flight=args.max_in_flight,
     )
+    per_invocation = math.ceil(config.workers / max(1, config.invocations))
+    if config.invocations < 1 or (
+        config.clock == "virtual" and (config.max_in_flight or config.workers) < per_invocation
+    ):
+        parser.error(
+            "--invocations must be >= 1, and on the virtual clock --max-in-flight >= workers/invocations"
+        )
     if config.store == "dynamodb" and config.clock == "scaled":
         print("note: moto's per-call cost is scaled up with time; use --clock virtual with --store dynamodb")
     told = config.configured_tpm or config.tokens_per_minute
@@ -466,7 +538,8 @@ def main(argv: list[str] | None = None) -> int:
         f"judge scheduling: {config.calls} calls, {config.workers} workers, "
         f"quota {config.tokens_per_minute:.0f} TPM (limiter told {told:.0f}), "
         f"max_tokens {config.max_tokens}, "
-        f"burn x{default_burn_factor(config.model):.0f}, clock {config.clock}{speed}, store {config.store}"
+        f"burn x{default_burn_factor(config.model):.0f}, clock {config.clock}{speed}, store {config.store}, "
+        f"{config.invocations} invocation(s), max in flight {config.max_in_flight or config.workers}"
     )
     ok = True
     for index in range(args.runs):

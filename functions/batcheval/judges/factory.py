@@ -13,7 +13,8 @@ Defaults:
 - Rate limit: `tokens_per_minute` (or `BATCHEVAL_JUDGE_TOKENS_PER_MINUTE`) and `max_in_flight`
   (or `BATCHEVAL_JUDGE_MAX_IN_FLIGHT`, default 16), applied to each model separately (a request's
   `model_id` override gets its own bucket). Without a TPM only the in-flight cap applies (and
-  retries absorb throttles); set the TPM from Service Quotas. `limits={model: ModelLimits}` names
+  retries absorb throttles); set the TPM from Service Quotas. The in-flight cap is per process
+  unless `slot_leases` shares it. `limits={model: ModelLimits}` names
   each model instead (models not named are then not limited).
 """
 
@@ -49,6 +50,7 @@ _OPTIONS = {
     "max_in_flight",
     "burn_factor",
     "bucket_store",
+    "slot_leases",
     "limiter",
     "retry",
     "ledger",
@@ -81,8 +83,9 @@ def make_judge(
         model_id: the model; see the module doc for defaults.
         **options: `limits` (ModelLimits, or a mapping model id -> ModelLimits), `tokens_per_minute`,
             `max_in_flight`, `burn_factor` (output-token weight; default from the model id),
-            `bucket_store` (e.g. DynamoDBBucketStore), `limiter` (a shared
-            RateLimiter; overrides the previous four), `retry` (RetryPolicy), `ledger` (JudgeLedger),
+            `bucket_store` (e.g. DynamoDBBucketStore), `slot_leases` (e.g. DynamoDBSlotLeases:
+            `max_in_flight` is then shared by every process), `limiter` (a shared
+            RateLimiter; overrides the previous six), `retry` (RetryPolicy), `ledger` (JudgeLedger),
             `timeout_s`, `api_key`, `tool_choice` (Bedrock), `output_mode` (OpenAI), `env`, `seed`,
             `clock`.
 
@@ -137,6 +140,8 @@ def make_judge(
         _limits(options, env),
         clock=clock,
         ledger=ledger,
+        leases=options.get("slot_leases"),
+        seed=int(options.get("seed", 0)),
     )
     limited = RateLimitedJudge(backend, limiter, model_id=model, ledger=ledger)
     return RetryingJudge(

@@ -7,17 +7,20 @@ before it starts and gets the difference back once the real usage is known. The 
 (token bucket + 60 s window, AIMD and quota learning on throttles) are in `batcheval.judges.bucket`.
 
 The bucket state lives in a `BucketStore`: in-process for local runs, DynamoDB to share one bucket
-per model across concurrent Lambda invocations. The in-flight cap is per process (a Lambda runs one
-batch; Map concurrency bounds the processes). A caller that cannot get capacity before its deadline
-gets a `JudgeError`, never an indefinite wait.
+per model across concurrent Lambda invocations. The in-flight cap is always enforced per process (a
+semaphore); with `SlotLeases` (e.g. `DynamoDBSlotLeases`) it is also shared: a call holds one of
+`max_in_flight` leased slots per model across every invocation. A caller that cannot get capacity
+before its deadline gets a `JudgeError`, never an indefinite wait.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import re
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NoReturn, Protocol
@@ -44,11 +47,13 @@ from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 __all__ = [
     "BucketStore",
     "InProcessBucketStore",
+    "Lease",
     "LimitsFor",
     "ModelLimits",
     "Permit",
     "RateLimitedJudge",
     "RateLimiter",
+    "SlotLeases",
     "default_burn_factor",
     "estimate_input_tokens",
     "request_chars",
@@ -138,8 +143,33 @@ class InProcessBucketStore:
 
 
 @dataclass(frozen=True, slots=True)
+class Lease:
+    """One shared in-flight slot held until released or `expires_at` (epoch seconds)."""
+
+    slot: int
+    holder: str
+    expires_at: float
+
+
+class SlotLeases(Protocol):
+    """Shared in-flight slots: at most `slots` leases per key at once, across processes."""
+
+    def try_acquire(self, key: str, slots: int, now: float) -> Lease | None:
+        """Take a free (or expired) slot once; None when all are held. Never waits."""
+        ...
+
+    def release(self, key: str, lease: Lease) -> bool:
+        """Free the slot if `lease` still holds it; False when it expired and was taken over."""
+        ...
+
+    def busy(self, key: str, slots: int, now: float) -> int:
+        """Slots held by unexpired leases."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class Permit:
-    """Capacity held by one call: its in-flight slot and its reserved quota tokens."""
+    """Capacity held by one call: its in-flight slot(s) and its reserved quota tokens."""
 
     model_id: str
     reserved: float
@@ -147,6 +177,8 @@ class Permit:
     burn_factor: float
     charged_at: float
     chars: int = 0
+    lease: Lease | None = None
+    """The shared slot (None without `SlotLeases`)."""
 
 
 LimitsFor = Callable[[str], ModelLimits | None]
@@ -159,6 +191,10 @@ class _Gate:
     lock: threading.Lock = field(default_factory=threading.Lock)
     busy: bool = False
     retry_at: float = 0.0
+    freed: int = 0
+    """Shared slots this process gave back (wakes the lease poller early)."""
+    queue: deque[object] = field(default_factory=deque)
+    """Threads waiting for a shared slot, first come first served (the head probes)."""
 
 
 class RateLimiter:
@@ -167,7 +203,10 @@ class RateLimiter:
     Args:
         store: where bucket state lives (`InProcessBucketStore`, `DynamoDBBucketStore`).
         limits: per model id, a mapping or a function; a model without limits is not limited.
-        key_prefix: namespaces bucket keys (e.g. per account and Region sharing one table).
+        leases: shared in-flight slots (`DynamoDBSlotLeases`); None: the cap is per process only.
+        key_prefix: namespaces bucket and slot keys (e.g. per account and Region sharing one table).
+        lease_backoff_s: (first, longest) wait between tries when every shared slot is held; each
+            wait is drawn uniformly up to min(longest, first x 2^n) (full jitter, `seed`ed).
     """
 
     def __init__(
@@ -179,6 +218,9 @@ class RateLimiter:
         ledger: JudgeLedger | None = None,
         key_prefix: str = "",
         poll_s: float = 0.05,
+        leases: SlotLeases | None = None,
+        lease_backoff_s: tuple[float, float] = (0.05, 2.0),
+        seed: int = 0,
     ) -> None:
         self._store = store
         self._limits: LimitsFor = limits.get if isinstance(limits, Mapping) else limits
@@ -186,8 +228,14 @@ class RateLimiter:
         self._ledger = ledger
         self._key_prefix = key_prefix
         self._poll_s = poll_s
+        self._leases = leases
+        self._lease_backoff_s = lease_backoff_s
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._in_flight: dict[str, int] = {}
         self._slots: dict[str, threading.BoundedSemaphore] = {}
         self._gates: dict[str, _Gate] = {}
+        self._lease_gates: dict[str, _Gate] = {}
         self._chars_per_token: dict[str, float] = {}
         self._slots_lock = threading.Lock()
 
@@ -213,20 +261,116 @@ class RateLimiter:
         deadline = started + limits.acquire_timeout_s
         if not self._slot(model_id, limits).acquire(timeout=limits.acquire_timeout_s):
             self._timed_out(model_id, limits, "an in-flight slot")
+        self._count_in_flight(model_id, +1)
+        lease: Lease | None = None
+        try:
+            if self._leases is not None:
+                lease = self._lease(model_id, limits, deadline)
+            permit = self._reserve(model_id, limits, request, deadline, lease)
+        except BaseException:
+            try:
+                if lease is not None:
+                    self._give_back_lease(model_id, lease)
+            finally:
+                self._free_local_slot(model_id, limits)
+            raise
+        if self._ledger is not None:
+            self._ledger.record_wait(model_id, max(0.0, self._clock.now() - started))
+        return permit
+
+    def _reserve(
+        self, model_id: str, limits: ModelLimits, request: JudgeRequest, deadline: float, lease: Lease | None
+    ) -> Permit:
         chars = request_chars(request)
         input_estimate = estimate_input_tokens(request, self.chars_per_token(model_id))
         burn = limits.burn_factor if limits.burn_factor is not None else default_burn_factor(model_id)
         cost = input_estimate + burn * request.max_tokens
         now = self._clock.now()
+        if limits.token_limited:
+            now = self._take(model_id, limits, cost, deadline)
+        return Permit(model_id, cost, input_estimate, burn, charged_at=now, chars=chars, lease=lease)
+
+    def _lease(self, model_id: str, limits: ModelLimits, deadline: float) -> Lease:
+        """A shared in-flight slot, tried until `deadline`.
+
+        This process's waiters queue first come first served; only the head probes the store,
+        with capped exponential backoff and full jitter between probes, and at once when a thread
+        of this process gives a slot back. The others nap `poll_s` until they are the head. A
+        thread that finds nobody waiting probes at once (one write when a slot is free).
+        """
+        assert self._leases is not None
+        key = self._key_prefix + model_id
+        gate = self._gate_in(self._lease_gates, model_id)
+        first, longest = self._lease_backoff_s
+        ticket = object()
+        with gate.lock:
+            gate.queue.append(ticket)
+        attempt = 0
         try:
-            if limits.token_limited:
-                now = self._take(model_id, limits, cost, deadline)
-        except BaseException:
-            self._slot(model_id, limits).release()
-            raise
-        if self._ledger is not None:
-            self._ledger.record_wait(model_id, max(0.0, self._clock.now() - started))
-        return Permit(model_id, cost, input_estimate, burn, charged_at=now, chars=chars)
+            while True:
+                now = self._clock.now()
+                with gate.lock:
+                    head = gate.queue[0] is ticket
+                    seen = gate.freed
+                if not head:
+                    if now >= deadline:
+                        self._timed_out(model_id, limits, "a shared in-flight slot")
+                    self._clock.sleep(min(self._poll_s, deadline - now))
+                    continue
+                lease = self._leases.try_acquire(key, limits.max_in_flight, now)
+                if lease is not None:
+                    return lease
+                now = self._clock.now()
+                if now >= deadline:
+                    self._timed_out(model_id, limits, "a shared in-flight slot")
+                with self._rng_lock:
+                    nap = self._rng.uniform(0.0, min(longest, first * 2.0 ** min(attempt, 30)))
+                attempt += 1  # the exponent is capped: 2.0 ** 1100 would overflow a float
+                self._nap_until_freed(gate, seen, min(now + nap, deadline))
+        finally:
+            with gate.lock:
+                gate.queue.remove(ticket)
+
+    def _nap_until_freed(self, gate: _Gate, seen: int, until: float) -> None:
+        """Sleep until `until`, in `poll_s` steps, or until this process frees a slot."""
+        while True:
+            now = self._clock.now()
+            if now >= until:
+                return
+            with gate.lock:
+                if gate.freed != seen:
+                    return
+            self._clock.sleep(min(self._poll_s, until - now))
+
+    def _give_back_lease(self, model_id: str, lease: Lease) -> None:
+        """Free a shared slot. Never raises: a slot we cannot free (store down) frees itself when
+        its lease expires, and the call's own outcome (verdict or error) must come through."""
+        assert self._leases is not None
+        try:
+            released = self._leases.release(self._key_prefix + model_id, lease)
+        except JudgeError:
+            logger.exception(
+                "in-flight lease of %s slot %d not released; it expires by itself", model_id, lease.slot
+            )
+            return
+        if released:
+            gate = self._gate_in(self._lease_gates, model_id)
+            with gate.lock:
+                gate.freed += 1
+            return
+        logger.warning(
+            "in-flight lease of %s slot %d had expired and was taken over; the call outlived lease_ttl_s",
+            model_id,
+            lease.slot,
+        )
+
+    def _count_in_flight(self, model_id: str, change: int) -> None:
+        with self._slots_lock:
+            self._in_flight[model_id] = self._in_flight.get(model_id, 0) + change
+
+    def _free_local_slot(self, model_id: str, limits: ModelLimits) -> None:
+        self._count_in_flight(model_id, -1)
+        self._slot(model_id, limits).release()
 
     def _take(self, model_id: str, limits: ModelLimits, cost: float, deadline: float) -> float:
         """Reserve `cost` tokens; returns the time they were charged.
@@ -265,10 +409,13 @@ class RateLimiter:
                     gate.busy = False
 
     def _gate(self, model_id: str) -> _Gate:
+        return self._gate_in(self._gates, model_id)
+
+    def _gate_in(self, gates: dict[str, _Gate], model_id: str) -> _Gate:
         with self._slots_lock:
-            gate = self._gates.get(model_id)
+            gate = gates.get(model_id)
             if gate is None:
-                gate = self._gates[model_id] = _Gate()
+                gate = gates[model_id] = _Gate()
             return gate
 
     def _timed_out(self, model_id: str, limits: ModelLimits, what: str) -> NoReturn:
@@ -320,7 +467,11 @@ class RateLimiter:
                 if charged != permit.reserved:
                     self._store.give_back(key, permit.reserved - charged, permit.charged_at, limits, now)
         finally:
-            self._slot(permit.model_id, limits).release()
+            try:
+                if permit.lease is not None:
+                    self._give_back_lease(permit.model_id, permit.lease)
+            finally:
+                self._free_local_slot(permit.model_id, limits)
 
     def current_rate(self, model_id: str) -> float | None:
         """Current refill rate in tokens per minute (after AIMD), or None when not limited."""
@@ -330,18 +481,31 @@ class RateLimiter:
         now = self._clock.now()
         return 60.0 * rate_at(self._store.snapshot(self._key_prefix + model_id, limits, now), limits, now)
 
-    def status(self, model_id: str) -> dict[str, float | int] | None:
-        """The limiter's view of a model for the job summary (None when not token-limited).
+    def status(self, model_id: str) -> dict[str, float | int | str] | None:
+        """The limiter's view of a model for the job summary (None when the model is not limited).
 
-        `configuredTpm` is what we were told, `believedTpm` what we currently assume after throttles,
-        `rateTpm` the current admission rate, `windowTokens` what we reserved in the last 60 s.
+        `maxInFlight` is the cap and `inFlightScope` where it holds (`shared`: across every
+        invocation through the slot leases; `process`: this process only); `inFlight` is the calls
+        holding a slot now, in that scope. With a TPM quota also: `configuredTpm` is what we were
+        told, `believedTpm` what we currently assume after throttles, `rateTpm` the current
+        admission rate, `windowTokens` what we reserved in the last 60 s, and `throttles`.
         """
         limits = self._limits(model_id)
-        if limits is None or not limits.token_limited:
+        if limits is None:
             return None
         now = self._clock.now()
+        status: dict[str, float | int | str] = {"maxInFlight": limits.max_in_flight}
+        if self._leases is not None:
+            status["inFlightScope"] = "shared"
+            status["inFlight"] = self._leases.busy(self._key_prefix + model_id, limits.max_in_flight, now)
+        else:
+            status["inFlightScope"] = "process"
+            with self._slots_lock:
+                status["inFlight"] = self._in_flight.get(model_id, 0)
+        if not limits.token_limited:
+            return status
         state = self._store.snapshot(self._key_prefix + model_id, limits, now)
-        return {
+        return status | {
             "configuredTpm": limits.tokens_per_minute,
             "believedTpm": round(quota_at(state, limits, now)),
             "rateTpm": round(60.0 * rate_at(state, limits, now)),

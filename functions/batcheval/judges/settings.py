@@ -36,7 +36,8 @@ class JudgeSettings(BaseModel):
     """Output-token weight against the quota; None derives it from the model id. Set it (5) for
     Claude behind an application inference profile ARN, whose id does not name the model."""
     bucket_table: str | None = None
-    """DynamoDB table shared by every invocation's rate limiter; None: in-process only."""
+    """DynamoDB table shared by every invocation's rate limiter (TPM bucket and `max_in_flight`
+    slot leases); None: in-process only (`max_in_flight` per process)."""
     timeout_s: float = Field(default=60.0, gt=0)
 
     @classmethod
@@ -60,6 +61,7 @@ class JudgeSettings(BaseModel):
 def build_judge(settings: JudgeSettings, clients: AwsClients, *, ledger: JudgeLedger | None = None) -> Judge:
     """The judge the settings describe (see `make_judge`), sharing buckets through DynamoDB if set."""
     from batcheval.judges.factory import make_judge
+    from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases, lease_ttl_for
     from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore
 
     options: dict[str, Any] = {"max_in_flight": settings.max_in_flight, "timeout_s": settings.timeout_s}
@@ -68,7 +70,11 @@ def build_judge(settings: JudgeSettings, clients: AwsClients, *, ledger: JudgeLe
     if settings.burn_factor is not None:
         options["burn_factor"] = settings.burn_factor
     if settings.bucket_table is not None:
-        options["bucket_store"] = DynamoDBBucketStore(clients.client("dynamodb"), settings.bucket_table)
+        dynamodb = clients.client("dynamodb")
+        options["bucket_store"] = DynamoDBBucketStore(dynamodb, settings.bucket_table)
+        options["slot_leases"] = DynamoDBSlotLeases(
+            dynamodb, settings.bucket_table, lease_ttl_s=lease_ttl_for(settings.timeout_s)
+        )
     if ledger is not None:
         options["ledger"] = ledger
     return make_judge(settings.spec, clients=clients, model_id=settings.model_id, **options)

@@ -17,31 +17,10 @@ from batcheval.judges.base import JudgeRequest, TokenUsage
 from batcheval.judges.fake import ScriptedJudge, ScriptedReply
 from batcheval.judges.ratelimit import ModelLimits, RateLimitedJudge, RateLimiter
 from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
+from tests.integration.judges.dynamo import AtomicCalls
 
 TABLE = "judge-buckets"
 MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-
-
-class AtomicCalls:
-    """Makes each DynamoDB call atomic, as the real service is per item.
-
-    moto checks a ConditionExpression and writes in two steps without a lock, so two threads can
-    both pass the same `version = :v` check; DynamoDB cannot. Our read-compute-write sequences
-    still interleave freely between calls, which is what these tests exercise.
-    """
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return method(*args, **kwargs)
-
-        return call
 
 
 @pytest.fixture
@@ -153,6 +132,9 @@ def test_status_reports_the_shared_view_for_the_job_summary(ddb):
     status = RateLimiter(DynamoDBBucketStore(ddb, TABLE), {MODEL: limits}, clock=clock).status(MODEL)
     # Then it shows the throttle, the halved belief and rate, and the settled window
     assert status == {
+        "maxInFlight": 16,
+        "inFlightScope": "process",  # no slot leases given: the cap is this process's
+        "inFlight": 0,
         "configuredTpm": 120_000,
         "believedTpm": 60_000,
         "rateTpm": 54_000,

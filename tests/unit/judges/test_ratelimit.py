@@ -238,3 +238,43 @@ def test_a_verdict_survives_a_bucket_that_cannot_be_settled():
     # When two calls are made, Then both verdicts come back (and the slot was released in between)
     assert judge.judge(_request()).output == {"ok": True}
     assert judge.judge(_request()).output == {"ok": True}
+
+
+class _FullLeases:
+    """Shared slots that are always all held elsewhere."""
+
+    def __init__(self) -> None:
+        self.probes = 0
+
+    def try_acquire(self, key: str, slots: int, now: float) -> None:
+        self.probes += 1
+        return None
+
+    def release(self, key: str, lease: object) -> bool:
+        raise AssertionError("nothing was acquired")
+
+    def busy(self, key: str, slots: int, now: float) -> int:
+        return slots
+
+
+def test_a_long_wait_for_a_shared_slot_ends_in_a_throttle_not_an_overflow():
+    # Given shared slots that never free up, and a backoff so short that thousands of probes fit
+    clock = _StepClock()
+    leases = _FullLeases()
+    limits = ModelLimits(tokens_per_minute=1e9, max_in_flight=2, acquire_timeout_s=2)
+    limiter = RateLimiter(
+        InProcessBucketStore(), {NOVA: limits}, clock=clock, leases=leases, lease_backoff_s=(1e-6, 1e-3)
+    )
+    judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=NOVA)
+    # When a call waits for one
+    with pytest.raises(JudgeError) as raised:
+        judge.judge(_request())
+    # Then after >1,100 probes (2.0 ** 1100 would overflow) it is throttled at the deadline
+    assert leases.probes > 1_100
+    assert raised.value.code == "ThrottlingException"
+    assert clock.now() == pytest.approx(2.0)
+    # and the process's own slot is free again
+    status = limiter.status(NOVA)
+    assert status is not None
+    assert (status["inFlightScope"], status["inFlight"]) == ("shared", 2)  # held elsewhere
+    assert limiter._in_flight[NOVA] == 0

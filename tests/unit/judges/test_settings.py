@@ -5,6 +5,7 @@ import pytest
 
 from batcheval.aws import AwsClients
 from batcheval.errors import ValidationError
+from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases
 from batcheval.judges.ratelimit import RateLimitedJudge
 from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore
 from batcheval.judges.retry import RetryingJudge
@@ -28,6 +29,10 @@ def test_settings_read_from_env_and_build_a_shared_limited_judge():
     assert isinstance(judge, RetryingJudge)
     assert isinstance(judge.inner, RateLimitedJudge)
     assert isinstance(judge.inner.limiter._store, DynamoDBBucketStore)
+    # and its in-flight cap is shared through slot leases that outlive a 60 s call (60 + 60 + 30 s)
+    leases = judge.inner.limiter._leases
+    assert isinstance(leases, DynamoDBSlotLeases)
+    assert leases._ttl == 150.0
     limits = judge.inner.limiter.limits_for("us.amazon.nova-lite-v1:0")
     assert limits is not None
     assert limits.tokens_per_minute == 2_000_000
