@@ -9,7 +9,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
+
+from batcheval.judges.ratelimit_dynamodb import bucket_table_definition
+from tests.integration.judges.dynamo import TABLE, AtomicCalls
 
 
 @dataclass
@@ -79,3 +84,13 @@ def server() -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
     yield scripted
     scripted.close()
+
+
+@pytest.fixture
+def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**bucket_table_definition(TABLE))
+        yield AtomicCalls(client)

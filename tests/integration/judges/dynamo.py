@@ -5,6 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+TABLE = "judge-buckets"
+"""The judge rate-limit table the DynamoDB tests create (fixture `ddb` in conftest.py)."""
+
 
 class AtomicCalls:
     """Makes each DynamoDB call atomic, as the real service is per item.

@@ -5,13 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from batcheval.errors import JudgeError
 from batcheval.judges.base import JudgeRequest
@@ -25,22 +23,10 @@ from batcheval.judges.ratelimit import (
     RateLimitedJudge,
     RateLimiter,
 )
-from batcheval.judges.ratelimit_dynamodb import bucket_table_definition
-from tests.integration.judges.dynamo import AtomicCalls, StepClock
+from tests.integration.judges.dynamo import TABLE, StepClock
 
-TABLE = "judge-buckets"
 MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
 REQUEST = JudgeRequest(system="", prompt="p" * 70, output_schema={}, max_tokens=10)
-
-
-@pytest.fixture
-def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**bucket_table_definition(TABLE))
-        yield AtomicCalls(client)
 
 
 class Concurrency:

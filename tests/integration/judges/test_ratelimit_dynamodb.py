@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
 from batcheval.judges.base import JudgeRequest, TokenUsage
 from batcheval.judges.fake import ScriptedJudge, ScriptedReply
 from batcheval.judges.ratelimit import ModelLimits, RateLimitedJudge, RateLimiter
-from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
-from tests.integration.judges.dynamo import AtomicCalls
+from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore
+from tests.integration.judges.dynamo import TABLE
 
-TABLE = "judge-buckets"
 MODEL = "us.anthropic.claude-haiku-4-5-20251001-v1:0"
-
-
-@pytest.fixture
-def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(**bucket_table_definition(TABLE))
-        yield AtomicCalls(client)
 
 
 class FrozenClock:
