@@ -16,6 +16,7 @@ events (Strands `gen_ai.*.message` / `gen_ai.choice`), then attributes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -202,16 +203,7 @@ class SpanView:
                 found.extend(messages_of(attrs["gen_ai.input.messages"]) or ())
         if found:
             return found
-        attrs = self.attributes
-        for key in ("gen_ai.input.messages", "gen_ai.task.input"):
-            messages = messages_of(attrs.get(key))
-            if messages:
-                return messages
-        for prefix in ("llm.input_messages", "gen_ai.prompt"):
-            messages = indexed_messages(attrs, prefix)
-            if messages:
-                return messages
-        return messages_of(attrs.get("input.value")) or messages_of(attrs.get("traceloop.entity.input")) or []
+        return _attribute_messages(self.attributes, _INPUT_ATTRIBUTES)
 
     def _output_messages(self) -> list[Any]:
         found: list[Any] = []
@@ -228,18 +220,7 @@ class SpanView:
                 found.extend(messages_of(attrs["gen_ai.output.messages"]) or ())
         if found:
             return found
-        attrs = self.attributes
-        for key in ("gen_ai.output.messages", "gen_ai.task.output"):
-            messages = messages_of(attrs.get(key))
-            if messages:
-                return messages
-        for prefix in ("llm.output_messages", "gen_ai.completion"):
-            messages = indexed_messages(attrs, prefix)
-            if messages:
-                return [{"role": m.get("role") or "assistant", **m} for m in messages]
-        return (
-            messages_of(attrs.get("output.value")) or messages_of(attrs.get("traceloop.entity.output")) or []
-        )
+        return _attribute_messages(self.attributes, _OUTPUT_ATTRIBUTES, indexed_role="assistant")
 
     # --- agent (turn root) fields -----------------------------------------------------------------
 
@@ -579,3 +560,48 @@ def _as_int(value: Any) -> int | None:
             except (TypeError, ValueError, OverflowError):
                 return None
     return value if 0 <= value < _MAX_INT else None
+
+
+@dataclass(frozen=True, slots=True)
+class _MessageAttributes:
+    """Where a span's attributes may hold its input or output messages, in lookup order."""
+
+    whole: tuple[str, ...]
+    """Attributes holding a whole message list (JSON text or a list)."""
+    indexed: tuple[str, ...]
+    """Prefixes of flattened `<prefix>.<i>.message.*` attributes."""
+    plain: tuple[str, ...]
+    """Attributes holding a plain value (last resort)."""
+
+
+_INPUT_ATTRIBUTES = _MessageAttributes(
+    whole=("gen_ai.input.messages", "gen_ai.task.input"),
+    indexed=("llm.input_messages", "gen_ai.prompt"),
+    plain=("input.value", "traceloop.entity.input"),
+)
+_OUTPUT_ATTRIBUTES = _MessageAttributes(
+    whole=("gen_ai.output.messages", "gen_ai.task.output"),
+    indexed=("llm.output_messages", "gen_ai.completion"),
+    plain=("output.value", "traceloop.entity.output"),
+)
+
+
+def _attribute_messages(
+    attrs: dict[str, Any], where: _MessageAttributes, *, indexed_role: str | None = None
+) -> list[Any]:
+    """Messages from span attributes, first hit wins (reference §2.3 lookup order)."""
+    for key in where.whole:
+        messages = messages_of(attrs.get(key))
+        if messages:
+            return messages
+    for prefix in where.indexed:
+        messages = indexed_messages(attrs, prefix)
+        if messages:
+            if indexed_role is None:
+                return messages
+            return [{"role": m.get("role") or indexed_role, **m} for m in messages]
+    for key in where.plain:
+        messages = messages_of(attrs.get(key))
+        if messages:
+            return messages
+    return []
