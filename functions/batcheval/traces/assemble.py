@@ -20,16 +20,16 @@ import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
+import msgspec
 import orjson
 
 from batcheval.errors import ErrorCounter
 from batcheval.traces.content import as_text, message_text, role_of
-from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
+from batcheval.traces.model import ModelCall, Session, ToolCall, Turn
 from batcheval.traces.records import (
-    KNOWN_KEYS,
+    LLO_MARK,
     LLO_REFERENCE,
     MAX_RECORD_BYTES,
     SKIP_DUPLICATE,
@@ -41,13 +41,16 @@ from batcheval.traces.records import (
     SKIP_ORPHAN_EVENT,
     SKIP_TRANSPORT_PREFIX,
     SKIP_UNKNOWN_PREFIX,
+    Record,
     decode,
     has_llo_reference,
+    nanos,
+    record_decoder,
     record_kind,
-    service_name_of,
+    to_record,
 )
 from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
-from batcheval.traces.spans import SpanView, classify_role, last_user_text, status_code
+from batcheval.traces.spans import SpanView, classify_role, last_user_text, span_view, status_code
 
 NEVER = 1 << 62
 """Sort key for "not recorded" times: after every real timestamp."""
@@ -129,25 +132,71 @@ def _key_part(value: Any) -> Any:
     return value if value is None or isinstance(value, str | int | float) else repr(value)
 
 
-def _richer(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    """Of two copies of one record, the one with more content; ties by canonical JSON (order-free)."""
-
-    def weight(record: dict[str, Any]) -> tuple[int, bytes]:
-        attrs = record.get("attributes")
-        events = record.get("events")
-        size = (len(attrs) if isinstance(attrs, dict) else 0) + (
-            len(events) if isinstance(events, list) else 0
-        )
+def _weight(record: Record, raw: dict[str, Any] | None) -> tuple[int, bytes]:
+    """How much a copy of a record holds (attributes + events), ties broken by its canonical JSON."""
+    if raw is None:
+        size = len(record.attributes) + len(record.events)
         try:
-            return size, orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # e.g. an integer beyond 64 bits, or nesting beyond 255 levels, in malformed data
-            pass
-        try:
-            return size, json.dumps(record, sort_keys=True, default=repr).encode()
-        except RecursionError:  # nesting deeper than Python's stack: ties keep the first copy read
+            return size, msgspec.json.encode(record, order="sorted")
+        except (TypeError, RecursionError):  # e.g. content nested beyond the encoder's depth limit
             return size, b""
+    attrs = raw.get("attributes")
+    events = raw.get("events")
+    size = (len(attrs) if isinstance(attrs, dict) else 0) + (len(events) if isinstance(events, list) else 0)
+    try:
+        return size, orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # e.g. an integer beyond 64 bits, or nesting beyond 255 levels, in malformed data
+        pass
+    try:
+        return size, json.dumps(raw, sort_keys=True, default=repr).encode()
+    except RecursionError:  # nesting deeper than Python's stack: ties keep the first copy read
+        return size, b""
 
-    return a if weight(a) >= weight(b) else b
+
+_Copy = tuple[Record, dict[str, Any] | None]
+"""A decoded record and, when raw records are kept, the dict it was read from."""
+
+
+def _richer(a: _Copy, b: _Copy) -> _Copy:
+    """Of two copies of one record, the one with more content; ties by canonical JSON (order-free)."""
+    return a if _weight(*a) >= _weight(*b) else b
+
+
+def _read(
+    item: Item, record: Record | None, counter: ErrorCounter, *, keep_raw: bool
+) -> tuple[Record, str, dict[str, Any] | None] | None:
+    """An item as (record, kind, its dict when `keep_raw`), or `None` when it is skipped (counted under
+    its reason). `record` is the item already decoded by the fast path, if that worked; without an id
+    it may still be a wrapped filter-log-events line, so it goes the slow way: a dict, then `to_record`."""
+    if record is not None and record.traceId:
+        kind = record.kind
+        if kind is None:
+            counter.add(SKIP_NOT_OTEL)
+            return None
+        if not record.spanId:
+            counter.add(SKIP_MISSING_IDS)
+            return None
+        return record, kind, orjson.loads(item) if keep_raw else None  # type: ignore[arg-type]
+    decoded, reason = decode(item)
+    if decoded is None:
+        if reason is not None:
+            counter.add(reason)
+        return None
+    kind = record_kind(decoded)
+    if kind is None:
+        counter.add(SKIP_NOT_OTEL)
+        return None
+    trace_id = decoded.get("traceId")
+    span_id = decoded.get("spanId")
+    if not trace_id or not span_id or type(trace_id) is not str or type(span_id) is not str:
+        counter.add(SKIP_MISSING_IDS)
+        return None
+    if has_llo_reference(decoded):
+        counter.add(LLO_REFERENCE)
+    record, malformed = to_record(decoded)
+    if malformed:
+        counter.add(SKIP_MALFORMED_EVENT, malformed)
+    return record, kind, decoded if keep_raw else None
 
 
 def _assemble(
@@ -158,69 +207,67 @@ def _assemble(
     trace_filter: Mapping[str, Collection[str]] | None,
 ) -> list[Session]:
     # One pass: de-duplicate per trace and learn each trace's session (the smallest session.id seen).
-    trace_spans: dict[str, dict[str, dict[str, Any]]] = {}
-    trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]] = {}
+    trace_spans: dict[str, dict[str, _Copy]] = {}
+    trace_events: dict[str, dict[tuple[str, Any, int | None], _Copy]] = {}
     trace_session: dict[str, str] = {}
-    known_keys = KNOWN_KEYS.issuperset
-    loads = orjson.loads
+    decode_line = record_decoder().decode
+    unset = msgspec.UNSET
     for item in items:
-        # Fast path for the common case, a line holding one record; anything else goes through `decode`.
-        record: Any = None
-        if type(item) is bytes and len(item) <= MAX_RECORD_BYTES:
+        # Fast path, inlined for the common case (a line holding one well-formed span document).
+        record: Record | None = None
+        if type(item) is bytes and len(item) <= MAX_RECORD_BYTES and LLO_MARK not in item:
             try:
-                record = loads(item)
-            except orjson.JSONDecodeError:
+                record = decode_line(item)
+            except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
                 record = None
-            if type(record) is not dict or "traceId" not in record:
-                record = None
-        if record is None:
-            record, reason = decode(item)
-            if record is None:
-                if reason is not None:
-                    counter.add(reason)
+        if (
+            record is not None
+            and record.traceId
+            and record.spanId
+            and record.startTimeUnixNano is not unset
+            and not keep_raw
+        ):
+            kind: str = "span"
+            raw = None
+        else:
+            read = _read(item, record, counter, keep_raw=keep_raw)
+            if read is None:
                 continue
-        is_span = "startTimeUnixNano" in record or record_kind(record) == "span"
-        if not is_span and record_kind(record) is None:
-            counter.add(SKIP_NOT_OTEL)
-            continue
-        trace_id = record.get("traceId")
-        span_id = record.get("spanId")
-        if not trace_id or not span_id or type(trace_id) is not str or type(span_id) is not str:
-            counter.add(SKIP_MISSING_IDS)
-            continue
-        if not known_keys(record) and has_llo_reference(record):
-            counter.add(LLO_REFERENCE)
-        attrs = record.get("attributes")
-        if is_span:
+            record, kind, raw = read
+        trace_id: str = record.traceId  # type: ignore[assignment]  # checked above or by `_read`
+        span_id: str = record.spanId  # type: ignore[assignment]
+        attrs = record.attributes
+        if kind == "span":
             by_span = trace_spans.get(trace_id)
             if by_span is None:
                 by_span = trace_spans[trace_id] = {}
+            copy: _Copy = (record, raw)
             previous = by_span.get(span_id)
             if previous is not None:
                 counter.add(SKIP_DUPLICATE)
-                record = _richer(previous, record)
-            by_span[span_id] = record
-            session_id = attrs.get("session.id") if type(attrs) is dict else None
+                copy = _richer(previous, copy)
+            by_span[span_id] = copy
+            session_id = attrs.get("session.id")
             if session_id and type(session_id) is str:
                 known = trace_session.get(trace_id)
                 if known is None or session_id < known:
                     trace_session[trace_id] = session_id
         else:
-            event_name = attrs.get("event.name") if type(attrs) is dict else None
-            event_time = record.get("timeUnixNano")
+            event_name = attrs.get("event.name")
             event_key = (
                 span_id,
                 event_name if event_name is None or type(event_name) is str else _key_part(event_name),
-                event_time if type(event_time) is int else _key_part(event_time),
+                nanos(record.timeUnixNano),
             )
             by_event = trace_events.get(trace_id)
             if by_event is None:
                 by_event = trace_events[trace_id] = {}
+            copy = (record, raw)
             previous = by_event.get(event_key)
             if previous is not None:
                 counter.add(SKIP_DUPLICATE)
-                record = _richer(previous, record)
-            by_event[event_key] = record
+                copy = _richer(previous, copy)
+            by_event[event_key] = copy
     for trace_id, by_event in trace_events.items():
         if trace_id not in trace_spans:
             counter.add(SKIP_ORPHAN_EVENT, len(by_event))
@@ -253,8 +300,8 @@ def _assemble(
 def _build_session(
     session_id: str,
     trace_ids: list[str],
-    trace_spans: dict[str, dict[str, dict[str, Any]]],
-    trace_events: dict[str, dict[tuple[str, Any, Any], dict[str, Any]]],
+    trace_spans: dict[str, dict[str, _Copy]],
+    trace_events: dict[str, dict[tuple[str, Any, int | None], _Copy]],
     counter: ErrorCounter,
     scope_classes: dict[str, str],
     *,
@@ -263,19 +310,21 @@ def _build_session(
     turns: list[Turn] = []
     errors: list[str] = []
     any_supported = False
-    roots: dict[str, dict[str, Any]] = {}
+    roots: dict[str, Record] = {}
     incomplete_by_trace: dict[str, str] = {}
     service_name: str | None = None
     raw: list[dict[str, Any]] = []
     for trace_id in trace_ids:
-        views: dict[str, SpanView] = {}
+        agents: list[SpanView] = []
+        chains: list[SpanView] = []
+        tools: list[SpanView] = []
+        llms: list[SpanView] = []
         failed: list[tuple[int, str, str]] = []  # errors of supported spans that play no role in the turn
-        malformed_events = 0
-        span_records = trace_spans[trace_id]
-        for span_id, record in span_records.items():
-            scope = record.get("scope")
-            scope_name = scope.get("name") if isinstance(scope, dict) else None
-            if not scope_name or not isinstance(scope_name, str):
+        span_copies = trace_spans[trace_id]
+        for span_id, (record, _) in span_copies.items():
+            scope = record.scope
+            scope_name = scope.name if scope is not None else None
+            if not scope_name:
                 counter.add(SKIP_MISSING_SCOPE)
                 continue
             scope_class = scope_classes.get(scope_name)
@@ -285,44 +334,41 @@ def _build_session(
                 prefix = SKIP_TRANSPORT_PREFIX if scope_class == "transport" else SKIP_UNKNOWN_PREFIX
                 counter.add(f"{prefix} '{scope_name}'")
                 continue
-            attributes = record.get("attributes")
-            if type(attributes) is not dict and not isinstance(attributes, dict):
-                attributes = {}
-            role = classify_role(attributes, record.get("name") or "")
-            if role == "other":
+            role = classify_role(record.attributes, record.name)
+            if role == "agent":
+                agents.append(span_view(record, span_id, scope_name, role))
+            elif role == "llm":
+                llms.append(span_view(record, span_id, scope_name, role))
+            elif role == "tool":
+                tools.append(span_view(record, span_id, scope_name, role))
+            elif role == "chain":
+                chains.append(span_view(record, span_id, scope_name, role))
+            else:
                 any_supported = True
                 if status_code(record) == "ERROR":
-                    view = SpanView(record, trace_id, span_id, scope_name, attributes, role)
+                    view = span_view(record, span_id, scope_name, role)
                     failed.append(
                         (view.start_ns or NEVER, view.span_id, f"{view.name}: {view.error_message()}")
                     )
-                    malformed_events += view.count_malformed_events()
-                continue
-            views[span_id] = SpanView(record, trace_id, span_id, scope_name, attributes, role)
         by_event = trace_events.get(trace_id)
-        trace_event_records = sorted(by_event.values(), key=_event_order) if by_event else []
-        for event_record in trace_event_records:
-            joined = views.get(event_record["spanId"])
-            if joined is not None:
-                joined.event_records = [*joined.event_records, event_record]
+        if by_event:
+            joinable = {view.span_id: view for group in (agents, chains, tools, llms) for view in group}
+            for event_record, _ in sorted(by_event.values(), key=_event_order):
+                joined = joinable.get(event_record.spanId)  # type: ignore[arg-type]
+                if joined is not None:
+                    joined.event_records.append(event_record)
         if keep_raw:
-            raw.extend(span_records.values())
-            raw.extend(trace_event_records)
-        for view in views.values():
-            if view.events or view.malformed_events:  # most spans have no inline events
-                malformed_events += view.count_malformed_events()
-        if malformed_events:
-            counter.add(SKIP_MALFORMED_EVENT, malformed_events)
-        if not views:
+            raw.extend(copy[1] for copy in span_copies.values())  # type: ignore[misc]
+            if by_event:
+                raw.extend(copy[1] for copy in by_event.values())  # type: ignore[misc]
+        if not (agents or chains or tools or llms):
             continue
         any_supported = True
-        turn, incomplete = _build_turn(trace_id, views, failed)
-        if turn is None:
-            continue
+        turn, root, incomplete = _build_turn(trace_id, agents, chains, tools, llms, failed)
         turns.append(turn)
         if incomplete is not None:
             incomplete_by_trace[trace_id] = incomplete
-        roots[trace_id] = views[turn.span_id].record
+        roots[trace_id] = root
     if not any_supported:
         errors.insert(0, no_supported_scope_message())
     elif not turns:
@@ -330,9 +376,12 @@ def _build_session(
     turns.sort(key=lambda t: (t.start_time_ns if t.start_time_ns is not None else NEVER, t.trace_id))
     errors.extend(incomplete_by_trace[t.trace_id] for t in turns if t.trace_id in incomplete_by_trace)
     if turns:  # the service of the first turn's agent, so the choice never depends on record order
-        service_name = service_name_of(roots[turns[0].trace_id])
+        service_name = roots[turns[0].trace_id].service_name
     if service_name is None:
-        service_name = _first_service_name(list(trace_spans[t].values()) for t in trace_ids)
+        names = {
+            name for t in trace_ids for record, _ in trace_spans[t].values() if (name := record.service_name)
+        }
+        service_name = min(names) if names else None
     if keep_raw:
         raw.sort(key=_raw_sort_key)
     return Session(
@@ -344,12 +393,11 @@ def _build_session(
     )
 
 
-def _event_order(record: dict[str, Any]) -> tuple[int, str, str]:
+def _event_order(copy: _Copy) -> tuple[int, str, str]:
     """Event records of one span in time order (then by name), whatever order they were read in."""
-    attrs = record.get("attributes")
-    name = attrs.get("event.name") if isinstance(attrs, dict) else None
-    time = record.get("timeUnixNano")
-    return (time if type(time) is int else _time_key(time), record["spanId"], repr(name))
+    record = copy[0]
+    time = nanos(record.timeUnixNano)
+    return (NEVER if time is None else time, record.spanId, repr(record.attributes.get("event.name")))  # type: ignore[return-value]
 
 
 def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str, str]:
@@ -357,8 +405,16 @@ def _raw_sort_key(record: dict[str, Any]) -> tuple[int, int, str, str, str]:
     if "startTimeUnixNano" in record:
         start = record["startTimeUnixNano"]
         return (0, start if type(start) is int else _time_key(start), record["traceId"], record["spanId"], "")
-    time, span_id, name = _event_order(record)
-    return (1, time, record["traceId"], span_id, name)
+    attrs = record.get("attributes")
+    name = attrs.get("event.name") if isinstance(attrs, dict) else None
+    time = record.get("timeUnixNano")
+    return (
+        1,
+        time if type(time) is int else _time_key(time),
+        record["traceId"],
+        record["spanId"],
+        repr(name),
+    )
 
 
 def _time_key(value: Any) -> int:
@@ -368,58 +424,47 @@ def _time_key(value: Any) -> int:
         return NEVER
 
 
-def _first_service_name(groups: Iterable[list[dict[str, Any]]]) -> str | None:
-    names = {name for group in groups for record in group if (name := service_name_of(record))}
-    return min(names) if names else None
-
-
 def _by_start(view: SpanView) -> tuple[int, str]:
     return (view.start_ns if view.start_ns is not None else NEVER, view.span_id)
 
 
 def _build_turn(
-    trace_id: str, views: dict[str, SpanView], failed: list[tuple[int, str, str]]
-) -> tuple[Turn | None, str | None]:
-    """One turn from a trace's supported spans; `None` when no span is an agent, chain, tool or model."""
-    agents: list[SpanView] = []
-    chains: list[SpanView] = []
-    tools: list[SpanView] = []
-    llms: list[SpanView] = []
-    for view in views.values():
-        role = view.role
-        if role == "agent":
-            agents.append(view)
-        elif role == "tool":
-            tools.append(view)
-        elif role == "llm":
-            llms.append(view)
-        elif role == "chain":
-            chains.append(view)
-    if not (agents or chains or tools or llms):
-        return None, None
-    tools.sort(key=_by_start)
-    llms.sort(key=_by_start)
+    trace_id: str,
+    agents: list[SpanView],
+    chains: list[SpanView],
+    tools: list[SpanView],
+    llms: list[SpanView],
+    failed: list[tuple[int, str, str]],
+) -> tuple[Turn, Record, str | None]:
+    """One turn from a trace's agent, chain, tool and model spans (at least one); also its root's
+    record and, when the root has neither input nor output, the service's "incomplete" error."""
+    if len(tools) > 1:
+        tools.sort(key=_by_start)
+    if len(llms) > 1:
+        llms.sort(key=_by_start)
     # The turn's root: the outermost (earliest-starting) agent or chain span (an agent wins a tie),
     # else the earliest tool/model span. LangGraph's root is a CHAIN wrapping AGENT node spans.
-    if agents or chains:
+    if len(agents) == 1 and not chains:
+        root = agents[0]
+    elif agents or chains:
         root = min(agents + chains, key=lambda v: (*_by_start(v), v.role != "agent"))
     else:
         root = min(tools + llms, key=_by_start)
-    is_agent_root = root.role in ("agent", "chain")
+    is_agent_root = root.role == "agent" or root.role == "chain"
+    first_llm = llms[0] if llms else None
 
     user_input = root.user_input() if is_agent_root else None
-    if user_input is None and llms:
-        user_input = last_user_text(llms[0].input_messages())
+    if user_input is None and first_llm is not None:
+        user_input = last_user_text(first_llm.input_messages())
     agent_response = root.agent_response() if is_agent_root else None
-    last_llm_output: list[Any] = llms[-1].output_messages() if llms else []
-    if agent_response is None and last_llm_output:
-        agent_response = _last_assistant_text(last_llm_output)
+    if agent_response is None and llms:
+        agent_response = _last_assistant_text(llms[-1].output_messages())
     system_prompt = root.system_prompt() if is_agent_root else None
-    if system_prompt is None and llms:
-        system_prompt = llms[0].system_prompt()
+    if system_prompt is None and first_llm is not None:
+        system_prompt = first_llm.system_prompt()
     available_tools = root.available_tools()
-    if not available_tools and llms:
-        available_tools = llms[0].available_tools()
+    if not available_tools and first_llm is not None:
+        available_tools = first_llm.available_tools()
 
     requested: list[tuple[str, str, str]] = []
     if (
@@ -430,21 +475,24 @@ def _build_turn(
         # Only these instrumentations record tool inputs loosely or drop tool-call ids.
         for llm in llms:
             requested.extend(llm.requested_tool_calls())
-    messages: tuple[Message, ...] = ()
-    if llms:
-        messages = _messages(llms[-1].input_messages() + last_llm_output)
 
-    failed.extend(
-        (view.start_ns or NEVER, view.span_id, f"{view.name or view.span_id}: {view.error_message()}")
-        for view in views.values()
-        if view.status_code == "ERROR"
-    )
-    errors = tuple(message for *_, message in sorted(failed))
+    for group in (agents, chains, tools, llms):
+        for view in group:
+            if view.status_code == "ERROR":
+                failed.append(
+                    (
+                        view.start_ns or NEVER,
+                        view.span_id,
+                        f"{view.name or view.span_id}: {view.error_message()}",
+                    )
+                )
+    errors = tuple(message for *_, message in sorted(failed)) if failed else ()
     if is_agent_root:
         start_ns, end_ns = root.start_ns, root.end_ns
     else:
-        starts = [v.start_ns for v in views.values() if v.start_ns is not None]
-        ends = [v.end_ns for v in views.values() if v.end_ns is not None]
+        every = (*agents, *chains, *tools, *llms)
+        starts = [v.start_ns for v in every if v.start_ns is not None]
+        ends = [v.end_ns for v in every if v.end_ns is not None]
         start_ns = min(starts) if starts else None
         end_ns = max(ends) if ends else None
 
@@ -454,19 +502,20 @@ def _build_turn(
         user_input=user_input,
         agent_response=agent_response,
         system_prompt=system_prompt,
-        tool_calls=_tool_calls(tools, requested),
+        tool_calls=_tool_calls(tools, requested) if tools else (),
         model_calls=tuple(
-            ModelCall(
-                span_id=view.span_id,
-                model=view.model(),
-                input_tokens=view.input_tokens(),
-                output_tokens=view.output_tokens(),
-                start_time_ns=view.start_ns,
-                end_time_ns=view.end_ns,
-            )
-            for view in llms
+            [
+                ModelCall(
+                    view.span_id,
+                    view.model(),
+                    view.input_tokens(),
+                    view.output_tokens(),
+                    view.start_ns,
+                    view.end_ns,
+                )
+                for view in llms
+            ]
         ),
-        messages=messages,
         errors=errors,
         start_time_ns=start_ns,
         end_time_ns=end_ns,
@@ -479,7 +528,7 @@ def _build_turn(
             "input or output messages (split mode: include the event records from the runtime log "
             "group's otel-rt-logs stream)"
         )
-    return turn, incomplete
+    return turn, root.record, incomplete
 
 
 def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) -> tuple[ToolCall, ...]:
@@ -533,35 +582,3 @@ def _last_assistant_text(messages: list[Any]) -> str | None:
             if text:
                 return text
     return None
-
-
-def _messages(raw_messages: list[Any]) -> tuple[Message, ...]:
-    out: list[Message] = []
-    for message in raw_messages:
-        if type(message) is dict and len(message) == 2:
-            role = message.get("role")
-            content = message.get("content")
-            if type(role) is str and type(content) is str and len(content) <= _CACHED_MESSAGE_MAX:
-                cached = _plain_message(role, content)
-                if cached is not None:
-                    out.append(cached)
-                continue
-        converted = _message(message)
-        if converted is not None:
-            out.append(converted)
-    return tuple(out)
-
-
-def _message(message: Any) -> Message | None:
-    text = message_text(message)
-    return Message(role=role_of(message) or "assistant", content=text) if text else None
-
-
-_CACHED_MESSAGE_MAX = 4096
-
-
-@lru_cache(maxsize=8192)
-def _plain_message(role: str, content: str) -> Message | None:
-    """`_message` of a `{"role": …, "content": "…"}` message, cached (at most 8192 of 4 KB): every model
-    call of a conversation repeats its history, and Message is immutable so one instance serves all."""
-    return _message({"role": role, "content": content})

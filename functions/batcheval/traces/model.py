@@ -10,9 +10,10 @@ change it additively only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+import msgspec
 
 ToolStatus = Literal["success", "error", "unknown"]
 
@@ -28,8 +29,7 @@ def _latency_ms(start_ns: int | None, end_ns: int | None) -> float | None:
     return (end_ns - start_ns) / 1e6
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
+class ToolCall(msgspec.Struct, frozen=True, gc=False):
     """One tool execution inside a turn (an `execute_tool` / TOOL span)."""
 
     name: str
@@ -48,8 +48,7 @@ class ToolCall:
         return _latency_ms(self.start_time_ns, self.end_time_ns)
 
 
-@dataclass(frozen=True, slots=True)
-class ModelCall:
+class ModelCall(msgspec.Struct, frozen=True, gc=False):
     """One model invocation inside a turn (a `chat` / LLM span)."""
 
     span_id: str
@@ -64,16 +63,7 @@ class ModelCall:
         return _latency_ms(self.start_time_ns, self.end_time_ns)
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One message of the conversation as the model saw it (for judges that need the history)."""
-
-    role: str
-    content: str
-
-
-@dataclass(frozen=True, slots=True)
-class Turn:
+class Turn(msgspec.Struct, frozen=True, gc=False):
     """One trace: a user input and everything the agent did to answer it."""
 
     trace_id: str
@@ -84,7 +74,6 @@ class Turn:
     system_prompt: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     model_calls: tuple[ModelCall, ...] = ()
-    messages: tuple[Message, ...] = ()
     errors: tuple[str, ...] = ()
     start_time_ns: int | None = None
     end_time_ns: int | None = None
@@ -95,8 +84,7 @@ class Turn:
         return _latency_ms(self.start_time_ns, self.end_time_ns)
 
 
-@dataclass(frozen=True, slots=True)
-class Session:
+class Session(msgspec.Struct, frozen=True, gc=False):
     """A whole agent session, turns in time order."""
 
     session_id: str
@@ -104,8 +92,27 @@ class Session:
     turns: tuple[Turn, ...] = ()
     errors: tuple[str, ...] = ()
     """Why parts of the session could not be understood (per-session, in the service's words)."""
-    spans: tuple[dict[str, Any], ...] = field(default=(), repr=False, compare=False)
+    spans: tuple[dict[str, Any], ...] = ()
     """The raw span documents and event records, for code-based evaluators that want them."""
+
+    def __eq__(self, other: object) -> bool:  # `spans` is how the session was read, not what it is
+        if not isinstance(other, Session):
+            return NotImplemented
+        return (self.session_id, self.service_name, self.turns, self.errors) == (
+            other.session_id,
+            other.service_name,
+            other.turns,
+            other.errors,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.session_id, self.service_name, self.turns, self.errors))
+
+    def __repr__(self) -> str:  # without `spans`: thousands of raw records would drown the rest
+        return (
+            f"Session(session_id={self.session_id!r}, service_name={self.service_name!r}, "
+            f"turns={self.turns!r}, errors={self.errors!r})"
+        )
 
     @property
     def start_time_ns(self) -> int | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from batcheval.judges.base import JudgeRequest
 from batcheval.judges.fake import ScriptedJudge
-from batcheval.traces.model import Message, ModelCall, Session, ToolCall, Turn
+from batcheval.traces.model import ModelCall, Session, ToolCall, Turn
 
 
 def trace_id(n: int) -> str:
@@ -41,7 +41,6 @@ def turn(
         agent_response=response,
         tool_calls=tools,
         model_calls=models,
-        messages=(Message("user", user or ""),),
         start_time_ns=None if start_s is None else int(start_s * 1e9),
         end_time_ns=None if end_s is None else int(end_s * 1e9),
         available_tools=available,
