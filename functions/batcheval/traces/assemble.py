@@ -50,7 +50,7 @@ from batcheval.traces.records import (
     to_record,
 )
 from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
-from batcheval.traces.spans import SpanView, classify_role, last_user_text, span_view, status_code
+from batcheval.traces.spans import SpanView, classify_role, last_user_text, operation_role, span_view, status_code
 
 NEVER = 1 << 62
 """Sort key for "not recorded" times: after every real timestamp."""
@@ -215,7 +215,11 @@ def _assemble(
     for item in items:
         # Fast path, inlined for the common case (a line holding one well-formed span document).
         record: Record | None = None
-        if type(item) is bytes and len(item) <= MAX_RECORD_BYTES and LLO_MARK not in item:
+        if (
+            type(item) is bytes
+            and len(item) <= MAX_RECORD_BYTES
+            and (b"@" not in item or LLO_MARK not in item)  # memchr first: 4x cheaper than the mark
+        ):
             try:
                 record = decode_line(item)
             except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
@@ -334,7 +338,10 @@ def _build_session(
                 prefix = SKIP_TRANSPORT_PREFIX if scope_class == "transport" else SKIP_UNKNOWN_PREFIX
                 counter.add(f"{prefix} '{scope_name}'")
                 continue
-            role = classify_role(record.attributes, record.name)
+            operation = record.attributes.get("gen_ai.operation.name")  # most spans: one lookup decides
+            role = (operation_role(operation) if type(operation) is str else None) or classify_role(
+                record.attributes, record.name
+            )
             if role == "agent":
                 agents.append(span_view(record, span_id, scope_name, role))
             elif role == "llm":

@@ -449,6 +449,10 @@ def status_code(record: Record) -> Literal["OK", "ERROR", "UNSET"]:
     return "UNSET" if status is None else _CODE_STATUS.get(status.code, "UNSET")
 
 
+operation_role = _OPERATION_ROLES.get
+"""The role a `gen_ai.operation.name` gives, `None` for operations that play no role."""
+
+
 def classify_role(attributes: dict[str, Any], name: Any) -> SpanRole:
     operation = attributes.get("gen_ai.operation.name")
     if type(operation) is str:
