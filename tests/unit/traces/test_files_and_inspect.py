@@ -1,4 +1,5 @@
 import codecs
+import io
 import json
 
 import orjson
@@ -60,7 +61,7 @@ def test_partition_keeps_each_trace_with_its_session_whatever_the_spelling(tmp_p
     ]
 
     # When partitioned into 16 spools
-    paths = partition_lines(lines, 16, tmp_path)
+    paths = partition_lines(io.BytesIO(b"\n".join(lines)), 16, tmp_path)
     spool_of = {raw: index for index, path in enumerate(paths) for raw in path.read_bytes().splitlines()}
 
     # Then every line is spooled once; each trace, and each session, shares one spool
