@@ -68,7 +68,9 @@ def _route_key(line: bytes) -> bytes | None:
 def _session_of(line: bytes) -> bytes | None:
     """`scan_string_value(line, b'"session.id"')`, fast for the compact spelling."""
     at = line.find(_SESSION_KEY) + _SESSION_KEY_LEN
-    if at >= _SESSION_KEY_LEN and line[at : at + 2] == b':"':
+    if at < _SESSION_KEY_LEN:
+        return None
+    if line[at : at + 2] == b':"':
         end = line.find(b'"', at + 2)
         if end > 0 and line[end - 1] != 0x5C:
             return line[at + 2 : end]

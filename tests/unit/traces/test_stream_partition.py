@@ -3,6 +3,7 @@ whole, in the spool of its session; lines of no known session wait, then follow 
 
 import io
 import json
+import random
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from batcheval.traces.assemble import assemble
 from batcheval.traces.samples import FRAMEWORKS, generate
-from batcheval.traces.stream import iter_jsonl_assemblies, line_blocks, partition_lines
+from batcheval.traces.stream import iter_jsonl_assemblies, line_blocks, partition_lines, scan_string_value
 
 N_SPOOLS = 8
 CHUNK_SIZES = [1, 7, 64, 1 << 20]  # 1 and 7 cut every line, 64 is shorter than most lines
@@ -182,3 +183,70 @@ def test_crlf_and_blank_lines_assemble_like_plain_json_lines(tmp_path):
     assert len(assemblies) > 3
     assert streamed == sorted(whole.sessions, key=lambda s: s.session_id)
     assert [s for a in assemblies for s in a.skipped] == whole.skipped
+
+
+def reference_spools(data: bytes, n_spools: int) -> list[bytes]:
+    """The contract, line by line: a trace follows the first session id seen on it; lines of no
+    known session wait for the end, then follow their trace or become orphans."""
+    spools: list[list[bytes]] = [[] for _ in range(n_spools + 1)]
+    spool_of_trace: dict[bytes, int] = {}
+    waiting: list[tuple[bytes | None, bytes]] = []
+    for raw in io.BytesIO(data):
+        line = raw if raw.endswith(b"\n") else raw + b"\n"
+        trace = scan_string_value(line, b'"traceId"')
+        spool = spool_of_trace.get(trace) if trace is not None else None
+        if spool is None:
+            session = scan_string_value(line, b'"session.id"')
+            if session is None:
+                waiting.append((trace, line))
+                continue
+            spool = zlib.crc32(session) % n_spools
+            if trace is not None:
+                spool_of_trace[trace] = spool
+        spools[spool].append(line)
+    for trace, line in waiting:
+        spools[spool_of_trace.get(trace, n_spools) if trace is not None else n_spools].append(line)
+    return [b"".join(lines) for lines in spools]
+
+
+def random_line(rng: random.Random) -> bytes:
+    """A record in one of three spellings, or junk: ids that only begin like others, escaped quotes,
+    nested traceIds, several session ids, cut-off lines, CRs and blank lines."""
+    if rng.random() < 0.1:
+        return rng.choice([b"", b"\r", b"not json", b'{"traceId"', b'{"traceId":"' + b"a" * 32])
+    traces = ["a" * 32, "a" * 32 + "b", "a" * 31, "a" * 15 + '"' + "a" * 16, "a" * 32 + '"', "t", ""]
+    traces += [f"{n:032x}" for n in range(6)]
+    sessions = ["s1", "s2", "s3", "s4", 'a"bc', '"s', ""]
+    document: dict[str, object] = {}
+    if rng.random() < 0.1:
+        document["links"] = [{"traceId": rng.choice(traces)}]
+    if rng.random() < 0.93:
+        document["traceId"] = rng.choice(traces)
+    if rng.random() < 0.5:
+        document["attributes"] = {"session.id": rng.choice(sessions)}
+    if rng.random() < 0.1:
+        document["other"] = {"session.id": rng.choice(sessions), "traceId": rng.choice(traces)}
+    document["pad"] = "y" * rng.randrange(200)
+    separators = rng.choice([(",", ":"), (",", ":"), (", ", ": "), (",", " : ")])
+    text = json.dumps(document, separators=separators).encode()
+    if rng.random() < 0.05:
+        text = text[: rng.randrange(len(text))]
+    return text + (b"\r" if rng.random() < 0.1 else b"")
+
+
+def test_partition_matches_the_line_by_line_contract_on_random_awkward_input(tmp_path):
+    # Given seeded random files of awkward lines, some ending without a newline
+    rng = random.Random(20)
+    for case in range(60):
+        data = b"\n".join(random_line(rng) for _ in range(rng.randrange(1, 60)))
+        data += rng.choice([b"", b"\n"])
+        n_spools = rng.choice([1, 2, 3, 8])
+        chunk_bytes = rng.choice([1, 5, 17, 100, 1 << 20])
+
+        # When partitioned a chunk at a time
+        spool_dir = tmp_path / str(case)
+        spool_dir.mkdir()
+        paths = partition_lines(io.BytesIO(data), n_spools, spool_dir, chunk_bytes=chunk_bytes)
+
+        # Then every spool holds exactly what the line-by-line contract puts there, in order
+        assert [path.read_bytes() for path in paths] == reference_spools(data, n_spools), (case, data)
