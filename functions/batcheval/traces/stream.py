@@ -6,9 +6,9 @@ one pass reads the raw lines a chunk at a time and, without parsing them, finds 
 files chosen by crc32(session id), one write per spool and chunk. Lines without a session id
 (split-mode event records, child spans without the attribute) follow their trace's session, learnt
 during the pass; lines whose trace never shows a session id go to a last spool so they are still
-counted. Each spool is then assembled alone, so memory
-holds one batch of sessions at a time. At most `MAX_SPOOLS` files are open at once: beyond that many
-batches a spool still over twice the batch size is partitioned again, up to `MAX_LEVELS` deep.
+counted. Each spool is then assembled alone, so memory holds one batch of sessions at a time. At most
+`MAX_SPOOLS` files are open at once: beyond that many batches a spool still over twice the batch size
+is partitioned again, up to `MAX_LEVELS` deep.
 
 Assumes one session per trace (true of every instrumentation: `session.id` is request baggage).
 """
@@ -155,7 +155,8 @@ def partition_lines(
     A trace goes whole to the spool of the first session id seen on it, so only a trace's first
     line with a session id is scanned for it. A line with neither a known trace nor a session id
     waits in a pending file until the end of the pass, then follows its trace if the trace got a
-    session, else goes to the last spool. Memory: about two chunks plus the trace → spool dict.
+    session, else goes to the last spool. Memory: a few chunks of `chunk_bytes` plus the trace →
+    spool dict (a line longer than a chunk is held whole, as it must be to find its ids).
     """
     paths = [spool_dir / f"spool-{k:03d}.jsonl" for k in range(n_spools + 1)]
     pending_path = spool_dir / "pending.jsonl"
