@@ -50,7 +50,14 @@ from batcheval.traces.records import (
     to_record,
 )
 from batcheval.traces.scopes import NO_SPANS_TO_EVALUATE, classify_scope, no_supported_scope_message
-from batcheval.traces.spans import SpanView, classify_role, last_user_text, operation_role, span_view, status_code
+from batcheval.traces.spans import (
+    SpanView,
+    classify_role,
+    last_user_text,
+    operation_role,
+    span_view,
+    status_code,
+)
 
 NEVER = 1 << 62
 """Sort key for "not recorded" times: after every real timestamp."""
@@ -559,26 +566,24 @@ def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) ->
                 claimed.add(call_id)
         if call_id in by_id and view.scope.endswith("langchain"):
             arguments = by_id[call_id][1]
-        status = view.tool_status()
+        result = view.tool_result()
+        status = view.tool_status(result)
         calls.append(
             ToolCall(
-                name=name,
-                span_id=view.span_id,
-                arguments=arguments,
-                result=view.tool_result(),
-                status=status,
-                error=(view.error_message() or _result_error(view)) if status == "error" else None,
-                tool_call_id=call_id,
-                start_time_ns=view.start_ns,
-                end_time_ns=view.end_ns,
+                name,
+                view.span_id,
+                arguments,
+                result,
+                status,
+                (view.error_message() or (as_text(result) if result else None))
+                if status == "error"
+                else None,
+                call_id,
+                view.start_ns,
+                view.end_ns,
             )
         )
     return tuple(calls)
-
-
-def _result_error(view: SpanView) -> str | None:
-    result = view.tool_result()
-    return as_text(result) if result else None
 
 
 def _last_assistant_text(messages: list[Any]) -> str | None:

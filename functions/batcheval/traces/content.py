@@ -82,10 +82,16 @@ def as_json_text(value: Any) -> str | None:
     if isinstance(value, str):
         if value.startswith('[{"text"'):
             blocks = maybe_json(value)
-            if isinstance(blocks, list) and all(isinstance(b, dict) and set(b) == {"text"} for b in blocks):
+            if isinstance(blocks, list) and all(
+                isinstance(b, dict) and len(b) == 1 and "text" in b for b in blocks
+            ):
                 return "\n".join(str(b["text"]) for b in blocks)
         return value
-    if isinstance(value, list) and value and all(isinstance(b, dict) and set(b) == {"text"} for b in value):
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(b, dict) and len(b) == 1 and "text" in b for b in value)
+    ):
         return "\n".join(str(b["text"]) for b in value)
     try:
         return orjson.dumps(value).decode()

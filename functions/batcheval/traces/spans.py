@@ -325,9 +325,10 @@ class SpanView(msgspec.Struct, gc=False):
                     requested.append((str(part["id"]), str(part.get("name") or ""), arguments))
         return requested
 
-    def tool_status(self) -> Literal["success", "error", "unknown"]:
+    def tool_status(self, result: str | None) -> Literal["success", "error", "unknown"]:
         """`gen_ai.tool.status` / `gen_ai.task.status`, else the span status (ERROR → error, OK →
-        success); an UNSET status with a recorded result counts as success, else unknown."""
+        success); an UNSET status with a recorded result (`tool_result()`) counts as success, else
+        unknown."""
         status = self.attributes.get("gen_ai.tool.status") or self.attributes.get("gen_ai.task.status")
         if isinstance(status, str) and status:
             lowered = status.lower()
@@ -338,7 +339,7 @@ class SpanView(msgspec.Struct, gc=False):
         code = self.status_code
         if code == "ERROR":
             return "error"
-        if code == "OK" or self.tool_result() is not None:
+        if code == "OK" or result is not None:
             return "success"
         return "unknown"
 
