@@ -12,8 +12,11 @@ in a fresh subprocess so peak RSS belongs to that path alone:
 * `group`     — the reference point of performance-limits.md §3: orjson-decode every line with the
                 GC paused and group the records by session id, building no turns;
 * `partition` — the streamed path's first pass alone (byte scan + spool writes), no decoding;
-* `floor`     — `partition`, then orjson-decode every spooled line and drop it: what the streamed
-                path costs before it builds anything.
+* `floor`     — `partition`, then decode every spooled line into the typed `Record` (as assembly
+                does) and drop it: what the streamed path costs before it builds anything;
+* `minimal`   — `stream` with the session builder swapped for a Strands-only one that reads ten
+                fields straight off the records (no lookup order, no checks, no errors): an upper
+                bound for any turn builder in this design, not a product path.
 
 `stream` and `whole` keep the raw records off the sessions (`keep_raw=False`) unless --keep-raw.
 Target (issue 3): ≥ 10,000 sessions/s in one process on the 2-core dev machine.
@@ -29,6 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from batcheval.traces.samples import FRAMEWORKS, generate
 
@@ -43,6 +47,8 @@ def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str,
         sessions = len(load_sessions(path, keep_raw=keep_raw, batch_bytes=batch_bytes).sessions)
     elif mode == "pipeline":
         sessions = len(load_sessions(path, batch_bytes=batch_bytes).sessions)
+    elif mode == "minimal":
+        sessions = _minimal_stream(path, batch_bytes)
     elif mode in ("partition", "floor"):
         _first_pass(path, batch_bytes, decode=mode == "floor")
         sessions = -1
@@ -76,15 +82,15 @@ def _group_only(path: str) -> int:
 
 
 def _first_pass(path: str, batch_bytes: int, *, decode: bool) -> None:
-    """Spool the file as `load_sessions` does; with `decode`, also orjson-decode every spooled line
-    and drop it (GC paused, as `assemble` runs)."""
+    """Spool the file as `load_sessions` does; with `decode`, also decode every spooled line into a
+    `Record` and drop it (GC paused, as `assemble` runs)."""
     import gc
     import os
 
-    import orjson
-
+    from batcheval.traces.records import record_decoder
     from batcheval.traces.stream import partition_lines
 
+    decode_line = record_decoder().decode
     n_spools = max(1, -(-os.path.getsize(path) // batch_bytes))
     with tempfile.TemporaryDirectory() as tmp, open(path, "rb") as file:
         spools = partition_lines(file, n_spools, Path(tmp))
@@ -93,8 +99,86 @@ def _first_pass(path: str, batch_bytes: int, *, decode: bool) -> None:
             for spool in spools:
                 with spool.open("rb") as lines:
                     for line in lines:
-                        orjson.loads(line)
+                        decode_line(line)
             gc.enable()
+
+
+def _minimal_stream(path: str, batch_bytes: int) -> int:
+    """`stream` with a turn builder that does the least any could: Strands unified spans only."""
+    import orjson
+
+    from batcheval.traces import assemble as assembly
+    from batcheval.traces.files import load_sessions
+    from batcheval.traces.model import ModelCall, Session, ToolCall, Turn
+    from batcheval.traces.records import Record
+
+    roles: dict[Any, str] = {"invoke_agent": "agent", "execute_tool": "tool", "chat": "llm"}
+
+    def text(value: str | None) -> str | None:
+        if value and value[:1] == "[":
+            return "\n".join(block["text"] for block in orjson.loads(value) if "text" in block)
+        return value
+
+    def turn(trace_id: str, copies: dict[str, tuple[Record, Any]]) -> Turn:
+        agent: Any = None
+        llms: list[Any] = []
+        tools: list[Any] = []
+        for record, _ in copies.values():
+            role = roles.get(record.attributes.get("gen_ai.operation.name"))
+            if role == "agent":
+                agent = record
+            elif role is not None:
+                (llms if role == "llm" else tools).append(record)
+        llms.sort(key=lambda r: r.startTimeUnixNano)
+        tools.sort(key=lambda r: r.startTimeUnixNano)
+        events = {event.name: event.attributes for event in agent.events}
+        calls = []
+        for tool in tools:
+            tool_events = {event.name: event.attributes for event in tool.events}
+            calls.append(
+                ToolCall(
+                    tool.attributes.get("gen_ai.tool.name"),
+                    tool.spanId,
+                    tool_events.get("gen_ai.tool.message", {}).get("content"),
+                    text(tool_events.get("gen_ai.choice", {}).get("message")),
+                    "success",
+                    None,
+                    tool.attributes.get("gen_ai.tool.call.id"),
+                    tool.startTimeUnixNano,
+                    tool.endTimeUnixNano,
+                )
+            )
+        models = [
+            ModelCall(
+                llm.spanId,
+                llm.attributes.get("gen_ai.request.model"),
+                llm.attributes.get("gen_ai.usage.input_tokens"),
+                llm.attributes.get("gen_ai.usage.output_tokens"),
+                llm.startTimeUnixNano,
+                llm.endTimeUnixNano,
+            )
+            for llm in llms
+        ]
+        return Turn(
+            trace_id,
+            agent.spanId,
+            text(events.get("gen_ai.user.message", {}).get("content")),
+            text(events.get("gen_ai.choice", {}).get("message")),
+            agent.attributes.get("gen_ai.system_instructions"),
+            tuple(calls),
+            tuple(models),
+            start_time_ns=agent.startTimeUnixNano,
+            end_time_ns=agent.endTimeUnixNano,
+        )
+
+    def session(
+        session_id: str, trace_ids: list[str], trace_spans: dict, *_: object, **__: object
+    ) -> Session:
+        turns = sorted((turn(t, trace_spans[t]) for t in trace_ids), key=lambda t: t.start_time_ns or 0)
+        return Session(session_id, None, tuple(turns))
+
+    assembly._build_session = session
+    return len(load_sessions(path, keep_raw=False, batch_bytes=batch_bytes).sessions)
 
 
 def _count_sessions(path: str) -> int:
@@ -123,7 +207,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=("unified", "split"), default="unified")
     parser.add_argument("--keep-raw", action="store_true")
     parser.add_argument("--batch-mb", type=float, default=16.0)
-    parser.add_argument("--paths", default="stream,pipeline,whole,group,partition,floor")
+    parser.add_argument("--paths", default="stream,pipeline,whole,group,partition,floor,minimal")
     parser.add_argument("--child", nargs=2, metavar=("PATH", "FILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 

@@ -251,3 +251,48 @@ def test_assembling_leaves_objects_the_process_froze_itself_frozen():
         assert gc.get_freeze_count() >= frozen > 0
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("mode", ["unified", "split"])
+def test_lines_and_dicts_give_the_same_sessions(mode):
+    # Given the same records as JSON lines (decoded straight into typed records) and as dicts
+    # (converted from dicts, the way damaged records are read), every framework mixed
+    sample = generate(12, seed=5, frameworks=FRAMEWORKS, mode=mode, ground_truth=True)
+    lines = [orjson.dumps(record) for record in sample.records]
+
+    # When both are assembled, keeping the raw records
+    from_lines = assemble(lines)
+    from_dicts = assemble(sample.records)
+
+    # Then sessions, raw records and skip counts agree
+    assert from_lines.sessions == from_dicts.sessions
+    assert [s.spans for s in from_lines.sessions] == [s.spans for s in from_dicts.sessions]
+    assert from_lines.skipped == from_dicts.skipped
+
+
+def test_a_record_damaged_in_one_field_keeps_the_rest():
+    # Given a span whose times are text, whose status code is a list and whose scope version and
+    # an unknown field hold junk: it does not fit the typed record, so it is read the slow way
+    span = _span(**{"gen_ai.usage.input_tokens": "12"})
+    span.update(startTimeUnixNano="1000", endTimeUnixNano=-5, status={"code": ["ERROR"]}, extra=[1, {}])
+    span["scope"]["version"] = {"x": 1}
+
+    # When assembled as a line
+    assembly = assemble([orjson.dumps(span)])
+
+    # Then numeric text is read as the number, the negative time as "not recorded", the odd status as unset
+    (turn,) = assembly.sessions[0].turns
+    assert (turn.start_time_ns, turn.end_time_ns, turn.errors) == (1000, None, ())
+    assert assembly.skipped == []
+
+
+def test_session_equality_ignores_how_it_was_read():
+    # Given one session assembled with and without its raw records
+    sample = generate(1, seed=3)
+    with_raw = assemble(sample.records).sessions[0]
+    without_raw = assemble(sample.records, keep_raw=False).sessions[0]
+
+    # Then they are equal and hash alike, and neither repr shows the raw records
+    assert with_raw.spans and not without_raw.spans
+    assert with_raw == without_raw and hash(with_raw) == hash(without_raw)
+    assert "spans" not in repr(with_raw)
