@@ -173,8 +173,9 @@ def _read(
     item: Item, record: Record | None, counter: ErrorCounter, *, keep_raw: bool
 ) -> tuple[Record, str, dict[str, Any] | None] | None:
     """An item as (record, kind, its dict when `keep_raw`), or `None` when it is skipped (counted under
-    its reason). `record` is the item already decoded by the fast path, if that worked; without an id
-    it may still be a wrapped filter-log-events line, so it goes the slow way: a dict, then `to_record`."""
+    its reason). `record` is the item already decoded by the fast path (never with `keep_raw`), if that
+    worked; without an id it may still be a wrapped filter-log-events line, so it goes the slow way: a
+    dict, then `to_record`."""
     if record is not None and record.traceId:
         kind = record.kind
         if kind is None:
@@ -183,7 +184,7 @@ def _read(
         if not record.spanId:
             counter.add(SKIP_MISSING_IDS)
             return None
-        return record, kind, orjson.loads(item) if keep_raw else None  # type: ignore[arg-type]
+        return record, kind, None
     decoded, reason = decode(item)
     if decoded is None:
         if reason is not None:
@@ -223,7 +224,8 @@ def _assemble(
         # Fast path, inlined for the common case (a line holding one well-formed span document).
         record: Record | None = None
         if (
-            type(item) is bytes
+            not keep_raw  # raw records are dicts anyway: decode once, to a dict, and convert that
+            and type(item) is bytes
             and len(item) <= MAX_RECORD_BYTES
             and (b"@" not in item or LLO_MARK not in item)  # memchr first: 4x cheaper than the mark
         ):
@@ -231,13 +233,7 @@ def _assemble(
                 record = decode_line(item)
             except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
                 record = None
-        if (
-            record is not None
-            and record.traceId
-            and record.spanId
-            and record.startTimeUnixNano is not unset
-            and not keep_raw
-        ):
+        if record is not None and record.traceId and record.spanId and record.startTimeUnixNano is not unset:
             kind: str = "span"
             raw = None
         else:
