@@ -21,7 +21,8 @@ def client(endpoint_url: str, **boto3_kwargs: Any) -> Any:
             or the local server's `http://127.0.0.1:8787`.
         **boto3_kwargs: passed to `boto3.client` (credentials, `config`, ...). `session=` takes a
             `boto3.Session` to create the client from. `region_name` defaults to the session's
-            region, else us-east-1; it must be the API's region for a deployed stack.
+            region, else us-east-1; it must be the API's region (a deployed stack's, or the local server's
+            `--region`): a signature for another region is refused, as API Gateway does.
 
     Returns:
         The botocore client (typed `Any`: boto3-stubs has no package for this service here).

@@ -102,3 +102,28 @@ def test_temporary_credentials_with_a_session_token_are_accepted(local_api, tena
     )
     # Then the API accepts the signature
     assert client.list_batch_evaluations()["batchEvaluations"] == []
+
+
+def test_a_client_configured_for_another_region_is_refused_and_changes_nothing(local_api, agentcore, tenant):
+    # Given the stock client, signing for eu-west-1, calling the API in us-east-1
+    import boto3
+
+    from tests.contract.support import NO_RETRIES
+
+    client = boto3.client(
+        "bedrock-agentcore",
+        endpoint_url=local_api.url,
+        region_name="eu-west-1",
+        config=NO_RETRIES,
+        aws_access_key_id=tenant.access_key,
+        aws_secret_access_key=tenant.secret_key,
+    )
+    # When it starts a job, Then API Gateway's answer comes back and nothing was created
+    with no_state_change(agentcore), pytest.raises(client.exceptions.ClientError) as exc:
+        client.start_batch_evaluation(**start_request("wrong_region"))
+    error = exc.value.response["Error"]
+    assert (error["Code"], exc.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "InvalidSignatureException",
+        403,
+    )
+    assert error["Message"] == "Credential should be scoped to a valid region, not 'eu-west-1'. "

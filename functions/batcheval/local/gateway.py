@@ -118,7 +118,7 @@ class LocalGateway:
         if self.throttle is not None and not self.throttle.try_acquire():
             raise ThrottlingError("Too Many Requests")
         now = self._clock()
-        caller = verify_request(request, self.tenants, now=now)
+        caller = verify_request(request, self.tenants, now=now, region=self.region)
         self._authorize(caller, request)
         event = build_proxy_event(request, matched, caller, self.api, request_id=request_id, now=now)
         operation = matched.route.operation

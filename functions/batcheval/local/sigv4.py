@@ -121,11 +121,15 @@ class _Authorization:
     signature: str
 
 
-def verify_request(request: HttpRequest, tenants: TenantRegistry, *, now: datetime) -> VerifiedCaller:
-    """Return the caller of a correctly signed request; raise a `GatewayError` subclass otherwise.
+def verify_request(
+    request: HttpRequest, tenants: TenantRegistry, *, now: datetime, region: str
+) -> VerifiedCaller:
+    """Return the caller of a correctly signed request to the API in `region`; raise a `GatewayError`
+    subclass otherwise.
 
     The checks run in API Gateway's order: header present and complete, known key, clock skew,
-    credential scope, then the signature itself.
+    credential scope (region, then service, reported together as API Gateway does), then the
+    signature itself.
     """
     header = request.header("authorization")
     if header is None or not header.strip():
@@ -139,7 +143,7 @@ def verify_request(request: HttpRequest, tenants: TenantRegistry, *, now: dateti
         raise UnrecognizedClientError("The security token included in the request is invalid.")
     timestamp = _request_timestamp(request)
     _check_clock_skew(timestamp, now)
-    _check_scope(auth, timestamp)
+    _check_scope(auth, timestamp, region)
     _check_signature(request, auth, tenant, timestamp)
     return VerifiedCaller(
         tenant=tenant,
@@ -225,13 +229,18 @@ def _check_clock_skew(timestamp: datetime, now: datetime) -> None:
         )
 
 
-def _check_scope(auth: _Authorization, timestamp: datetime) -> None:
+def _check_scope(auth: _Authorization, timestamp: datetime, region: str) -> None:
     if auth.terminator != "aws4_request":
         raise InvalidSignatureError(
             f"Credential should be scoped with a valid terminator: 'aws4_request', not '{auth.terminator}'."
         )
+    wrong = ""
+    if auth.region != region:
+        wrong += f"Credential should be scoped to a valid region, not '{auth.region}'. "
     if auth.service not in SIGNING_NAMES:
-        raise InvalidSignatureError("Credential should be scoped to correct service: 'execute-api'. ")
+        wrong += "Credential should be scoped to correct service: 'execute-api'. "
+    if wrong:
+        raise InvalidSignatureError(wrong)
     request_day = _amz(timestamp)[:8]
     if auth.scope_date != request_day:
         raise InvalidSignatureError(

@@ -77,7 +77,7 @@ def test_the_stock_boto3_client_signing_as_bedrock_agentcore_works_too(server):
     client = boto3.client(
         "bedrock-agentcore",
         endpoint_url=server.url,
-        region_name="eu-central-1",
+        region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
     )

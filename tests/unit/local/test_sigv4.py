@@ -18,6 +18,11 @@ HOST = "127.0.0.1:8787"
 ALICE = Tenant("AKALICE", "alice-secret", "111111111111", user_name="alice")
 BOB = Tenant("AKBOB", "bob-secret", "222222222222")
 TENANTS = TenantRegistry([ALICE, BOB])
+REGION = "eu-west-1"
+
+
+def _verify(request, tenants, *, now):
+    return verify_request(request, tenants, now=now, region=REGION)
 
 
 def _request(method="GET", path="/evaluations/batch-evaluate", query="", body=b"", **sign_kwargs):
@@ -25,6 +30,7 @@ def _request(method="GET", path="/evaluations/batch-evaluate", query="", body=b"
     sign_kwargs.setdefault("access_key", ALICE.access_key)
     sign_kwargs.setdefault("secret_key", ALICE.secret_key)
     sign_kwargs.setdefault("when", NOW)
+    sign_kwargs.setdefault("region", REGION)
     headers = sign(method, url, body=body, **sign_kwargs)
     return HttpRequest(method=method, raw_path=path, raw_query=query, headers=headers, body=body)
 
@@ -39,9 +45,9 @@ def _replace_header(request, name, value):
 @pytest.mark.parametrize("service", ["execute-api", "bedrock-agentcore"])
 def test_a_correctly_signed_request_identifies_its_tenant(service):
     # Given a request signed by Alice under either accepted signing name
-    request = _request(service=service, region="eu-west-1")
+    request = _request(service=service)
     # When it is verified
-    caller = verify_request(request, TENANTS, now=NOW)
+    caller = _verify(request, TENANTS, now=NOW)
     # Then the caller is Alice, in the region she signed for
     assert caller.tenant == ALICE
     assert (caller.region, caller.signing_name, caller.access_key) == ("eu-west-1", service, "AKALICE")
@@ -55,7 +61,7 @@ def test_percent_encoded_path_and_query_verify_as_sent():
         query="maxResults=5&nextToken=a%2Bb%3D",
     )
     # Then the signature verifies against the path exactly as received
-    assert verify_request(request, TENANTS, now=NOW).tenant == ALICE
+    assert _verify(request, TENANTS, now=NOW).tenant == ALICE
 
 
 def test_a_tampered_body_fails_with_api_gateways_mismatch_message():
@@ -64,26 +70,26 @@ def test_a_tampered_body_fails_with_api_gateways_mismatch_message():
     tampered = HttpRequest(request.method, request.raw_path, request.raw_query, request.headers, b'{"a": 2}')
     # Then it is an InvalidSignature with the canonical request, for debugging
     with pytest.raises(InvalidSignatureError) as exc:
-        verify_request(tampered, TENANTS, now=NOW)
+        _verify(tampered, TENANTS, now=NOW)
     assert exc.value.message.startswith("The request signature we calculated does not match")
     assert "The Canonical String for this request should have been" in exc.value.message
 
 
 def test_a_wrong_secret_is_an_invalid_signature():
     with pytest.raises(InvalidSignatureError):
-        verify_request(_request(secret_key="not-alices"), TENANTS, now=NOW)
+        _verify(_request(secret_key="not-alices"), TENANTS, now=NOW)
 
 
 def test_a_signature_of_another_tenant_does_not_verify_as_alice():
     # Given Bob signs with his secret but claims Alice's key
     request = _request(access_key=ALICE.access_key, secret_key=BOB.secret_key)
     with pytest.raises(InvalidSignatureError):
-        verify_request(request, TENANTS, now=NOW)
+        _verify(request, TENANTS, now=NOW)
 
 
 def test_an_unknown_access_key_is_an_unrecognized_client():
     with pytest.raises(UnrecognizedClientError) as exc:
-        verify_request(_request(access_key="AKNOBODY"), TENANTS, now=NOW)
+        _verify(_request(access_key="AKNOBODY"), TENANTS, now=NOW)
     assert exc.value.message == "The security token included in the request is invalid."
     assert exc.value.http_status == 403
 
@@ -91,7 +97,7 @@ def test_an_unknown_access_key_is_an_unrecognized_client():
 def test_no_authorization_header_is_a_missing_authentication_token():
     request = _replace_header(_request(), "Authorization", None)
     with pytest.raises(MissingAuthenticationTokenError) as exc:
-        verify_request(request, TENANTS, now=NOW)
+        _verify(request, TENANTS, now=NOW)
     assert exc.value.message == "Missing Authentication Token"
 
 
@@ -110,14 +116,14 @@ def test_no_authorization_header_is_a_missing_authentication_token():
 def test_malformed_authorization_is_an_incomplete_signature(authorization, expected):
     request = _replace_header(_request(), "Authorization", authorization)
     with pytest.raises(IncompleteSignatureError) as exc:
-        verify_request(request, TENANTS, now=NOW)
+        _verify(request, TENANTS, now=NOW)
     assert expected in exc.value.message
 
 
 def test_a_request_without_a_date_is_an_incomplete_signature():
     request = _replace_header(_request(), "X-Amz-Date", None)
     with pytest.raises(IncompleteSignatureError, match="'X-Amz-Date' or a 'Date' header"):
-        verify_request(request, TENANTS, now=NOW)
+        _verify(request, TENANTS, now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -134,16 +140,16 @@ def test_clock_skew_up_to_five_minutes_is_accepted(skew, accepted):
     request = _request(when=NOW + skew)
     # Then it verifies only within five minutes either way
     if accepted:
-        assert verify_request(request, TENANTS, now=NOW).tenant == ALICE
+        assert _verify(request, TENANTS, now=NOW).tenant == ALICE
     else:
         with pytest.raises(InvalidSignatureError, match=r"Signature (expired|not yet current)"):
-            verify_request(request, TENANTS, now=NOW)
+            _verify(request, TENANTS, now=NOW)
 
 
 def test_expired_message_matches_api_gateway():
     request = _request(when=NOW - timedelta(minutes=10))
     with pytest.raises(InvalidSignatureError) as exc:
-        verify_request(request, TENANTS, now=NOW)
+        _verify(request, TENANTS, now=NOW)
     assert exc.value.message == (
         "Signature expired: 20261126T065000Z is now earlier than 20261126T065500Z (20261126T070000Z - 5 min.)"
     )
@@ -151,7 +157,21 @@ def test_expired_message_matches_api_gateway():
 
 def test_another_signing_name_is_rejected():
     with pytest.raises(InvalidSignatureError, match="scoped to correct service: 'execute-api'"):
-        verify_request(_request(service="s3"), TENANTS, now=NOW)
+        _verify(_request(service="s3"), TENANTS, now=NOW)
+
+
+def test_a_signature_for_another_region_is_rejected_with_api_gateways_message():
+    # Given requests signed for us-east-1 (and one also for another service) sent to an API in eu-west-1
+    # When verified, Then API Gateway's messages come back, region first, both when both are wrong
+    with pytest.raises(InvalidSignatureError) as exc:
+        _verify(_request(region="us-east-1"), TENANTS, now=NOW)
+    assert exc.value.message == "Credential should be scoped to a valid region, not 'us-east-1'. "
+    with pytest.raises(InvalidSignatureError) as exc:
+        _verify(_request(region="us-east-1", service="s3"), TENANTS, now=NOW)
+    assert exc.value.message == (
+        "Credential should be scoped to a valid region, not 'us-east-1'. "
+        "Credential should be scoped to correct service: 'execute-api'. "
+    )
 
 
 def test_a_content_hash_header_that_lies_about_the_body_is_rejected():
@@ -159,25 +179,25 @@ def test_a_content_hash_header_that_lies_about_the_body_is_rejected():
     fake_hash = "0" * 64
     request = _request(method="POST", body=b"{}", headers={"X-Amz-Content-SHA256": fake_hash})
     with pytest.raises(InvalidSignatureError, match="x-amz-content-sha256"):
-        verify_request(request, TENANTS, now=NOW)
+        _verify(request, TENANTS, now=NOW)
 
 
 def test_security_token_is_part_of_the_signature():
     # Given temporary credentials: the token is signed along with the request
     request = _request(token="session-token-1")
-    assert verify_request(request, TENANTS, now=NOW).security_token == "session-token-1"
+    assert _verify(request, TENANTS, now=NOW).security_token == "session-token-1"
     # When the token is swapped after signing, Then the signature no longer matches
     with pytest.raises(InvalidSignatureError):
-        verify_request(_replace_header(request, "X-Amz-Security-Token", "other"), TENANTS, now=NOW)
+        _verify(_replace_header(request, "X-Amz-Security-Token", "other"), TENANTS, now=NOW)
 
 
 def test_a_tenant_with_a_configured_token_requires_it():
     tenants = TenantRegistry([Tenant("AKTMP", "tmp-secret", "333333333333", session_token="tok")])
     good = _request(access_key="AKTMP", secret_key="tmp-secret", token="tok")
-    assert verify_request(good, tenants, now=NOW).tenant.account_id == "333333333333"
+    assert _verify(good, tenants, now=NOW).tenant.account_id == "333333333333"
     bad = _request(access_key="AKTMP", secret_key="tmp-secret", token="stolen")
     with pytest.raises(UnrecognizedClientError):
-        verify_request(bad, tenants, now=NOW)
+        _verify(bad, tenants, now=NOW)
 
 
 def test_unsigned_host_is_rejected():
@@ -186,7 +206,7 @@ def test_unsigned_host_is_rejected():
         "SignedHeaders=host;x-amz-date", "SignedHeaders=x-amz-date"
     )
     with pytest.raises(InvalidSignatureError, match="'Host' must be a 'SignedHeader'"):
-        verify_request(_replace_header(request, "Authorization", authorization), TENANTS, now=NOW)
+        _verify(_replace_header(request, "Authorization", authorization), TENANTS, now=NOW)
 
 
 def test_tenant_spec_parses_and_rejects_bad_input():
