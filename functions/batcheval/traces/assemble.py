@@ -231,7 +231,9 @@ def _assemble(
         ):
             try:
                 record = decode_line(item)
-            except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+            except (msgspec.DecodeError, ValueError, RecursionError):
+                # not JSON, the wrong types (ValidationError is a DecodeError), invalid UTF-8
+                # (UnicodeDecodeError), too deep: `_read` works out why, or reads what it can
                 record = None
         if record is not None and record.traceId and record.spanId and record.startTimeUnixNano is not unset:
             kind: str = "span"

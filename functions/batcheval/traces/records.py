@@ -189,7 +189,7 @@ class Record(msgspec.Struct, gc=False):
     """
 
     traceId: str | None = None
-    spanId: str | None = None
+    spanId: str | msgspec.UnsetType | None = msgspec.UNSET
     name: str | msgspec.UnsetType | None = msgspec.UNSET
     startTimeUnixNano: Nanos | msgspec.UnsetType | None = msgspec.UNSET
     endTimeUnixNano: Nanos | msgspec.UnsetType | None = msgspec.UNSET
@@ -214,7 +214,7 @@ class Record(msgspec.Struct, gc=False):
         ):
             return "event"
         if (
-            self.spanId is not None
+            self.spanId is not msgspec.UNSET
             and self.name is not msgspec.UNSET
             and self.endTimeUnixNano is not msgspec.UNSET
         ):
@@ -256,9 +256,11 @@ def to_record(record: dict[str, Any]) -> tuple[Record, int]:
     except (msgspec.ValidationError, RecursionError):
         pass
     fields: dict[str, Any] = {}
-    for key in ("traceId", "spanId"):
-        value = record.get(key)
-        fields[key] = value if isinstance(value, str) else None
+    trace_id = record.get("traceId")
+    fields["traceId"] = trace_id if isinstance(trace_id, str) else None
+    if "spanId" in record:
+        span_id = record["spanId"]
+        fields["spanId"] = span_id if isinstance(span_id, str) else None
     name = record.get("name", msgspec.UNSET)
     fields["name"] = name if name is msgspec.UNSET or isinstance(name, str) else None
     for key in ("startTimeUnixNano", "endTimeUnixNano", "timeUnixNano"):

@@ -260,14 +260,17 @@ def test_lines_and_dicts_give_the_same_sessions(mode):
     sample = generate(12, seed=5, frameworks=FRAMEWORKS, mode=mode, ground_truth=True)
     lines = [orjson.dumps(record) for record in sample.records]
 
-    # When both are assembled, keeping the raw records
-    from_lines = assemble(lines)
-    from_dicts = assemble(sample.records)
+    # When both are assembled, with and without the raw records (lines without them are decoded
+    # straight into typed records; everything else goes through dicts)
+    from_lines = assemble(lines, keep_raw=False)
+    from_dicts = assemble(sample.records, keep_raw=False)
+    raw_from_lines = assemble(lines)
+    raw_from_dicts = assemble(sample.records)
 
     # Then sessions, raw records and skip counts agree
-    assert from_lines.sessions == from_dicts.sessions
-    assert [s.spans for s in from_lines.sessions] == [s.spans for s in from_dicts.sessions]
-    assert from_lines.skipped == from_dicts.skipped
+    assert from_lines.sessions == from_dicts.sessions == raw_from_lines.sessions == raw_from_dicts.sessions
+    assert [s.spans for s in raw_from_lines.sessions] == [s.spans for s in raw_from_dicts.sessions]
+    assert from_lines.skipped == from_dicts.skipped == raw_from_lines.skipped == raw_from_dicts.skipped
 
 
 def test_a_record_damaged_in_one_field_keeps_the_rest():
@@ -278,7 +281,7 @@ def test_a_record_damaged_in_one_field_keeps_the_rest():
     span["scope"]["version"] = {"x": 1}
 
     # When assembled as a line
-    assembly = assemble([orjson.dumps(span)])
+    assembly = assemble([orjson.dumps(span)], keep_raw=False)
 
     # Then numeric text is read as the number, the negative time as "not recorded", the odd status as unset
     (turn,) = assembly.sessions[0].turns

@@ -72,10 +72,14 @@ def test_randomly_damaged_records_never_crash_assembly_or_rendering():
             damaged.append(copy_)
         lines = [_as_line(r) if rng.random() < 0.5 else r for r in damaged]
 
-        # When assembled and rendered, Then nothing raises and every session renders
-        assembly = assemble(lines)
-        inspect_table(assembly.sessions, assembly.skipped)
-        orjson.dumps(inspect_json(assembly.sessions, assembly.skipped))
+        # When assembled (lines straight into typed records, or via dicts when raw records are
+        # kept) and rendered, Then nothing raises, every session renders, and both ways agree
+        assemblies = [assemble(lines, keep_raw=keep_raw) for keep_raw in (False, True)]
+        for assembly in assemblies:
+            inspect_table(assembly.sessions, assembly.skipped)
+            orjson.dumps(inspect_json(assembly.sessions, assembly.skipped))
+        assert assemblies[0].sessions == assemblies[1].sessions
+        assert assemblies[0].skipped == assemblies[1].skipped
 
 
 def _strands_agent_span(events):
@@ -165,3 +169,45 @@ def test_message_content_nested_too_deep_to_read_gives_a_per_session_error():
     (session,) = assembly.sessions
     assert session.session_id == "s1"
     assert session.errors == (TOO_DEEP,)
+
+
+def test_lines_damaged_byte_by_byte_never_crash_assembly():
+    # Given valid lines of every framework and mode, with random bytes overwritten (invalid UTF-8,
+    # broken escapes, stray quotes and braces) or cut off, 30 rounds
+    rng = random.Random(7)
+    records = generate(4, seed=3, frameworks=FRAMEWORKS).records + generate(4, seed=4, mode="split").records
+    lines = [orjson.dumps(record) for record in records]
+    junk = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\\", b'"', b"}", b"{", b"\x00", b"\\ud800", b"9" * 30]
+    for _ in range(30):
+        damaged = []
+        for line in lines:
+            data = bytearray(line)
+            for _ in range(rng.randint(0, 2)):
+                at = rng.randrange(len(data))
+                data[at : at + 1] = rng.choice(junk)
+            if rng.random() < 0.1:
+                data = data[: rng.randrange(len(data))]
+            damaged.append(bytes(data))
+
+        # When assembled (with and without raw records), Then nothing raises and every line is
+        # either used or counted
+        for keep_raw in (True, False):
+            assembly = assemble(damaged, keep_raw=keep_raw)
+            orjson.dumps(inspect_json(assembly.sessions, assembly.skipped))
+
+
+def test_a_line_with_invalid_utf8_is_counted_as_unparsable():
+    # Given otherwise valid span lines with a byte that is not UTF-8 inside a string: the span name
+    # (a typed field) and an attribute value (free-form)
+    valid = orjson.dumps(_strands_agent_span([]))
+    lines = [
+        valid.replace(b"invoke_agent Agent", b"invoke_agent Ag\xffent"),
+        valid.replace(b'"s1"', b'"s\xff1"'),
+    ]
+    assert all(b"\xff" in line for line in lines)
+
+    # When assembled (with raw records: decoded to dicts; without: decoded to typed records),
+    # Then both are counted, not raised
+    for keep_raw in (True, False):
+        assembly = assemble(lines, keep_raw=keep_raw)
+        assert {s.reason: s.count for s in assembly.skipped} == {r.SKIP_UNPARSABLE: 2}
