@@ -174,17 +174,7 @@ class SpanView(msgspec.Struct, gc=False):
         text = last_user_text(self.input_messages())
         if text:
             return text
-        attrs = self.attributes
-        for key in (
-            "gen_ai.task.input",
-            "agentcore.invocation.user_prompt",
-            "input.value",
-            "traceloop.entity.input",
-        ):
-            value = attrs.get(key)
-            if value is not None and not messages_of(value):
-                return as_text(value)
-        return None
+        return _plain_text(self.attributes, _PLAIN_INPUT_KEYS)
 
     def agent_response(self) -> str | None:
         """body.output / gen_ai.choice → gen_ai.task.output → agentcore.invocation.agent_response
@@ -192,17 +182,7 @@ class SpanView(msgspec.Struct, gc=False):
         text = last_with_role(self.output_messages(), "assistant")
         if text:
             return text
-        attrs = self.attributes
-        for key in (
-            "gen_ai.task.output",
-            "agentcore.invocation.agent_response",
-            "output.value",
-            "traceloop.entity.output",
-        ):
-            value = attrs.get(key)
-            if value is not None and not messages_of(value):
-                return as_text(value)
-        return None
+        return _plain_text(self.attributes, _PLAIN_OUTPUT_KEYS)
 
     def system_prompt(self) -> str | None:
         attrs = self.attributes
@@ -384,6 +364,29 @@ class SpanView(msgspec.Struct, gc=False):
             if value is not None:
                 return value
         return None
+
+
+_PLAIN_INPUT_KEYS = (
+    "gen_ai.task.input",
+    "agentcore.invocation.user_prompt",
+    "input.value",
+    "traceloop.entity.input",
+)
+_PLAIN_OUTPUT_KEYS = (
+    "gen_ai.task.output",
+    "agentcore.invocation.agent_response",
+    "output.value",
+    "traceloop.entity.output",
+)
+
+
+def _plain_text(attrs: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The text of the first of `keys` holding a plain value (a message list is not one)."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and not messages_of(value):
+            return as_text(value)
+    return None
 
 
 def _tool_names(tools: list[Any]) -> tuple[str, ...]:
