@@ -26,7 +26,14 @@ import msgspec
 import orjson
 
 from batcheval.errors import ErrorCounter
-from batcheval.traces.content import as_text, message_text, role_of
+from batcheval.traces.content import (
+    ToolResponse,
+    as_json_text,
+    as_text,
+    message_text,
+    role_of,
+    tool_responses,
+)
 from batcheval.traces.model import ModelCall, Session, ToolCall, Turn
 from batcheval.traces.records import (
     LLO_MARK,
@@ -478,15 +485,6 @@ def _build_turn(
     if not available_tools and first_llm is not None:
         available_tools = first_llm.available_tools()
 
-    requested: list[tuple[str, str, str]] = []
-    if (
-        tools
-        and llms
-        and any(view.scope.startswith("openinference.") or view.scope.endswith("langchain") for view in tools)
-    ):
-        # Only these instrumentations record tool inputs loosely or drop tool-call ids.
-        for llm in llms:
-            requested.extend(llm.requested_tool_calls())
 
     for group in (agents, chains, tools, llms):
         for view in group:
@@ -514,7 +512,7 @@ def _build_turn(
         user_input=user_input,
         agent_response=agent_response,
         system_prompt=system_prompt,
-        tool_calls=_tool_calls(tools, requested) if tools else (),
+        tool_calls=_tool_calls(tools, llms) if tools else (),
         model_calls=tuple(
             [
                 ModelCall(
@@ -543,17 +541,28 @@ def _build_turn(
     return turn, root.record, incomplete
 
 
-def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) -> tuple[ToolCall, ...]:
-    """Tool spans as calls, completed from the calls the model requested (same tool-call id):
+def _tool_calls(tools: list[SpanView], llms: list[SpanView]) -> tuple[ToolCall, ...]:
+    """Tool spans as calls, each field read on the tool span first, then completed from the turn's
+    model calls by tool-call id:
 
     * LangChain instrumentations record a tool's input loosely (the bare value, or a wrapper with
-      `input_str`, tags and metadata), so the requested arguments win for them;
-    * a tool span without a tool-call id (OpenInference's OpenAI Agents spans) takes the id of the
-      first unclaimed requested call of the same tool, in order.
+      `input_str`, tags and metadata), so the arguments the model requested win for them;
+    * a tool span without a tool-call id (OpenInference's and OpenLLMetry's OpenAI Agents spans)
+      takes the id of the first unclaimed requested call of the same tool, in order;
+    * a result, arguments or error the tool span lacks is read from the matching tool response
+      (`tool_call_response` part, tool message, toolResult block) in the model calls' inputs.
     """
-    by_id = {call_id: (name, arguments) for call_id, name, arguments in requested}
     own_ids = [view.tool_call_id() for view in tools]
+    requested: list[tuple[str, str, str]] = []
+    if llms and (
+        None in own_ids
+        or any(view.scope.startswith("openinference.") or view.scope.endswith("langchain") for view in tools)
+    ):
+        for llm in llms:
+            requested.extend(llm.requested_tool_calls())
+    by_id = {call_id: (name, arguments) for call_id, name, arguments in requested}
     claimed = {call_id for call_id in own_ids if call_id is not None}
+    responses: dict[str, ToolResponse] | None = None  # built on first need: most spans carry it all
     calls: list[ToolCall] = []
     for view, call_id in zip(tools, own_ids, strict=True):
         name = view.tool_name()
@@ -562,10 +571,19 @@ def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) ->
             call_id = next((i for i, n, _ in requested if n == name and i not in claimed), None)
             if call_id is not None:
                 claimed.add(call_id)
-        if call_id in by_id and view.scope.endswith("langchain"):
+        if call_id in by_id and (arguments is None or view.scope.endswith("langchain")):
             arguments = by_id[call_id][1]
-        result = view.tool_result()
-        status = view.tool_status(result)
+        result, error_response = view.tool_output()
+        if result is None and call_id is not None and llms:
+            if responses is None:
+                responses = _tool_responses(llms)
+            response = responses.get(call_id)
+            if response is not None:
+                result, error_response = as_json_text(response.content), response.is_error
+        status = view.tool_status(result, error_response)
+        error = None
+        if status == "error":  # the span's own words, else the error-shaped (or only) response
+            error = view.recorded_error() or (as_text(result) if result is not None else None)
         calls.append(
             ToolCall(
                 name,
@@ -573,15 +591,25 @@ def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) ->
                 arguments,
                 result,
                 status,
-                (view.error_message() or (as_text(result) if result else None))
-                if status == "error"
-                else None,
+                error,
                 call_id,
                 view.start_ns,
                 view.end_ns,
             )
         )
     return tuple(calls)
+
+
+def _tool_responses(llms: list[SpanView]) -> dict[str, ToolResponse]:
+    """Tool responses by tool-call id from the model calls' input messages (the first seen wins: every
+    later model call repeats the history)."""
+    found: dict[str, ToolResponse] = {}
+    for llm in llms:
+        for message in llm.input_messages():
+            for response in tool_responses(message):
+                if response.call_id is not None and response.call_id not in found:
+                    found[response.call_id] = response
+    return found
 
 
 def _last_assistant_text(messages: list[Any]) -> str | None:
