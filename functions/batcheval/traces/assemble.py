@@ -485,7 +485,6 @@ def _build_turn(
     if not available_tools and first_llm is not None:
         available_tools = first_llm.available_tools()
 
-
     for group in (agents, chains, tools, llms):
         for view in group:
             if view.status_code == "ERROR":

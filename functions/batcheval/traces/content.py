@@ -318,7 +318,9 @@ def tool_requests(message: Any) -> list[ToolRequest]:
                 continue
             function = call.get("function")
             if isinstance(function, dict):
-                found.append(ToolRequest(_id(call.get("id")), _id(function.get("name")), function.get("arguments")))
+                found.append(
+                    ToolRequest(_id(call.get("id")), _id(function.get("name")), function.get("arguments"))
+                )
             else:
                 arguments = call.get("args", call.get("arguments"))
                 found.append(ToolRequest(_id(call.get("id")), _id(call.get("name")), arguments))

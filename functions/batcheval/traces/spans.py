@@ -333,7 +333,9 @@ class SpanView(msgspec.Struct, gc=False):
                     requested.append((request.call_id, request.name or "", arguments))
         return requested
 
-    def tool_status(self, result: str | None, error_response: bool = False) -> Literal["success", "error", "unknown"]:
+    def tool_status(
+        self, result: str | None, error_response: bool = False
+    ) -> Literal["success", "error", "unknown"]:
         """`gen_ai.tool.status` / `gen_ai.task.status`, else the span status (ERROR → error, OK →
         success); with an UNSET status an error-shaped response counts as error, a recorded result
         as success, else unknown."""
