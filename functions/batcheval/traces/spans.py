@@ -112,9 +112,9 @@ class SpanView(msgspec.Struct, gc=False):
         for event in self.events:
             if event.name == "exception":
                 attrs = event.attributes
-                text = attrs.get("exception.message") or attrs.get("exception.type")
-                if text:
-                    return str(text)
+                described = attrs.get("exception.message") or attrs.get("exception.type")
+                if described:
+                    return str(described)
         error_type = self.attributes.get("error.type")
         return str(error_type) if error_type else None
 
