@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -90,29 +91,50 @@ class Assembly:
     skipped: list[SkipCount] = field(default_factory=list)
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
+class _GcPause:
+    """The cyclic GC paused while any assembly runs, shared by every thread of the process.
 
-    Nothing built here forms reference cycles, so pausing loses nothing. On the way out the survivors
-    (the sessions) would all sit in the youngest generation, and re-enabling the collector would walk
-    every one of them at once, then again in the middle generation. `gc.freeze()` + `gc.unfreeze()`
-    moves them straight to the oldest generation in O(1) (measured ~3% faster than disable/enable
-    alone on the stream benchmark). Unlike `gc.freeze()` alone, nothing stays frozen, so cyclic
-    garbage alive now is still collected later (warm Lambdas, the local server). A process that froze
-    objects itself keeps them frozen: then the move is skipped. The previous GC state is restored.
+    The GC's state is process-wide: if each assembly disabled and re-enabled it itself, one thread
+    finishing would re-enable it under another still assembling (and freeze/unfreeze the other's
+    half-built objects). So the first assembly to start pauses it and the last to finish restores
+    it; in between no thread changes it. Nothing built here forms reference cycles, so pausing loses
+    nothing (performance-limits.md §3: 2-4x faster; here ~2x with raw records kept).
+
+    On the way out the survivors (the sessions) would all sit in the youngest generation, and
+    re-enabling the collector would walk every one of them at once, then again in the middle
+    generation. `gc.freeze()` + `gc.unfreeze()` moves them straight to the oldest generation in O(1).
+    Unlike `gc.freeze()` alone, nothing stays frozen, so cyclic garbage alive now is still collected
+    later (warm Lambdas, the local server). A process that froze objects itself keeps them frozen: then
+    the move is skipped.
     """
-    was_enabled = gc.isenabled()
-    move_survivors = gc.get_freeze_count() == 0
-    gc.disable()
-    try:
-        yield
-    finally:
-        if move_survivors:
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._active == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    if gc.get_freeze_count() == 0:
+                        gc.freeze()
+                        gc.unfreeze()
+                    if self._was_enabled:
+                        gc.enable()
+
+
+paused_gc = _GcPause()
+"""`with paused_gc():` pauses the cyclic GC until the last concurrent assembly ends (`_GcPause`)."""
 
 
 def session_order(session: Session) -> tuple[int, str]:
