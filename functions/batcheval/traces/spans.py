@@ -369,6 +369,14 @@ class SpanView(msgspec.Struct, gc=False):
                 for name in ("model", "model_id", "model_name", "ls_model_name"):
                     if isinstance(params.get(name), str) and params[name]:
                         return str(params[name])
+        # the AIMessage the chat model returned (`output.value`, split: the output message's content)
+        outputs = [attrs.get("output.value")]
+        if self.event_records:
+            outputs.extend(m.get("content") for m in self.output_messages() if isinstance(m, dict))
+        for output in outputs:
+            name = _langchain_response_model(output)
+            if name is not None:
+                return name
         return None
 
     def input_tokens(self) -> int | None:
@@ -457,6 +465,27 @@ def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
         fields = parsed.get(key)
         if isinstance(fields, dict) and (fields.get("type") == "tool" or "tool_call_id" in fields):
             return fields
+    return None
+
+
+def _langchain_response_model(value: Any) -> str | None:
+    """`response_metadata.model_name` (or `model_id`, `model`) of the AIMessage in a dumped LangChain
+    `LLMResult` (`{"generations": [[{"message": ...}]]}`), else `None`."""
+    if not isinstance(value, str) or '"response_metadata"' not in value:
+        return None
+    result = maybe_json(value)
+    generations = result.get("generations") if isinstance(result, dict) else None
+    for group in generations if isinstance(generations, list) else ():
+        for generation in group if isinstance(group, list) else ():
+            message = generation.get("message") if isinstance(generation, dict) else None
+            if not isinstance(message, dict):
+                continue
+            fields = message.get("kwargs") or message.get("data") or message
+            metadata = fields.get("response_metadata") if isinstance(fields, dict) else None
+            if isinstance(metadata, dict):
+                for key in ("model_name", "model_id", "model"):
+                    if isinstance(metadata.get(key), str) and metadata[key]:
+                        return str(metadata[key])
     return None
 
 

@@ -16,10 +16,11 @@ from batcheval.traces.files import load_sessions
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "spans"
 TIMED_OUT = "weather service timed out"
 STRANDS = ("strands-session-1", "strands-session-2", "WeatherAgent.DEFAULT", "scripted-model-v1", TIMED_OUT)
-# the LangChain fake chat model reports no model name; the error is the span's status message
-# (OpenInference writes the exception's repr there, OpenLLMetry its message)
+# the LangChain fake chat model names its model only in the AIMessage's response_metadata, which
+# OpenInference records (output.value) and OpenLLMetry does not (it writes "unknown"); the error is the
+# span's status message (OpenInference writes the exception's repr there, OpenLLMetry its message)
 LANGGRAPH = ("langgraph-session-1", "langgraph-session-2", "WeatherGraph.DEFAULT", None, TIMED_OUT)
-LANGGRAPH_OPENINFERENCE = (*LANGGRAPH[:4], f"RuntimeError('{TIMED_OUT}')")
+LANGGRAPH_OPENINFERENCE = (*LANGGRAPH[:3], "fake-chat-model-v1", f"RuntimeError('{TIMED_OUT}')")
 # the SDK redacts tool errors in its traces
 REDACTED = "'tool_name': 'get_weather', 'error': 'Tool execution failed. Error details are redacted.'"
 OPENAI_AGENTS = (
