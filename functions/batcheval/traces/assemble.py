@@ -30,7 +30,7 @@ from batcheval.errors import ErrorCounter
 from batcheval.traces.content import (
     ToolResponse,
     as_json_text,
-    as_text,
+    error_text,
     message_text,
     role_of,
     tool_responses,
@@ -604,7 +604,7 @@ def _tool_calls(tools: list[SpanView], llms: list[SpanView]) -> tuple[ToolCall, 
         status = view.tool_status(result, error_response)
         error = None
         if status == "error":  # the span's own words, else the error-shaped (or only) response
-            error = view.recorded_error() or (as_text(result) if result is not None else None)
+            error = view.recorded_error() or (error_text(result) if result is not None else None)
         calls.append(
             ToolCall(
                 name,

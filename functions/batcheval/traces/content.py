@@ -249,6 +249,15 @@ def error_shaped(value: Any) -> bool:
     return value.get("status") == "error" or value.get("isError") is True or bool(value.get("error"))
 
 
+def error_text(response: str) -> str:
+    """The reason an error-shaped response gives (`{"error": "timed out"}` → "timed out"), else its text."""
+    parsed = maybe_json(response)
+    reason = parsed.get("error") if isinstance(parsed, dict) else None
+    if reason and not isinstance(reason, bool):
+        return as_text(reason) or as_json_text(reason) or response
+    return as_text(response) or response
+
+
 def tool_responses(message: Any) -> list[ToolResponse]:
     """The tool results one message carries, in every shape the conventions write them:
 
