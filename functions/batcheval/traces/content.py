@@ -197,6 +197,14 @@ def indexed_messages(attributes: dict[str, Any], prefix: str) -> list[dict[str, 
     return [by_index[i] for i in sorted(by_index)]
 
 
+_PART_TYPES = frozenset({"text", "tool_call", "tool_call_response", "reasoning", "blob", "uri", "file"})
+
+
+def _is_part(value: Any) -> bool:
+    """A GenAI message part (`{"type": "text", "content": ...}`), which `role_of` would take for a role."""
+    return isinstance(value, dict) and "role" not in value and value.get("type") in _PART_TYPES
+
+
 def expand_wrapped(messages: list[Any]) -> list[Any]:
     """Replace messages whose content is itself a dumped message container with its messages.
 
@@ -212,7 +220,7 @@ def expand_wrapped(messages: list[Any]) -> list[Any]:
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         inner = messages_of(content) if isinstance(content, str) and content[:1] in ("[", "{") else None
-        if inner and all(role_of(m) is not None for m in inner):
+        if inner and all(role_of(m) is not None and not _is_part(m) for m in inner):
             expanded.extend(inner)
         else:
             expanded.append(message)

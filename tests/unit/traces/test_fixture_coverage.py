@@ -3,8 +3,9 @@
 Walks every recorded fixture (every framework, unified and split storage, old and latest GenAI
 conventions) with a deliberately simple census that does not use the parser: it parses every JSON
 text it meets and collects what any record says about a tool result, a tool error, a user input, an
-agent response, token counts or a model id. Each value found must reach the assembled session.
-A new shape an instrumentation writes then fails here rather than reaching the judges empty.
+agent response, a system prompt, token counts or a model id. Each value found must reach the
+assembled session: a new shape an instrumentation writes fails here rather than reaching the judges
+empty.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ RECORDINGS = sorted(str(p.relative_to(FIXTURES)) for p in FIXTURES.glob("*/*.jso
 
 _MODEL_OPERATIONS = {"chat", "text_completion", "generate_content"}
 _USER_ROLES = {"user", "human", "HumanMessage"}
+_SYSTEM_ROLES = {"system", "SystemMessage"}
 _ASSISTANT_ROLES = {"assistant", "ai", "AIMessage", "model"}
 _MODEL_KEYS = ("gen_ai.request.model", "gen_ai.response.model", "llm.model_name")
 _INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
@@ -100,6 +102,8 @@ class Census:
     """traceId → user texts"""
     assistant_texts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     """traceId → assistant texts"""
+    system_texts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    """traceId → system prompt texts"""
     input_tokens: dict[str, int] = field(default_factory=dict)
     """model span id → input tokens"""
     output_tokens: dict[str, int] = field(default_factory=dict)
@@ -144,6 +148,8 @@ def _take_messages(census: Census, trace_id: str, value: Any) -> None:
             census.tool_results[str(fields["tool_call_id"])].append(fields.get("content"))
             if fields.get("status") == "error":
                 census.error_responses.add(str(fields["tool_call_id"]))
+        elif role in _SYSTEM_ROLES:
+            census.system_texts[trace_id].extend(_strings(fields.get("content", d.get("parts"))))
         elif role in _USER_ROLES:
             content = fields.get("content", d.get("parts"))
             if "toolResult" not in json.dumps(content):
@@ -179,14 +185,20 @@ def census_of(records: list[dict[str, Any]]) -> Census:
     for record in records:
         trace_id, span_id = record["traceId"], record["spanId"]
         attributes = record.get("attributes") or {}
+        if attributes.get("gen_ai.operation.name") == "create_agent":
+            continue  # set-up, not a turn (OpenLLMetry records the agent's prompt there)
         events = record.get("events") or []
         content = [attributes, [e.get("attributes") for e in events], record.get("body")]
         _take_messages(census, trace_id, content)
         for message in _flattened_messages(attributes):
             _take_messages(census, trace_id, [message])
+        for where in [attributes, *(e.get("attributes") or {} for e in events)]:
+            census.system_texts[trace_id].extend(_strings(where.get("gen_ai.system_instructions")))
         for event in events:
             event_attributes = event.get("attributes") or {}
-            if event.get("name") == "gen_ai.user.message":
+            if event.get("name") == "gen_ai.system.message":
+                census.system_texts[trace_id].extend(_strings(event_attributes.get("content")))
+            elif event.get("name") == "gen_ai.user.message":
                 census.user_texts[trace_id].extend(_strings(event_attributes.get("content")))
             elif event.get("name") in ("gen_ai.choice", "gen_ai.assistant.message") and not _is_tool_span(
                 attributes
@@ -271,6 +283,10 @@ def test_every_recorded_value_reaches_the_session(fixture):
         turn = turns.get(trace_id)
         if turn is None or not _contains_one(turn.agent_response, texts):
             missing.append(f"agent response of trace {trace_id}: {texts[-1:]}")
+    for trace_id, texts in census.system_texts.items():
+        turn = turns.get(trace_id)
+        if texts and (turn is None or not _contains_one(turn.system_prompt, texts)):
+            missing.append(f"system prompt of trace {trace_id}: {texts[-1:]}")
     for span_id, tokens in census.input_tokens.items():
         if span_id not in model_calls or model_calls[span_id].input_tokens != tokens:
             missing.append(f"input tokens of model span {span_id}: {tokens}")
@@ -287,6 +303,7 @@ def test_every_recorded_value_reaches_the_session(fixture):
     assert census.tool_errors
     assert census.user_texts
     assert census.assistant_texts
+    assert any(census.system_texts.values())
     assert census.input_tokens
     assert census.output_tokens
 
@@ -300,4 +317,6 @@ def test_every_framework_storage_mode_and_convention_is_recorded():
     latest = [f for f in RECORDINGS if "tool_call_response" in (FIXTURES / f).read_text()]
     assert "strands/latest_semconv.jsonl" in latest
     assert "openai_agents/opentelemetry.jsonl" in latest
+    assert "strands/latest_semconv_split.jsonl" in latest
+    assert "openai_agents/opentelemetry_split.jsonl" in latest
     assert "strands/unified.jsonl" not in latest

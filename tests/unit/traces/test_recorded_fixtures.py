@@ -2,7 +2,8 @@
 
 Every recording (Strands unified / latest semconv; LangGraph with OpenInference and with OpenLLMetry;
 the OpenAI Agents SDK with OpenInference and with OpenLLMetry (latest GenAI conventions); split mode
-through ADOT for Strands, LangGraph and OpenAI Agents) runs the same script: session 1 asks
+through ADOT for Strands (both conventions), LangGraph and OpenAI Agents (both instrumentations)) runs
+the same script: session 1 asks
 for Lisbon (one tool call), then Porto (the tool fails once and is retried); session 2 says hi.
 """
 
@@ -38,12 +39,14 @@ RECORDINGS = {
     "strands/unified.jsonl": STRANDS,
     "strands/latest_semconv.jsonl": STRANDS,
     "strands/split.jsonl": STRANDS,
+    "strands/latest_semconv_split.jsonl": STRANDS,
     "langgraph/openinference.jsonl": LANGGRAPH_OPENINFERENCE,
     "langgraph/opentelemetry.jsonl": LANGGRAPH,
     "langgraph/split.jsonl": LANGGRAPH_OPENINFERENCE,
     "openai_agents/openinference.jsonl": OPENAI_AGENTS,
     "openai_agents/opentelemetry.jsonl": OPENAI_AGENTS_OPENLLMETRY,
     "openai_agents/split.jsonl": OPENAI_AGENTS,
+    "openai_agents/opentelemetry_split.jsonl": OPENAI_AGENTS_OPENLLMETRY,
 }
 
 
