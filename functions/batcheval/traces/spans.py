@@ -257,11 +257,13 @@ class SpanView(msgspec.Struct, gc=False):
         return None
 
     def tool_arguments(self) -> str | None:
-        """gen_ai.tool.call.arguments → body.input / gen_ai.tool.message → input.value
-        → traceloop.entity.input."""
+        """gen_ai.tool.call.arguments (unless it is the tool's parameter schema) → body.input /
+        gen_ai.tool.message / a `tool_call` part → input.value → traceloop.entity.input."""
         attrs = self.attributes
-        if attrs.get("gen_ai.tool.call.arguments") is not None:
-            return as_json_text(attrs["gen_ai.tool.call.arguments"])
+        recorded = attrs.get("gen_ai.tool.call.arguments")
+        # OpenInference's GenAI conversion copies the tool's parameter schema (`tool.parameters`) there
+        if recorded is not None and recorded != attrs.get("tool.parameters"):
+            return as_json_text(recorded)
         for message in self.input_messages():
             requests = tool_requests(message)  # latest GenAI conventions: a `tool_call` part
             if requests and requests[0].arguments is not None:

@@ -2,8 +2,8 @@
 
 Walks every recorded fixture (every framework, unified and split storage, old and latest GenAI
 conventions) with a deliberately simple census that does not use the parser: it parses every JSON
-text it meets and collects what any record says about a tool result, a tool error, a user input, an
-agent response, a system prompt, token counts or a model id. Each value found must reach the
+text it meets and collects what any record says about a tool result, arguments or error, a user
+input, an agent response, a system prompt, token counts or a model id. Each value found must reach the
 assembled session: a new shape an instrumentation writes fails here rather than reaching the judges
 empty.
 """
@@ -81,6 +81,16 @@ def _flattened_messages(attributes: dict[str, Any]) -> list[dict[str, Any]]:
     return list(messages.values())
 
 
+def _flattened_tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """A flattened message's `tool_calls.M.tool_call.*` fields as one object per call."""
+    calls: dict[str, dict[str, Any]] = defaultdict(dict)
+    for key, value in message.items():
+        index, _, rest = key.removeprefix("tool_calls.").partition(".")
+        if key.startswith("tool_calls.") and index.isdigit():
+            calls[index][rest] = value
+    return list(calls.values())
+
+
 def _role(message: dict[str, Any]) -> Any:
     role = message.get("role") or message.get("type")
     if role == "constructor" and isinstance(message.get("id"), list):
@@ -94,6 +104,8 @@ class Census:
 
     tool_results: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     """tool-call id → recorded responses"""
+    tool_arguments: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    """tool-call id → arguments the model asked for (parsed)"""
     tool_errors: set[str] = field(default_factory=set)
     """span ids of tool spans that say why they failed"""
     error_responses: set[str] = field(default_factory=set)
@@ -127,12 +139,27 @@ def _is_model_span(attributes: dict[str, Any]) -> bool:
     )
 
 
+def _take_requests(census: Census, d: dict[str, Any]) -> None:
+    """Tool calls a model asked for, in the shapes the conventions write them."""
+    if d.get("type") == "tool_call" and d.get("id"):
+        census.tool_arguments[str(d["id"])].append(_parsed(d.get("arguments")))
+    elif isinstance(d.get("toolUse"), dict) and d["toolUse"].get("toolUseId"):
+        census.tool_arguments[str(d["toolUse"]["toolUseId"])].append(_parsed(d["toolUse"].get("input")))
+    elif isinstance(d.get("function"), dict) and d.get("id"):
+        census.tool_arguments[str(d["id"])].append(_parsed(d["function"].get("arguments")))
+    elif d.get("type") == "tool_call" and isinstance(d.get("args"), dict):
+        census.tool_arguments[str(d.get("id"))].append(d["args"])
+    elif isinstance(d.get("tool_call.id"), str) and "tool_call.function.arguments" in d:
+        census.tool_arguments[d["tool_call.id"]].append(_parsed(d["tool_call.function.arguments"]))
+
+
 def _take_messages(census: Census, trace_id: str, value: Any) -> None:
     """Tool responses, user and assistant texts anywhere inside a value."""
     for d in _dicts(value):
         role = _role(d)
         fields = d.get("kwargs") if isinstance(d.get("kwargs"), dict) else d.get("data")
         fields = fields if isinstance(fields, dict) else d
+        _take_requests(census, d)
         if d.get("type") == "tool_call_response" and d.get("id"):
             census.tool_results[str(d["id"])].append(d.get("response"))
             if isinstance(d.get("response"), dict) and d["response"].get("status") == "error":
@@ -192,6 +219,8 @@ def census_of(records: list[dict[str, Any]]) -> Census:
         _take_messages(census, trace_id, content)
         for message in _flattened_messages(attributes):
             _take_messages(census, trace_id, [message])
+            for call in _flattened_tool_calls(message):
+                _take_requests(census, call)
         for where in [attributes, *(e.get("attributes") or {} for e in events)]:
             census.system_texts[trace_id].extend(_strings(where.get("gen_ai.system_instructions")))
         for event in events:
@@ -267,6 +296,10 @@ def test_every_recorded_value_reaches_the_session(fixture):
         texts = [text for response in responses for text in _strings(response)]
         if call is None or not _contains_one(call.result, texts):
             missing.append(f"tool result of {call_id}: {texts[:1]} → {call.result if call else 'no call'!r}")
+    for call_id, requested in census.tool_arguments.items():
+        call = calls_by_id.get(call_id)
+        if call is not None and (call.arguments is None or _parsed(call.arguments) not in requested):
+            missing.append(f"arguments of {call_id}: {requested[:1]} → {call.arguments!r}")
     for call_id in census.error_responses:
         call = calls_by_id.get(call_id)
         if call is None or call.error is None:
@@ -301,6 +334,7 @@ def test_every_recorded_value_reaches_the_session(fixture):
     assert missing == []
     assert census.tool_results
     assert census.tool_errors
+    assert census.tool_arguments
     assert census.user_texts
     assert census.assistant_texts
     assert any(census.system_texts.values())
@@ -319,4 +353,5 @@ def test_every_framework_storage_mode_and_convention_is_recorded():
     assert "openai_agents/opentelemetry.jsonl" in latest
     assert "strands/latest_semconv_split.jsonl" in latest
     assert "openai_agents/opentelemetry_split.jsonl" in latest
+    assert "langgraph/openinference_genai_split.jsonl" in latest
     assert "strands/unified.jsonl" not in latest

@@ -1,9 +1,9 @@
 """Spans recorded from the real libraries (tests/fixtures/spans/record_*.py) parse as hand-checked here.
 
-Every recording (Strands unified / latest semconv; LangGraph with OpenInference and with OpenLLMetry;
-the OpenAI Agents SDK with OpenInference and with OpenLLMetry (latest GenAI conventions); split mode
-through ADOT for Strands (both conventions), LangGraph and OpenAI Agents (both instrumentations)) runs
-the same script: session 1 asks
+Every recording runs the same script: Strands on the older and the latest GenAI conventions;
+LangGraph and the OpenAI Agents SDK with OpenInference (its own conventions, and with
+OPENINFERENCE_ENABLE_GENAI_SEMCONV the latest GenAI ones beside them) and with OpenLLMetry (latest
+GenAI conventions); each also in split mode through ADOT's LLOHandler. Session 1 asks
 for Lisbon (one tool call), then Porto (the tool fails once and is retried); session 2 says hi.
 """
 
@@ -43,7 +43,10 @@ RECORDINGS = {
     "langgraph/openinference.jsonl": LANGGRAPH_OPENINFERENCE,
     "langgraph/opentelemetry.jsonl": LANGGRAPH,
     "langgraph/split.jsonl": LANGGRAPH_OPENINFERENCE,
+    "langgraph/openinference_genai.jsonl": LANGGRAPH_OPENINFERENCE,
+    "langgraph/openinference_genai_split.jsonl": LANGGRAPH_OPENINFERENCE,
     "openai_agents/openinference.jsonl": OPENAI_AGENTS,
+    "openai_agents/openinference_genai.jsonl": OPENAI_AGENTS,
     "openai_agents/opentelemetry.jsonl": OPENAI_AGENTS_OPENLLMETRY,
     "openai_agents/split.jsonl": OPENAI_AGENTS,
     "openai_agents/opentelemetry_split.jsonl": OPENAI_AGENTS_OPENLLMETRY,
