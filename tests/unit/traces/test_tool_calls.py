@@ -12,8 +12,10 @@ from batcheval.traces.assemble import assemble
 
 TRACE = "a" * 32
 CALL_ID = "call_1"
-REQUEST = {"role": "assistant", "parts": [{"type": "tool_call", "id": CALL_ID, "name": "get_weather",
-                                           "arguments": {"city": "Porto"}}]}  # fmt: skip
+REQUEST = {
+    "role": "assistant",
+    "parts": [{"type": "tool_call", "id": CALL_ID, "name": "get_weather", "arguments": {"city": "Porto"}}],
+}
 
 
 def _span(
