@@ -196,7 +196,7 @@ def _count(value: Any) -> int | None:
 
 def _response_models(value: Any) -> set[str]:
     """Model ids in LangChain `response_metadata` anywhere inside a value."""
-    found = set()
+    found: set[str] = set()
     for d in _dicts(value):
         metadata = d.get("response_metadata")
         if isinstance(metadata, dict):
@@ -235,7 +235,7 @@ def census_of(records: list[dict[str, Any]]) -> Census:
                 texts = _strings(event_attributes.get("message", event_attributes.get("content")))
                 census.assistant_texts[trace_id].extend(texts)
         if span_id in model_spans:  # the model's reply as LangChain returned it, on the span or split off
-            body = record.get("body") if isinstance(record.get("body"), dict) else {}
+            body = record["body"] if isinstance(record.get("body"), dict) else {}
             outputs = [
                 attributes.get("output.value"),
                 attributes.get("gen_ai.output.messages"),
