@@ -399,7 +399,13 @@ class _Group:
             tokens[0] += tokens_in
             tokens[1] += tokens_out
         for scenario_id, scenario in other.scenarios.items():
-            self._merge_scenario(scenario_id, scenario.copy())
+            mine = self.scenarios.get(scenario_id)
+            if mine is not None:
+                mine.merge(scenario)
+            elif len(self.scenarios) < MAX_SCENARIOS:
+                self.scenarios[scenario_id] = scenario.copy()
+            else:
+                self.scenarios_omitted += scenario.evaluated + scenario.failed
         self.scenarios_omitted += other.scenarios_omitted
 
     def extended(self, seed: int) -> dict[str, Any]:
