@@ -36,13 +36,15 @@ from batcheval.judges.accounting import JudgeLedger
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.clock import Clock
 from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases
-from batcheval.judges.queue import TicketQueue
+from batcheval.judges.queue import InProcessTicketQueue, TicketQueue
 from batcheval.judges.ratelimit import (
     BucketStore,
     InProcessBucketStore,
+    InProcessSlotLeases,
     ModelLimits,
     RateLimitedJudge,
     RateLimiter,
+    SlotLeases,
     default_burn_factor,
 )
 from batcheval.judges.retry import RetryingJudge, RetryPolicy
@@ -266,8 +268,8 @@ class BenchConfig:
     speed: float = 60.0
     seed: int = 42
     store: str = "memory"
-    """`memory` (InProcessBucketStore) or `dynamodb` (DynamoDBBucketStore + DynamoDBSlotLeases on
-    moto, in-process)."""
+    """`memory` (the in-process bucket, slots and queue, shared by the invocations) or `dynamodb`
+    (DynamoDBBucketStore + DynamoDBSlotLeases + DynamoDBTicketQueue on moto, in-process)."""
     model: str = MODEL
     """Claude ids burn output 5x; e.g. `us.amazon.nova-lite-v1:0` burns 1x."""
     invocations: int = 1
@@ -371,15 +373,16 @@ class _Invocation:
     """What one simulated Lambda invocation builds: its own store objects, on one shared table."""
 
     store: BucketStore
-    leases: DynamoDBSlotLeases | None = None
+    leases: SlotLeases | None = None
     queue: TicketQueue | None = None
 
 
 def _stores(config: BenchConfig, clock: Clock) -> list[_Invocation]:
     """Per invocation, its bucket store and (DynamoDB) its slot leases and queue, all on one table."""
     if config.store == "memory":
-        shared = InProcessBucketStore()  # the TPM bucket is shared; the in-flight cap is not
-        return [_Invocation(shared) for _ in range(config.invocations)]
+        # In-memory stand-ins for the shared table: one bucket, one set of slots, one queue.
+        shared = _Invocation(InProcessBucketStore(), InProcessSlotLeases(), InProcessTicketQueue())
+        return [shared] * config.invocations
     import boto3  # only this mode needs AWS (emulated)
 
     from batcheval.judges.queue_dynamodb import DynamoDBTicketQueue
@@ -535,7 +538,7 @@ def run(config: BenchConfig) -> BenchReport:
         wall_s=wall,
         final_rate_tpm=limiters[0].current_rate(config.model),
         store_calls=_summed([getattr(i.store, "counts", {}) for i in stores if hasattr(i.store, "counts")]),
-        lease_calls=_summed([i.leases.counts for i in stores if i.leases is not None]),
+        lease_calls=_summed([getattr(i.leases, "counts", {}) for i in stores if hasattr(i.leases, "counts")]),
         queue_calls=_summed([getattr(i.queue, "counts", {}) for i in stores if hasattr(i.queue, "counts")]),
     )
 
