@@ -258,7 +258,7 @@ class RateLimiter:
         poll_s: float = 0.05,
         leases: SlotLeases | None = None,
         queue: TicketQueue | None = None,
-        lease_backoff_s: tuple[float, float] = (0.05, 0.5),
+        lease_backoff_s: tuple[float, float] = (0.05, 0.25),
     ) -> None:
         self._store = store
         self._limits: LimitsFor = limits.get if isinstance(limits, Mapping) else limits
