@@ -10,7 +10,7 @@ when the lease expires, so `lease_ttl_s` must exceed the longest judge call (`le
 One try costs one write when this process freed a slot since its last try (that slot is tried
 first: only the head of the queue takes slots, so it is likely still free); otherwise one
 consistent BatchGetItem of all the model's slots finds the free ones to try, in random order. Waiting
-and backoff are the limiter's (`RateLimiter`), which owns the deadline, clock and jitter; this
+and backoff are the limiter's (`RateLimiter`), which owns the order, deadline and clock; this
 store only tries once.
 """
 
