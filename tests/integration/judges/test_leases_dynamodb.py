@@ -94,7 +94,9 @@ def test_separate_limiters_never_exceed_the_shared_in_flight_cap(ddb):
     assert seen.calls == 24
     assert seen.peak <= 2
     assert stores[0].busy(MODEL, 2, time.time()) == 0
-    assert sum(store.counts["conflicts"] for store in stores) > 0  # they really competed
+    # and all 24 went through the one shared queue, which is empty again
+    queue = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"judge-queue#{MODEL}"}})["Item"]
+    assert (queue["issued"]["N"], queue["serving"]["N"]) == ("24", "25")
 
 
 def test_without_leases_separate_limiters_exceed_the_cap():
@@ -177,7 +179,7 @@ def test_all_slots_held_until_the_deadline_is_a_throttle_not_a_hang(ddb):
     assert not raised.value.retryable
     assert 10.0 < clock.now() - start <= 20.0
     assert leases.counts["reads"] > 5  # it kept probing
-    assert leases.counts["reads"] < 50  # backing off to 0.5 s (~43 looks in 20 s), not a busy loop
+    assert leases.counts["reads"] < 120  # backing off to 0.25 s (~83 looks in 20 s), not a busy loop
     assert limiter.status(MODEL) == {
         "maxInFlight": 1,
         "inFlightScope": "shared",

@@ -91,7 +91,11 @@ def test_an_earlier_waiter_is_served_before_a_later_one_across_two_limiters(ddb)
     served: list[str] = []
 
     def answering(name: str) -> ScriptedJudge:
-        return ScriptedJudge(responder=lambda _request: served.append(name) or {"by": name})
+        def answer(_request: JudgeRequest) -> dict[str, str]:
+            served.append(name)  # inside the slot: the order in which the slot was granted
+            return {"by": name}
+
+        return ScriptedJudge(responder=answer)
 
     slow = RateLimitedJudge(answering("A"), _limiter(ddb, lease_backoff_s=(0.5, 0.5)), model_id=MODEL)
     eager = RateLimitedJudge(
