@@ -223,7 +223,7 @@ class _Wait:
     key: str
     limits: ModelLimits
     deadline: float
-    callers: bool
+    by_caller: bool
     """True when the caller's own deadline (`JudgeRequest.deadline`) is the binding one."""
 
 
@@ -289,10 +289,10 @@ class RateLimiter:
             return None
         started = self._clock.now()
         deadline = started + limits.acquire_timeout_s
-        callers = request.deadline is not None and request.deadline < deadline
-        if request.deadline is not None and callers:
+        by_caller = request.deadline is not None and request.deadline < deadline
+        if request.deadline is not None and by_caller:
             deadline = request.deadline
-        wait = _Wait(model_id, self._key_prefix + model_id, limits, deadline, callers)
+        wait = _Wait(model_id, self._key_prefix + model_id, limits, deadline, by_caller)
         ticket = self._turn(wait)
         lease: Lease | None = None
         try:
@@ -417,7 +417,7 @@ class RateLimiter:
         )
 
     def _timed_out(self, wait: _Wait, what: str) -> NoReturn:
-        if wait.callers:
+        if wait.by_caller:
             raise JudgeError(
                 DEADLINE_EXCEEDED,
                 f"no judge capacity ({what}) for {wait.model_id} before the caller's deadline",
