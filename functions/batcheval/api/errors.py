@@ -89,6 +89,14 @@ def validation_error(error: PydanticValidationError, *, prefix: Sequence[str] = 
     )
 
 
+EXTRA_MEMBER_MESSAGE = "Extra inputs are not permitted"
+
+
+def unknown_members(paths: Sequence[str], total: int) -> ValidationError:
+    """A ValidationException for `total` unknown members, the first of them at `paths`."""
+    return _named([FieldIssue(path, EXTRA_MEMBER_MESSAGE) for path in paths], total)
+
+
 def with_issues(error: ValidationError, extra: Sequence[FieldIssue]) -> ValidationError:
     """`error` plus issues found outside the model, so one answer names every bad field instead of
     revealing them one resubmission at a time. A field already named, or inside one, is not repeated."""

@@ -106,3 +106,31 @@ def test_the_message_counts_the_problems_not_listed(api: Api):
     assert len(response.body["fieldList"]) == MAX_REPORTED_ISSUES
     assert response.body["message"].endswith(f"(and {1_000 - MAX_REPORTED_ISSUES} more not listed)")
     assert response.body["message"].startswith("1000 validation error(s) in: unknown0, unknown1,")
+
+
+@pytest.mark.parametrize(
+    ("where", "expected_path"),
+    [
+        (lambda body, junk: body.update(junk), "x0"),
+        (
+            lambda body, junk: body["dataSourceConfig"]["cloudWatchLogs"].update(junk),
+            "dataSourceConfig.cloudWatchLogs.x0",
+        ),
+        (lambda body, junk: body["evaluators"][0].update(junk), "evaluators[0].x0"),
+    ],
+    ids=["top-level", "nested-object", "list-item"],
+)
+def test_a_flood_of_unknown_members_is_named_and_counted(api: Api, where: Any, expected_path: str):
+    # Given one object of the request with 200,000 unknown members
+    body = start_body()
+    where(body, {f"x{n}": n for n in range(200_000)})
+    # When it is sent
+    response = api.start(body)
+    # Then the first are named at their path, and the message counts all of them
+    assert response.status == 400
+    assert response.body["fieldList"][0] == {
+        "name": expected_path,
+        "message": "Extra inputs are not permitted",
+    }
+    assert len(response.body["fieldList"]) == MAX_REPORTED_ISSUES
+    assert response.body["message"].startswith("200000 validation error(s) in: ")
