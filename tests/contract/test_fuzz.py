@@ -7,7 +7,8 @@ the answer is a success or an AWS-shaped 4xx (JSON `message` + `x-amzn-ErrorType
 a 5xx, a hang or HTML, and a refused request changes nothing the caller owns.
 
 Budget: `BATCHEVAL_FUZZ_EXAMPLES` examples per operation (default 25, for `make test`); a longer
-run by hand: `BATCHEVAL_FUZZ_EXAMPLES=2000 .venv/bin/pytest -q tests/contract/test_fuzz.py`.
+run by hand: `BATCHEVAL_FUZZ_EXAMPLES=2000 .venv/bin/pytest -q tests/contract/test_fuzz.py
+--hypothesis-show-statistics` (the statistics count answers by status and error type).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import quote, urlencode
 
 import botocore.session
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from batcheval.local.sigv4 import Tenant
@@ -59,6 +60,8 @@ def _string(shape: Any) -> st.SearchStrategy[Any]:
             return st.from_regex(f"^(?:{pattern})$", fullmatch=True).filter(lambda s: len(s) <= limit) | free
         except re.error:  # a pattern Python's re cannot compile: free text only
             return free
+    if limit > 1_000:  # hypothesis does not generate texts this long; the bounded tests cover them
+        return free
     return free | st.text(min_size=limit, max_size=limit + 2)
 
 
@@ -106,6 +109,19 @@ def _input(operation: str) -> st.SearchStrategy[Any]:
     return from_shape(MODEL.operation_model(operation).input_shape)
 
 
+def _valid_starts() -> st.SearchStrategy[dict[str, Any]]:
+    """A valid Start with some optional members replaced by generated ones: reaches the service."""
+    shape = MODEL.operation_model("StartBatchEvaluation").input_shape
+    names = st.from_regex(r"^fuzz[a-zA-Z0-9_]{1,30}$", fullmatch=True)
+    optional = {
+        name: from_shape(member, 1)
+        for name, member in shape.members.items()
+        if name not in shape.required_members and name != "evaluators"
+    }
+    extras = st.fixed_dictionaries({}, optional=optional)
+    return st.builds(lambda name, extra: {**start_request(name), **extra}, names, extras)
+
+
 def _state(api: LocalApi, tenant: Tenant) -> tuple[list[str], list[str]]:
     """Everything the tenant owns: its table items and its S3 objects."""
     backend = api.backend
@@ -126,6 +142,7 @@ def _check(api: LocalApi, tenant: Tenant, send: Any) -> RawResponse:
     """Send one request; assert the contract; return the response."""
     before = _state(api, tenant)
     response: RawResponse = send()  # http.client times out after 10 s: a hang fails the test
+    event(f"{response.status} {response.error_type or 'success'}")  # --hypothesis-show-statistics
     assert response.status < 500, (response.status, response.body[:500])
     assert len(response.body) <= MAX_RESPONSE_BYTES
     assert response.headers.get("content-type") == "application/json"
@@ -156,7 +173,7 @@ def known_id(local_api: LocalApi, tenant: Tenant) -> str:
 
 
 @FUZZ
-@given(body=_input("StartBatchEvaluation"), raw=st.none() | st.binary(max_size=200))
+@given(body=_input("StartBatchEvaluation") | _valid_starts(), raw=st.none() | st.binary(max_size=200))
 def test_fuzz_start(local_api: LocalApi, tenant: Tenant, body: Any, raw: bytes | None) -> None:
     payload = raw if raw is not None else json.dumps(body).encode()
     _check(
