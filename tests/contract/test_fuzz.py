@@ -112,6 +112,7 @@ def _input(operation: str) -> st.SearchStrategy[Any]:
 def _valid_starts() -> st.SearchStrategy[dict[str, Any]]:
     """A valid Start with some optional members replaced by generated ones: reaches the service."""
     shape = MODEL.operation_model("StartBatchEvaluation").input_shape
+    assert shape is not None
     names = st.from_regex(r"^fuzz[a-zA-Z0-9_]{1,30}$", fullmatch=True)
     optional = {
         name: from_shape(member, 1)
