@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.errors import ConflictError, FieldIssue, ValidationError
+from batcheval.errors import ConflictError, DomainError, FieldIssue, ValidationError
 from batcheval.jobs.identifiers import job_arn, new_job_id
 from batcheval.jobs.page_tokens import PageTokenCodec
 from batcheval.jobs.payloads import PayloadStore
@@ -200,7 +200,7 @@ class JobService:
         the error that caused it."""
         try:
             self._payloads.delete_job_objects(owner, job_id)
-        except ClientError:
+        except (ClientError, DomainError):
             logger.exception("objects of a failed Start left behind", extra={"batchEvaluationId": job_id})
 
     def _check_caller_key(self, key_arn: str) -> None:

@@ -192,3 +192,13 @@ def test_an_expired_token_with_a_different_request_is_no_conflict(
 def test_the_job_table_deletes_expired_tokens_by_ttl(stack: Stack):
     ttl = stack.clients.client("dynamodb").describe_time_to_live(TableName=TABLE)["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": TTL_ATTRIBUTE}
+
+
+def test_a_failing_clean_up_does_not_hide_why_start_failed(api: Api, stack: Stack):
+    # Given a Start whose job record write fails, and whose clean-up fails too
+    _fail(stack, "dynamodb", "TransactWriteItems", "ThrottlingException")
+    _fail(stack, "s3", "ListObjectsV2", "InternalError")
+    # When it is sent, Then the caller hears about the first failure (throttled → 429), not the clean-up's
+    response = api.start(start_body())
+    assert response.status == 429
+    assert response.error_type == "ThrottlingException"
