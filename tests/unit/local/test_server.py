@@ -280,22 +280,27 @@ def test_unfinished_headers_do_not_hold_the_connection(impatient_server):
     assert reply == b""
 
 
-def test_fifty_clients_connecting_at_once_all_get_answers(server):
-    # Given 50 connections opened at the same instant (more than http.server's default backlog of 5)
+def test_fifty_connections_queue_while_the_server_is_busy_and_all_get_answers():
+    # Given a listening server that is not accepting yet (as when every thread is busy)
     import threading
 
-    barrier = threading.Barrier(50)
-    replies: list[bytes] = []
+    from batcheval.local.server import _GatewayHttpServer
 
-    def one() -> None:
-        barrier.wait()
-        replies.append(_raw_exchange(server, b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n"))
-
-    threads = [threading.Thread(target=one) for _ in range(50)]
-    for thread in threads:
+    gateway = LocalGateway(TenantRegistry([DEFAULT_TENANT]), api=ApiIdentity("123456789012"))
+    httpd = _GatewayHttpServer(("127.0.0.1", 0), gateway, 5.0)
+    host, port = httpd.server_address[:2]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    try:
+        # When 50 clients connect at once (http.server's default backlog of 5 drops most of them)
+        sockets = [socket.create_connection((str(host), port), timeout=0.5) for _ in range(50)]
+        for sock in sockets:
+            sock.sendall(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n")
+            sock.settimeout(5)
         thread.start()
-    for thread in threads:
-        thread.join()
-    # Then every one was answered (none was reset)
-    assert len(replies) == 50
-    assert all(reply.startswith(b"HTTP/1.1 403") for reply in replies)
+        # Then every connection was queued by the kernel and is answered once the server accepts
+        replies = [sock.recv(12) for sock in sockets]
+        assert replies == [b"HTTP/1.1 403"] * 50
+    finally:
+        if thread.is_alive():
+            httpd.shutdown()
+        httpd.server_close()
