@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -173,8 +174,16 @@ def known_id(local_api: LocalApi, tenant: Tenant) -> str:
     return _job_id(local_api, tenant, 0)
 
 
+@pytest.fixture
+def roomy_quotas(local_api: LocalApi) -> Iterator[None]:
+    """Quotas no fuzz run reaches, so valid Starts keep reaching the job store (default: 5 active)."""
+    with local_api.settings(BATCHEVAL_MAX_ACTIVE_JOBS="1000000", BATCHEVAL_MAX_STORED_JOBS="1000000"):
+        yield
+
+
 @FUZZ
 @given(body=_input("StartBatchEvaluation") | _valid_starts(), raw=st.none() | st.binary(max_size=200))
+@pytest.mark.usefixtures("roomy_quotas")
 def test_fuzz_start(local_api: LocalApi, tenant: Tenant, body: Any, raw: bytes | None) -> None:
     payload = raw if raw is not None else json.dumps(body).encode()
     _check(
