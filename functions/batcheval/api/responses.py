@@ -61,6 +61,8 @@ def get_response(view: JobView) -> GetBatchEvaluationResponse:
             "description": job.description,
             "updatedAt": job.updated_at,
             "kmsKeyArn": job.kms_key_arn,
+            # Extension member: why dataSourceConfig is missing (the job's KMS key is unusable).
+            "dataSourceConfigUnavailable": view.data_source_unavailable,
         }
     )
 
