@@ -83,7 +83,8 @@ class Pipeline(Construct):
         available = {f"{step}FunctionArn": function.function_arn for step, function in self.functions.items()}
         available["PayloadBucketName"] = storage.bucket.bucket_name
         available["StateMachineName"] = permissions.state_machine_name
-        substitutions = substitutions_for(definition_file.read_text(), available)
+        definition = definition_file.read_text()
+        substitutions = substitutions_for(definition, available)
 
         self.execution_logs = storage.log_group(
             self, "ExecutionLogs", name=f"/aws/vendedlogs/states/{permissions.state_machine_name}"
@@ -93,7 +94,8 @@ class Pipeline(Construct):
             "StateMachine",
             state_machine_name=permissions.state_machine_name,
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_file(str(definition_file)),
+            # Inline (not an S3 asset): the template shows the definition and its substitutions.
+            definition_body=sfn.DefinitionBody.from_string(definition),
             definition_substitutions=substitutions,
             logs=sfn.LogOptions(destination=self.execution_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
