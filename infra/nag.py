@@ -18,6 +18,25 @@ _QUERY_RESULTS = (
 )
 
 
+# Actions this app grants on Resource "*", and why nothing narrower exists. tests/infra fails on
+# any other action granted on "*".
+RESOURCE_STAR_ACTIONS = {
+    "xray:PutTraceSegments": "X-Ray has no resource-level permissions (Lambda and Step Functions tracing).",
+    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (Lambda and Step Functions tracing).",
+    "xray:GetSamplingRules": "X-Ray has no resource-level permissions (Step Functions tracing).",
+    "xray:GetSamplingTargets": "X-Ray has no resource-level permissions (Step Functions tracing).",
+    "cloudwatch:PutMetricData": "No resource-level permissions; every grant carries a cloudwatch:namespace condition.",
+    "logs:CreateLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
+    "logs:GetLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
+    "logs:UpdateLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
+    "logs:DeleteLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
+    "logs:ListLogDeliveries": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
+    "logs:PutResourcePolicy": "Step Functions log delivery sets the account's CloudWatch Logs resource policy.",
+    "logs:DescribeResourcePolicies": "Step Functions log delivery reads the account's CloudWatch Logs resource policy.",
+    "logs:DescribeLogGroups": "Step Functions log delivery lists log groups; the action takes no narrower resource.",
+}
+
+
 def _iam5(resource: str) -> str:
     return f"AwsSolutions-IAM5[Resource::{resource}]"
 

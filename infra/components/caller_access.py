@@ -64,6 +64,12 @@ class CallerAccessRole(Construct):
             self, "KmsKeyArn", default="",
             description="Optional: the KMS key you name as kmsKeyArn in your jobs (empty: none).",
         )
+        for parameter in (
+            role_name, service_account, pipeline_roles, external_id, spans_groups, agent_groups,
+            output_groups, namespace, key_arn,
+        ):
+            # Plain names: teams deploying the template pass parameters by these names.
+            parameter.override_logical_id(parameter.node.id)
         has_key = CfnCondition(self, "HasKmsKey", expression=Fn.condition_not(Fn.condition_equals(key_arn.value_as_string, "")))
         job_arns = f"arn:{Aws.PARTITION}:bedrock-agentcore:{Aws.REGION}:{Aws.ACCOUNT_ID}:batch-evaluate/*"
         statements: list[Any] = [
@@ -112,6 +118,7 @@ class CallerAccessRole(Construct):
                 Aws.NO_VALUE,
             ),
         ]
+        has_key.override_logical_id("HasKmsKey")
         self.role = iam.CfnRole(
             self,
             "Role",
@@ -141,3 +148,4 @@ class CallerAccessRole(Construct):
                 )
             ],
         )
+        self.role.override_logical_id("CallerAccessRole")

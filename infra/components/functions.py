@@ -8,6 +8,7 @@ from pathlib import Path
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.components.storage import Storage
@@ -38,7 +39,10 @@ class FunctionFactory:
         env: Mapping[str, str] | None = None,
         memory_mb: int = 512,
         timeout: Duration = Duration.seconds(30),
+        dead_letter_queue: sqs.IQueue | None = None,
     ) -> lambda_.Function:
+        """`dead_letter_queue`: for functions invoked asynchronously (EventBridge, Scheduler), where
+        an event that still fails after Lambda's own retries would otherwise be dropped."""
         log_group = self._storage.log_group(scope, f"{construct_id}Logs")
         role = iam.Role(
             scope,
@@ -52,6 +56,13 @@ class FunctionFactory:
                 resources=[f"{log_group.log_group_arn}"],
             )
         )
+        if dead_letter_queue is not None:
+            # The queue is encrypted with the stack key (SendMessage itself is granted by CDK).
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self._storage.key.key_arn]
+                )
+            )
         for statement in statements:
             if statement is not None:
                 role.add_to_policy(statement)
@@ -70,6 +81,7 @@ class FunctionFactory:
             log_group=log_group,
             environment={**self._env, "POWERTOOLS_SERVICE_NAME": f"batcheval-{construct_id}", **(env or {})},
             environment_encryption=self._storage.key,
+            dead_letter_queue=dead_letter_queue,
         )
         return function
 

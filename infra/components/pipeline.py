@@ -67,6 +67,15 @@ class Pipeline(Construct):
         if config.judge.tokensPerMinute is not None:
             judge_env["BATCHEVAL_JUDGE_TOKENS_PER_MINUTE"] = str(config.judge.tokensPerMinute)
         grants = step_statements(permissions)
+        # Finalize events that could not be delivered or failed after Lambda's async retries.
+        self.dead_letters = sqs.Queue(
+            self,
+            "FinalizeDeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=storage.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
         self.functions: dict[str, lambda_.Function] = {
             step: functions.create(
                 self,
@@ -77,6 +86,7 @@ class Pipeline(Construct):
                 env={**env, **(judge_env if step == "ScoreBatch" else {})},
                 memory_mb=config.pipelineMemoryMb,
                 timeout=Duration.seconds(config.pipelineTimeoutSeconds),
+                dead_letter_queue=self.dead_letters if step == "Finalize" else None,
             )
             for step, handler in STEPS.items()
         }
@@ -104,14 +114,6 @@ class Pipeline(Construct):
         for statement in machine_statements(permissions, self.functions.values()):
             self.state_machine.add_to_role_policy(statement)
 
-        self.dead_letters = sqs.Queue(
-            self,
-            "FinalizeDeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=storage.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
         self.status_rule = events.Rule(
             self,
             "ExecutionEnded",

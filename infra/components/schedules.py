@@ -39,6 +39,15 @@ class Schedules(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         start = operation_statements(permissions)["StartBatchEvaluation"]
+        # Runs Scheduler could not deliver, and runs that failed after Lambda's async retries.
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=storage.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
         self.function: lambda_.Function = functions.create(
             self,
             "ScheduledStart",
@@ -53,14 +62,7 @@ class Schedules(Construct):
                 "BATCHEVAL_STATE_MACHINE_ARN": permissions.state_machine_arn,
             },
             timeout=Duration.seconds(60),
-        )
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=storage.key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            dead_letter_queue=self.dead_letters,
         )
         self.role = iam.Role(
             self,
@@ -97,7 +99,7 @@ class Schedules(Construct):
             self,
             f"Schedule{entry.name}",
             name=f"{config.resource_prefix}-{entry.name}",
-            group_name=self.group.name,
+            group_name=self.group.ref,
             description=f"batcheval: start job {entry.name}_<time> over the last {entry.window.lookbackMinutes} min",
             schedule_expression=entry.expression,
             schedule_expression_timezone=entry.timezone,
@@ -114,5 +116,4 @@ class Schedules(Construct):
                 dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letters.queue_arn),
             ),
         )
-        schedule.add_dependency(self.group)
         return schedule
