@@ -46,8 +46,12 @@ def build_app(
     """The app with both stacks and the AwsSolutions checks; `context` overrides cdk.json's."""
     merged = {**cdk_json_context(), **(context or {})}
     app = App(context=merged, outdir=outdir)
-    config = load_config({key: app.node.try_get_context(key) for key in (CONTEXT_KEY, CONFIG_FILE_CONTEXT_KEY)})
-    env = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    config = load_config(
+        {key: app.node.try_get_context(key) for key in (CONTEXT_KEY, CONFIG_FILE_CONTEXT_KEY)}
+    )
+    env = Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
     ServiceStack(
         app,
         service_stack_name(config),

@@ -16,7 +16,7 @@ class CallerAccessStack(Stack):
         super().__init__(
             scope,
             construct_id,
-            description="batcheval caller access: the role the batch evaluation service assumes in this account",
+            description="batcheval caller access: the role the batch evaluation service assumes here",
             analytics_reporting=False,
             **kwargs,
         )

@@ -20,7 +20,9 @@ CONFIG_FILE_CONTEXT_KEY = "batchevalConfigFile"
 
 AccountId = Annotated[str, Field(pattern=r"^[0-9]{12}$")]
 _NAME = r"^[a-z][a-z0-9-]{0,19}$"
-_SCHEDULE_EXPRESSION = re.compile(r"^(cron\(.+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
+_SCHEDULE_EXPRESSION = re.compile(
+    r"^(cron\(.+\)|rate\([1-9][0-9]* (minute|minutes|hour|hours|day|days)\)|at\(.+\))$"
+)
 
 
 class ConfigError(ValueError):
@@ -44,7 +46,7 @@ class Judge(_Model):
     modelIds: list[str] = Field(
         default_factory=lambda: ["anthropic.claude-haiku-4-5-20251001-v1:0"],
         min_length=1,
-        description="Bedrock model or inference profile ids the pipeline may invoke; the first is the default.",
+        description="Bedrock model or inference profile ids the pipeline may invoke; the first is used.",
     )
     tokensPerMinute: float | None = Field(default=None, gt=0)
     maxInFlight: int = Field(default=16, ge=1)
@@ -139,9 +141,9 @@ class BatchEvalConfig(_Model):
     judge: Judge = Field(default_factory=Judge)
     apiThrottle: ApiThrottle = Field(default_factory=ApiThrottle)
     schedules: list[Schedule] = Field(default_factory=list)
-    logRetentionDays: Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653] = (
-        90
-    )
+    logRetentionDays: Literal[
+        1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653
+    ] = 90
     deletedDataRetentionDays: int = Field(
         default=7, ge=1, description="Days S3 keeps a deleted job's data (noncurrent versions)."
     )

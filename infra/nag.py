@@ -20,21 +20,30 @@ _QUERY_RESULTS = (
 
 # Actions this app grants on Resource "*", and why nothing narrower exists. tests/infra fails on
 # any other action granted on "*".
+_XRAY = "X-Ray has no resource-level permissions (Lambda and Step Functions tracing)."
+_DELIVERY = "Vended log delivery (Step Functions execution logs) has no resource-level permissions."
 RESOURCE_STAR_ACTIONS = {
-    "xray:PutTraceSegments": "X-Ray has no resource-level permissions (Lambda and Step Functions tracing).",
-    "xray:PutTelemetryRecords": "X-Ray has no resource-level permissions (Lambda and Step Functions tracing).",
-    "xray:GetSamplingRules": "X-Ray has no resource-level permissions (Step Functions tracing).",
-    "xray:GetSamplingTargets": "X-Ray has no resource-level permissions (Step Functions tracing).",
-    "cloudwatch:PutMetricData": "No resource-level permissions; every grant carries a cloudwatch:namespace condition.",
-    "logs:CreateLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
-    "logs:GetLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
-    "logs:UpdateLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
-    "logs:DeleteLogDelivery": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
-    "logs:ListLogDeliveries": "Vended log delivery (Step Functions execution logs) has no resource-level permissions.",
-    "logs:PutResourcePolicy": "Step Functions log delivery sets the account's CloudWatch Logs resource policy.",
-    "logs:DescribeResourcePolicies": "Step Functions log delivery reads the account's CloudWatch Logs resource policy.",
-    "logs:DescribeLogGroups": "Step Functions log delivery lists log groups; the action takes no narrower resource.",
+    "xray:PutTraceSegments": _XRAY,
+    "xray:PutTelemetryRecords": _XRAY,
+    "xray:GetSamplingRules": _XRAY,
+    "xray:GetSamplingTargets": _XRAY,
+    "cloudwatch:PutMetricData": "No resource-level permissions; every grant has a namespace condition.",
+    "logs:CreateLogDelivery": _DELIVERY,
+    "logs:GetLogDelivery": _DELIVERY,
+    "logs:UpdateLogDelivery": _DELIVERY,
+    "logs:DeleteLogDelivery": _DELIVERY,
+    "logs:ListLogDeliveries": _DELIVERY,
+    "logs:PutResourcePolicy": "Step Functions log delivery sets the account's Logs resource policy.",
+    "logs:DescribeResourcePolicies": "Step Functions log delivery reads the account's Logs resource policy.",
+    "logs:DescribeLogGroups": "Step Functions log delivery lists log groups (no narrower resource).",
 }
+
+
+_MANAGED_APIGW_LOGS = (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+    "AmazonAPIGatewayPushToCloudWatchLogs]"
+)
+_STATES_EXECUTIONS = "arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
 
 
 def _iam5(resource: str) -> str:
@@ -56,31 +65,46 @@ def _log_group_pattern(name: str) -> str:
     return f"{_LOGS}:{name if name.endswith('*') else name + ':*'}"
 
 
-def service_acknowledgments(config: BatchEvalConfig, *, jobs_table: str, payload_bucket: str) -> dict[str, str]:
+def service_acknowledgments(
+    config: BatchEvalConfig, *, jobs_table: str, payload_bucket: str
+) -> dict[str, str]:
     """The service stack's accepted findings; `jobs_table`/`payload_bucket` are logical ids."""
     findings = {
-        "AwsSolutions-COG4": "Callers are AWS accounts (the bedrock-agentcore API contract): every method uses "
-        "AWS_IAM (SigV4) with a resource policy; Cognito user pools do not apply.",
-        "AwsSolutions-APIG3": "IAM authorization, the account/organization resource policy and stage throttling "
-        "stop unauthenticated traffic before any function runs; a WAF web ACL is an operator's choice.",
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-        "AmazonAPIGatewayPushToCloudWatchLogs]": "The account-level role API Gateway needs to write access "
-        "and execution logs; AWS maintains this policy for exactly that purpose.",
-        "AwsSolutions-L1": "The code asset is built for CPython 3.13 (cp313 wheels, Makefile lambda-asset); a "
-        "newer runtime is a deliberate rebuild, not a default.",
-        "AwsSolutions-SQS3": "These queues ARE the dead-letter queues (EventBridge rule and Scheduler targets); "
-        "cdk-nag only recognizes SQS redrive policies as DLQ use.",
-        _iam5(f"<{payload_bucket}.Arn>/jobs/*"): "Job data lives under jobs/<owner>/<id>/ for any owner and job; "
-        "the grant is the jobs/ prefix, never the whole bucket.",
-        _iam5(f"<{jobs_table}.Arn>/index/*"): "List and the pipeline query the job table's local secondary "
-        "index (by_created).",
-        _iam5("*"): "X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch PutMetricData (with a namespace "
-        "condition) and Step Functions log delivery (CreateLogDelivery & co.) support no resource-level "
-        "permissions.",
-        _iam5(
-            f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
-            f"{config.resource_prefix}-batch-evaluation:*"
-        ): "Executions are named per job at run time; the grant is every execution of this one state machine.",
+        "AwsSolutions-COG4": (
+            "Callers are AWS accounts (the bedrock-agentcore API contract): every method uses AWS_IAM "
+            "(SigV4) with a resource policy; Cognito user pools do not apply."
+        ),
+        "AwsSolutions-APIG3": (
+            "IAM authorization, the account/organization resource policy and stage throttling stop "
+            "unauthenticated traffic before any function runs; a WAF web ACL is an operator's choice."
+        ),
+        _MANAGED_APIGW_LOGS: (
+            "The account-level role API Gateway needs to write access and execution logs; AWS maintains "
+            "this policy for exactly that purpose."
+        ),
+        "AwsSolutions-L1": (
+            "The code asset is built for CPython 3.13 (cp313 wheels, Makefile lambda-asset); a newer "
+            "runtime is a deliberate rebuild, not a default."
+        ),
+        "AwsSolutions-SQS3": (
+            "These queues ARE the dead-letter queues (EventBridge rule, Scheduler and async Lambda "
+            "targets); cdk-nag only recognizes SQS redrive policies as DLQ use."
+        ),
+        _iam5(f"<{payload_bucket}.Arn>/jobs/*"): (
+            "Job data lives under jobs/<owner>/<id>/ for any owner and job; the grant is the jobs/ "
+            "prefix, never the whole bucket."
+        ),
+        _iam5(f"<{jobs_table}.Arn>/index/*"): (
+            "List and the pipeline query the job table's local secondary index (by_created)."
+        ),
+        _iam5("*"): (
+            "X-Ray PutTraceSegments/PutTelemetryRecords, CloudWatch PutMetricData (with a namespace "
+            "condition) and Step Functions log delivery (CreateLogDelivery & co.) support no "
+            "resource-level permissions (infra.nag.RESOURCE_STAR_ACTIONS lists each)."
+        ),
+        _iam5(_STATES_EXECUTIONS + f"{config.resource_prefix}-batch-evaluation:*"): (
+            "Executions are named per job at run time; the grant is every execution of this state machine."
+        ),
         _iam5(f"{_LOGS}:*"): _QUERY_RESULTS,
     }
     key_reason = (
@@ -109,7 +133,7 @@ def service_acknowledgments(config: BatchEvalConfig, *, jobs_table: str, payload
             "chosen per job by outputConfig."
         )
     for model_id in config.judge.modelIds:
-        geography, _, model = model_id.partition(".")
+        _geography, _, model = model_id.partition(".")
         if not model_id.startswith("arn:") and model_id != model and "." in model:
             findings[_iam5(f"arn:<AWS::Partition>:bedrock:*::foundation-model/{model}")] = (
                 f"The cross-Region inference profile {model_id} routes each call to {model} in any of the "
@@ -130,7 +154,7 @@ def acknowledge_service_findings(stack: Stack, config: BatchEvalConfig) -> None:
     )
     _ack(
         storage.node.find_child("PayloadAccessLogs"),
-        {"AwsSolutions-S1": "This bucket receives the payload bucket's server access logs; logging it would loop."},
+        {"AwsSolutions-S1": "This bucket receives the payload bucket's access logs; logging it would loop."},
     )
 
 

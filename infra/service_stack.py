@@ -49,7 +49,9 @@ class ServiceStack(Stack):
                 "BATCHEVAL_KMS_KEY_ARN": self.storage.key.key_arn,
             },
         )
-        self.api = Api(self, "Api", config=config, storage=self.storage, permissions=permissions, functions=functions)
+        self.api = Api(
+            self, "Api", config=config, storage=self.storage, permissions=permissions, functions=functions
+        )
         self.pipeline = Pipeline(
             self,
             "Pipeline",
@@ -61,7 +63,14 @@ class ServiceStack(Stack):
             external_id=external_id,
         )
         self.schedules = (
-            Schedules(self, "Schedules", config=config, storage=self.storage, permissions=permissions, functions=functions)
+            Schedules(
+                self,
+                "Schedules",
+                config=config,
+                storage=self.storage,
+                permissions=permissions,
+                functions=functions,
+            )
             if config.schedules
             else None
         )
@@ -85,9 +94,13 @@ class ServiceStack(Stack):
         CfnOutput(
             self,
             "PipelineRoleArns",
-            value=Fn.join(",", [f.role.role_arn for f in self.pipeline.functions.values() if f.role is not None]),
+            value=Fn.join(
+                ",", [f.role.role_arn for f in self.pipeline.functions.values() if f.role is not None]
+            ),
             description="Caller stack parameter PipelineRoleArns",
         )
-        CfnOutput(self, "CallerExternalId", value=external_id, description="Caller stack parameter ExternalId")
+        CfnOutput(
+            self, "CallerExternalId", value=external_id, description="Caller stack parameter ExternalId"
+        )
         CfnOutput(self, "PayloadBucketName", value=self.storage.bucket.bucket_name)
         acknowledge_service_findings(self, config)

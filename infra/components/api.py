@@ -38,9 +38,13 @@ class Operation:
 
 
 OPERATIONS = (
-    Operation("StartBatchEvaluation", "POST", COLLECTION, "batcheval.api.handlers.start_batch_evaluation", True),
+    Operation(
+        "StartBatchEvaluation", "POST", COLLECTION, "batcheval.api.handlers.start_batch_evaluation", True
+    ),
     Operation("GetBatchEvaluation", "GET", JOB, "batcheval.api.handlers.get_batch_evaluation", False),
-    Operation("ListBatchEvaluations", "GET", COLLECTION, "batcheval.api.handlers.list_batch_evaluations", False),
+    Operation(
+        "ListBatchEvaluations", "GET", COLLECTION, "batcheval.api.handlers.list_batch_evaluations", False
+    ),
     Operation("StopBatchEvaluation", "POST", STOP, "batcheval.api.handlers.stop_batch_evaluation", True),
     Operation("DeleteBatchEvaluation", "DELETE", JOB, "batcheval.api.handlers.delete_batch_evaluation", True),
 )
@@ -96,7 +100,7 @@ class Api(Construct):
             self,
             "RestApi",
             rest_api_name=config.resource_prefix,
-            description="batcheval: bedrock-agentcore batch evaluation operations (SigV4, service execute-api)",
+            description="batcheval: bedrock-agentcore batch evaluation operations (SigV4 for execute-api)",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             policy=resource_policy(config),
             cloud_watch_role=True,
@@ -109,14 +113,22 @@ class Api(Construct):
                 data_trace_enabled=False,  # request bodies carry ground truth: never log them
                 access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True, http_method=True, ip=True, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=True,
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
                 ),
                 throttling_rate_limit=throttle.readRateLimit,
                 throttling_burst_limit=throttle.burstLimit,
                 method_options={
                     f"{operation.path}/{operation.method}": apigw.MethodDeploymentOptions(
-                        throttling_rate_limit=throttle.mutatingRateLimit, throttling_burst_limit=throttle.burstLimit
+                        throttling_rate_limit=throttle.mutatingRateLimit,
+                        throttling_burst_limit=throttle.burstLimit,
                     )
                     for operation in OPERATIONS
                     if operation.mutating
@@ -154,9 +166,13 @@ class Api(Construct):
                 apigw.LambdaIntegration(self.functions[operation.name], proxy=True),
                 operation_name=operation.name,
                 authorization_type=apigw.AuthorizationType.IAM,
-                request_validator=body_and_params if operation.method == "POST" and not has_id else params_only,
+                request_validator=body_and_params
+                if operation.method == "POST" and not has_id
+                else params_only,
                 request_parameters={JOB_ID_PARAMETER: True} if has_id else None,
-                request_models={"application/json": start_model} if operation.name == "StartBatchEvaluation" else None,
+                request_models={"application/json": start_model}
+                if operation.name == "StartBatchEvaluation"
+                else None,
             )
 
 

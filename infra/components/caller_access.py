@@ -26,51 +26,78 @@ class CallerAccessRole(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         role_name = CfnParameter(
-            self, "RoleName", default="batcheval-caller-access",
+            self,
+            "RoleName",
+            default="batcheval-caller-access",
             description="Name of the role; the service's BATCHEVAL_CALLER_ROLE_NAME (config callerRoleName).",
         )
         service_account = CfnParameter(
-            self, "ServiceAccountId", allowed_pattern="^[0-9]{12}$",
+            self,
+            "ServiceAccountId",
+            allowed_pattern="^[0-9]{12}$",
             description="The AWS account that runs the batcheval service.",
         )
         pipeline_roles = CfnParameter(
-            self, "PipelineRoleArns", type="CommaDelimitedList",
+            self,
+            "PipelineRoleArns",
+            type="CommaDelimitedList",
             description="The service's pipeline role ARNs (the service stack's output PipelineRoleArns).",
         )
         external_id = CfnParameter(
-            self, "ExternalId", min_length=2,
-            description="The ExternalId the service passes (config callerExternalId; default batcheval-<service account id>).",
+            self,
+            "ExternalId",
+            min_length=2,
+            description="The ExternalId the service passes (default batcheval-<service account id>).",
         )
         # One pattern per parameter (CloudFormation cannot map a list parameter to ARNs); a
         # trailing `*` matches by prefix, and `:*` ends an ARN of a single log group.
         spans_groups = CfnParameter(
-            self, "SpansLogGroupPattern", default="aws/spans:*",
+            self,
+            "SpansLogGroupPattern",
+            default="aws/spans:*",
             description="Log group(s) with your agents' spans (Transaction Search writes aws/spans).",
         )
         agent_groups = CfnParameter(
-            self, "AgentLogGroupPattern", default="/aws/bedrock-agentcore/runtimes/*",
+            self,
+            "AgentLogGroupPattern",
+            default="/aws/bedrock-agentcore/runtimes/*",
             description="Log group(s) with your agents' runtime logs (prompts and responses).",
         )
         output_groups = CfnParameter(
-            self, "OutputLogGroupPattern", default="/aws/bedrock-agentcore/evaluations/*",
+            self,
+            "OutputLogGroupPattern",
+            default="/aws/bedrock-agentcore/evaluations/*",
             description="Log group(s) the service may write per-session evaluation results to.",
         )
         self.spans_groups, self.agent_groups, self.output_groups = spans_groups, agent_groups, output_groups
         namespace = CfnParameter(
-            self, "MetricsNamespace", default="Bedrock-AgentCore/Evaluations",
+            self,
+            "MetricsNamespace",
+            default="Bedrock-AgentCore/Evaluations",
             description="CloudWatch namespace of the evaluation metrics.",
         )
         key_arn = CfnParameter(
-            self, "KmsKeyArn", default="",
+            self,
+            "KmsKeyArn",
+            default="",
             description="Optional: the KMS key you name as kmsKeyArn in your jobs (empty: none).",
         )
         for parameter in (
-            role_name, service_account, pipeline_roles, external_id, spans_groups, agent_groups,
-            output_groups, namespace, key_arn,
+            role_name,
+            service_account,
+            pipeline_roles,
+            external_id,
+            spans_groups,
+            agent_groups,
+            output_groups,
+            namespace,
+            key_arn,
         ):
             # Plain names: teams deploying the template pass parameters by these names.
             parameter.override_logical_id(parameter.node.id)
-        has_key = CfnCondition(self, "HasKmsKey", expression=Fn.condition_not(Fn.condition_equals(key_arn.value_as_string, "")))
+        has_key = CfnCondition(
+            self, "HasKmsKey", expression=Fn.condition_not(Fn.condition_equals(key_arn.value_as_string, ""))
+        )
         job_arns = f"arn:{Aws.PARTITION}:bedrock-agentcore:{Aws.REGION}:{Aws.ACCOUNT_ID}:batch-evaluate/*"
         statements: list[Any] = [
             {
@@ -90,7 +117,12 @@ class CallerAccessRole(Construct):
             {
                 "Sid": "WriteResults",
                 "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
                 "Resource": _log_groups(output_groups),
             },
             {
@@ -114,7 +146,12 @@ class CallerAccessRole(Construct):
             ),
             Fn.condition_if(
                 has_key.logical_id,
-                {"Sid": "CallerKeyDescribe", "Effect": "Allow", "Action": "kms:DescribeKey", "Resource": key_arn.value_as_string},
+                {
+                    "Sid": "CallerKeyDescribe",
+                    "Effect": "Allow",
+                    "Action": "kms:DescribeKey",
+                    "Resource": key_arn.value_as_string,
+                },
                 Aws.NO_VALUE,
             ),
         ]
@@ -131,7 +168,9 @@ class CallerAccessRole(Construct):
                     {
                         "Sid": "ServicePipelineOnly",
                         "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:{Aws.PARTITION}:iam::{service_account.value_as_string}:root"},
+                        "Principal": {
+                            "AWS": f"arn:{Aws.PARTITION}:iam::{service_account.value_as_string}:root"
+                        },
                         "Action": "sts:AssumeRole",
                         "Condition": {
                             "StringEquals": {"sts:ExternalId": external_id.value_as_string},

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from infra.components.storage import Storage
 
+DEFAULT_TIMEOUT = Duration.seconds(30)
 RUNTIME = lambda_.Runtime.PYTHON_3_13  # the asset's wheels are built for cp313 (Makefile: lambda-asset)
 
 
@@ -38,7 +39,7 @@ class FunctionFactory:
         statements: Sequence[iam.PolicyStatement | None],
         env: Mapping[str, str] | None = None,
         memory_mb: int = 512,
-        timeout: Duration = Duration.seconds(30),
+        timeout: Duration = DEFAULT_TIMEOUT,
         dead_letter_queue: sqs.IQueue | None = None,
     ) -> lambda_.Function:
         """`dead_letter_queue`: for functions invoked asynchronously (EventBridge, Scheduler), where
@@ -84,4 +85,3 @@ class FunctionFactory:
             dead_letter_queue=dead_letter_queue,
         )
         return function
-

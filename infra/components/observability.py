@@ -37,14 +37,16 @@ class Observability(Construct):
         dead_letter_queues: Mapping[str, sqs.Queue],
     ) -> None:
         super().__init__(scope, construct_id)
-        self.topic = sns.Topic(self, "Alarms", display_name=f"{config.resource_prefix} alarms", master_key=storage.key)
+        self.topic = sns.Topic(
+            self, "Alarms", display_name=f"{config.resource_prefix} alarms", master_key=storage.key
+        )
         self.topic.add_to_resource_policy(_tls_only(self.topic))
         if config.alarmEmail:
             self.topic.add_subscription(subscriptions.EmailSubscription(config.alarmEmail))
         alarm_action = actions.SnsAction(self.topic)
         self.alarms: list[cloudwatch.Alarm] = []
 
-        def alarm(name: str, metric: cloudwatch.IMetric, description: str) -> None:
+        def alarm(name: str, metric: cloudwatch.Metric, description: str) -> None:
             created = metric.create_alarm(
                 self,
                 name,
@@ -102,7 +104,11 @@ class Observability(Construct):
         )
         namespace = config.metricsNamespace
         sessions = cloudwatch.Metric(
-            namespace=namespace, metric_name="SessionsScored", statistic="Sum", period=_MINUTE, label="sessions scored"
+            namespace=namespace,
+            metric_name="SessionsScored",
+            statistic="Sum",
+            period=_MINUTE,
+            label="sessions scored",
         )
         judge_throttles = [
             cloudwatch.Metric(
@@ -117,7 +123,9 @@ class Observability(Construct):
         ]
         dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=config.resource_prefix)
         dashboard.add_widgets(
-            cloudwatch.GraphWidget(title="Jobs (executions)", left=[started, *ended], right=[running], width=12),
+            cloudwatch.GraphWidget(
+                title="Jobs (executions)", left=[started, *ended], right=[running], width=12
+            ),
             cloudwatch.GraphWidget(title="Sessions scored per minute", left=[sessions], width=12),
         )
         dashboard.add_widgets(
@@ -133,7 +141,9 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="Lambda errors and throttles",
                 left=[f.metric_errors(period=_PERIOD, label=f"{n} errors") for n, f in functions.items()],
-                right=[f.metric_throttles(period=_PERIOD, label=f"{n} throttles") for n, f in functions.items()],
+                right=[
+                    f.metric_throttles(period=_PERIOD, label=f"{n} throttles") for n, f in functions.items()
+                ],
                 width=24,
             )
         )
@@ -149,6 +159,3 @@ def _tls_only(topic: sns.Topic) -> iam.PolicyStatement:
         resources=[topic.topic_arn],
         conditions={"Bool": {"aws:SecureTransport": "false"}},
     )
-
-
-

@@ -18,7 +18,9 @@ from infra.config import BatchEvalConfig
 JOB_ARN_CONTEXT_KEY = "kms:EncryptionContext:batcheval:batchEvaluationArn"  # jobs/payloads.py
 
 
-def _statement(actions: list[str], resources: list[str], **conditions: dict[str, object]) -> iam.PolicyStatement:
+def _statement(
+    actions: list[str], resources: list[str], **conditions: dict[str, object]
+) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=sorted(actions), resources=resources, conditions=conditions or None)
 
 
@@ -76,10 +78,14 @@ class Permissions:
                 resource_name="*",
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
-            statements.append(self._key_statement(data_actions, {"StringLike": {JOB_ARN_CONTEXT_KEY: job_arns}}))
+            statements.append(
+                self._key_statement(data_actions, {"StringLike": {JOB_ARN_CONTEXT_KEY: job_arns}})
+            )
         return statements
 
-    def _key_statement(self, actions: list[str], conditions: dict[str, dict[str, object]]) -> iam.PolicyStatement:
+    def _key_statement(
+        self, actions: list[str], conditions: dict[str, dict[str, object]]
+    ) -> iam.PolicyStatement:
         accounts = self.caller_accounts()
         if accounts is None:
             org = self.config.allowedOrganizationId
@@ -143,8 +149,14 @@ class Permissions:
             # a narrower resource than the account's log groups.
             _statement(
                 ["logs:GetQueryResults", "logs:StopQuery", "logs:DescribeLogGroups"],
-                [self.stack.format_arn(service="logs", resource="log-group", resource_name="*",
-                                       arn_format=ArnFormat.COLON_RESOURCE_NAME)],
+                [
+                    self.stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
             ),
         ]
 
@@ -170,7 +182,11 @@ class Permissions:
             if model_id.startswith("arn:"):
                 resources.add(model_id)
             elif geography in _PROFILE_PREFIXES:
-                resources.add(self.stack.format_arn(service="bedrock", resource="inference-profile", resource_name=model_id))
+                resources.add(
+                    self.stack.format_arn(
+                        service="bedrock", resource="inference-profile", resource_name=model_id
+                    )
+                )
                 # A cross-Region profile routes to the model in any of its Regions.
                 resources.add(f"arn:{Aws.PARTITION}:bedrock:*::foundation-model/{model}")
             else:
@@ -197,7 +213,9 @@ class Permissions:
         others = [account for account in accounts if account != Aws.ACCOUNT_ID]
         if not others:
             return None
-        return _statement(["sts:AssumeRole"], [f"arn:{Aws.PARTITION}:iam::{account}:role/{role}" for account in others])
+        return _statement(
+            ["sts:AssumeRole"], [f"arn:{Aws.PARTITION}:iam::{account}:role/{role}" for account in others]
+        )
 
 
 # Cross-Region inference profile ids start with a geography: `us.anthropic...`, `global.anthropic...`.

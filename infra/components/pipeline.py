@@ -107,9 +107,13 @@ class Pipeline(Construct):
             # Inline (not an S3 asset): the template shows the definition and its substitutions.
             definition_body=sfn.DefinitionBody.from_string(definition),
             definition_substitutions=substitutions,
-            logs=sfn.LogOptions(destination=self.execution_logs, level=sfn.LogLevel.ALL, include_execution_data=True),
+            logs=sfn.LogOptions(
+                destination=self.execution_logs, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
             tracing_enabled=True,
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(storage.key, Duration.minutes(5)),
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
+                storage.key, Duration.minutes(5)
+            ),
         )
         for statement in machine_statements(permissions, self.functions.values()):
             self.state_machine.add_to_role_policy(statement)
@@ -121,7 +125,10 @@ class Pipeline(Construct):
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={"stateMachineArn": [self.state_machine.state_machine_arn], "status": UNHANDLED_ENDINGS},
+                detail={
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                    "status": UNHANDLED_ENDINGS,
+                },
             ),
             targets=[
                 targets.LambdaFunction(
@@ -137,7 +144,10 @@ class Pipeline(Construct):
 def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | None]]:
     """Each step's IAM statements: job records, job objects, keys, and (for the steps that touch
     the caller's data) traces, results, metrics and the caller role of other accounts."""
-    keys = [p.stack_key("kms:Decrypt", "kms:GenerateDataKey"), *p.caller_keys("kms:Decrypt", "kms:GenerateDataKey")]
+    keys = [
+        p.stack_key("kms:Decrypt", "kms:GenerateDataKey"),
+        *p.caller_keys("kms:Decrypt", "kms:GenerateDataKey"),
+    ]
     caller_data = [*p.read_traces(), p.write_results(), p.put_metrics(), p.assume_caller_roles()]
     items = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
     return {
@@ -178,10 +188,14 @@ def machine_statements(p: Permissions, steps: Iterable[lambda_.Function]) -> lis
     """What the definition's states call: the step functions, its own Distributed Map child
     executions, and the S3 objects the Map reads (ItemReader) and writes (ResultWriter)."""
     return [
-        iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[step.function_arn for step in steps]),
+        iam.PolicyStatement(
+            actions=["lambda:InvokeFunction"], resources=[step.function_arn for step in steps]
+        ),
         p.start_executions(),
         p.executions("states:DescribeExecution", "states:StopExecution"),
-        p.job_objects("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"),
+        p.job_objects(
+            "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"
+        ),
         p.list_job_objects(),
         p.stack_key("kms:Decrypt", "kms:GenerateDataKey"),
     ]

@@ -52,9 +52,12 @@ class Schedules(Construct):
             self,
             "ScheduledStart",
             handler=HANDLER,
-            description="batcheval scheduled start: one job per schedule run, skipped while the last is active",
+            description="batcheval scheduled start: one job per run, skipped while the last is active",
             # Start's own permissions (it starts through JobService) plus the schedule record.
-            statements=[*start, permissions.jobs_table("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")],
+            statements=[
+                *start,
+                permissions.jobs_table("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"),
+            ],
             env={
                 "BATCHEVAL_MAX_ACTIVE_JOBS": str(config.quotas.maxActiveJobs),
                 "BATCHEVAL_MAX_STORED_JOBS": str(config.quotas.maxStoredJobs),
@@ -70,14 +73,18 @@ class Schedules(Construct):
             assumed_by=iam.ServicePrincipal(
                 "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
             ),
-            description="EventBridge Scheduler: invoke the scheduled-start function, dead-letter undelivered runs",
+            description="EventBridge Scheduler: invoke scheduled-start, dead-letter undelivered runs",
         )
         self.role.add_to_policy(
             iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])
         )
-        self.role.add_to_policy(iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn]))
         self.role.add_to_policy(
-            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[storage.key.key_arn])
+            iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[storage.key.key_arn]
+            )
         )
         self.group = scheduler.CfnScheduleGroup(self, "Group", name=config.resource_prefix)
         self.schedules = [self._schedule(config, storage, entry) for entry in config.schedules]
@@ -100,7 +107,7 @@ class Schedules(Construct):
             f"Schedule{entry.name}",
             name=f"{config.resource_prefix}-{entry.name}",
             group_name=self.group.ref,
-            description=f"batcheval: start job {entry.name}_<time> over the last {entry.window.lookbackMinutes} min",
+            description=f"batcheval: job {entry.name}_<time>, last {entry.window.lookbackMinutes} min",
             schedule_expression=entry.expression,
             schedule_expression_timezone=entry.timezone,
             flexible_time_window=flexible,
@@ -113,7 +120,9 @@ class Schedules(Construct):
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_event_age_in_seconds=3600, maximum_retry_attempts=5
                 ),
-                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.dead_letters.queue_arn),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(
+                    arn=self.dead_letters.queue_arn
+                ),
             ),
         )
         return schedule

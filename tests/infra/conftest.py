@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,8 @@ import pytest
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra.asl import DEFINITION_FILE  # noqa: E402
-from infra.config import CONTEXT_KEY  # noqa: E402
+from infra.asl import DEFINITION_FILE
+from infra.config import CONTEXT_KEY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STANDIN_DEFINITION = FIXTURES / "standin.asl.json"
@@ -42,14 +41,18 @@ FULL_CONFIG: dict[str, Any] = {
             "timezone": "Europe/Berlin",
             "flexibleWindowMinutes": 15,
             "window": {"lookbackMinutes": 1440, "settleMinutes": 10},
-            "job": json.loads((Path(__file__).parents[2] / "events" / "scheduled_start.json").read_text())["job"],
+            "job": json.loads((Path(__file__).parents[2] / "events" / "scheduled_start.json").read_text())[
+                "job"
+            ],
         },
         {
             "name": "hourly",
             "expression": "rate(1 hour)",
             "ownerAccountId": CALLER,
             "window": {"lookbackMinutes": 60, "settleMinutes": 5},
-            "job": json.loads((Path(__file__).parents[2] / "events" / "scheduled_start.json").read_text())["job"],
+            "job": json.loads((Path(__file__).parents[2] / "events" / "scheduled_start.json").read_text())[
+                "job"
+            ],
         },
     ],
 }
@@ -91,12 +94,12 @@ def synthesize(tmp: Path, config: dict[str, Any] | None) -> Synth:
 
 
 @pytest.fixture(scope="session")
-def full(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def full(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """Every feature configured: other accounts, an organization, schedules, alarm email."""
-    yield synthesize(tmp_path_factory.mktemp("full"), FULL_CONFIG)
+    return synthesize(tmp_path_factory.mktemp("full"), FULL_CONFIG)
 
 
 @pytest.fixture(scope="session")
-def default(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synth]:
+def default(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """cdk.json as committed: nothing configured beyond the deploying account."""
-    yield synthesize(tmp_path_factory.mktemp("default"), None)
+    return synthesize(tmp_path_factory.mktemp("default"), None)

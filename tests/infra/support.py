@@ -49,7 +49,9 @@ def all_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
             statements += as_list(resource["Properties"]["PolicyDocument"]["Statement"])
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
-                statements += [s for s in as_list(policy["PolicyDocument"]["Statement"]) if isinstance(s, dict)]
+                statements += [
+                    s for s in as_list(policy["PolicyDocument"]["Statement"]) if isinstance(s, dict)
+                ]
                 # Fn::If-wrapped statements (caller stack): look inside both branches.
                 for s in as_list(policy["PolicyDocument"]["Statement"]):
                     if isinstance(s, dict) and "Fn::If" in s:

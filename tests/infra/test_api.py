@@ -6,8 +6,8 @@ from typing import Any
 
 import botocore.session
 import pytest
-
 from infra.components.api import OPERATIONS
+
 from tests.infra.conftest import CALLER, ORG, Synth
 from tests.infra.support import actions_of, as_list, function_by_handler, function_role, role_statements
 
@@ -21,7 +21,9 @@ def resource_path(template: dict[str, Any], resource: Any) -> str:
 
 def methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     return {
-        (m["Properties"]["HttpMethod"], resource_path(template, m["Properties"]["ResourceId"])): m["Properties"]
+        (m["Properties"]["HttpMethod"], resource_path(template, m["Properties"]["ResourceId"])): m[
+            "Properties"
+        ]
         for m in template["Resources"].values()
         if m["Type"] == "AWS::ApiGateway::Method"
     }
@@ -98,7 +100,8 @@ def test_stage_has_access_logs_tracing_and_throttling(full: Synth):
 
 def test_gateway_refusals_use_the_service_error_shape(full: Synth):
     responses = {
-        r["Properties"]["ResponseType"]: r["Properties"] for r in full.resources("AWS::ApiGateway::GatewayResponse").values()
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in full.resources("AWS::ApiGateway::GatewayResponse").values()
     }
     assert responses["BAD_REQUEST_BODY"]["ResponseParameters"] == {
         "gatewayresponse.header.x-amzn-ErrorType": "'ValidationException'"
@@ -110,7 +113,11 @@ def test_gateway_refusals_use_the_service_error_shape(full: Synth):
 
 def operation_actions(synth: Synth) -> dict[str, set[str]]:
     return {
-        op.name: actions_of(role_statements(synth.service, function_role(synth.service, function_by_handler(synth.service, op.handler))))
+        op.name: actions_of(
+            role_statements(
+                synth.service, function_role(synth.service, function_by_handler(synth.service, op.handler))
+            )
+        )
         for op in OPERATIONS
     }
 
@@ -123,7 +130,11 @@ def test_each_operation_has_its_own_role(full: Synth):
 @pytest.mark.parametrize("operation", ["GetBatchEvaluation", "ListBatchEvaluations"])
 def test_readers_cannot_start_stop_or_delete(full: Synth, operation: str):
     actions = operation_actions(full)[operation]
-    forbidden = {a for a in actions if a.startswith("states:") or "Delete" in a or a.endswith(("PutItem", "UpdateItem", "PutObject"))}
+    forbidden = {
+        a
+        for a in actions
+        if a.startswith("states:") or "Delete" in a or a.endswith(("PutItem", "UpdateItem", "PutObject"))
+    }
     assert forbidden == set()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from infra.asl import DefinitionError, fill, placeholders, substitutions_for
+
 from tests.infra.conftest import definition_file
 
 CONTRACT = {"DiscoverFunctionArn", "ScoreBatchFunctionArn", "AggregateFunctionArn", "FinalizeFunctionArn"}
@@ -28,7 +28,9 @@ def test_unknown_placeholder_fails_naming_it():
 
 def test_only_used_names_are_substituted():
     text = json.dumps({"Resource": "${DiscoverFunctionArn}"})
-    assert substitutions_for(text, {"DiscoverFunctionArn": "a", "PayloadBucketName": "b"}) == {"DiscoverFunctionArn": "a"}
+    assert substitutions_for(text, {"DiscoverFunctionArn": "a", "PayloadBucketName": "b"}) == {
+        "DiscoverFunctionArn": "a"
+    }
 
 
 def test_invalid_json_is_refused():

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from infra.app import caller_template
+
 from tests.infra.conftest import Synth
 from tests.infra.support import actions_of, as_list
 
@@ -29,9 +30,12 @@ def test_grants_only_traces_results_metrics_and_the_callers_key(full: Synth):
     (policy,) = role(full)["Policies"]
     statements = []
     for statement in policy["PolicyDocument"]["Statement"]:
-        statements += [b for b in statement["Fn::If"][1:] if "Effect" in b] if "Fn::If" in statement else [statement]
+        statements += (
+            [b for b in statement["Fn::If"][1:] if "Effect" in b] if "Fn::If" in statement else [statement]
+        )
     assert actions_of(statements) == {
-        "logs:StartQuery", "logs:GetQueryResults", "logs:StopQuery", "logs:FilterLogEvents", "logs:GetLogEvents",
+        "logs:StartQuery", "logs:GetQueryResults", "logs:StopQuery", "logs:FilterLogEvents",
+        "logs:GetLogEvents",
         "logs:DescribeLogGroups", "logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents",
         "logs:DescribeLogStreams", "cloudwatch:PutMetricData", "kms:Decrypt", "kms:GenerateDataKey",
         "kms:Encrypt", "kms:DescribeKey",
@@ -39,7 +43,10 @@ def test_grants_only_traces_results_metrics_and_the_callers_key(full: Synth):
     key_use = next(s for s in statements if s.get("Sid") == "CallerKey")
     assert "kms:EncryptionContext:batcheval:batchEvaluationArn" in key_use["Condition"]["StringLike"]
     reads = next(s for s in statements if s.get("Sid") == "ReadTraces")
-    assert all("SpansLogGroupPattern" in json.dumps(r) or "AgentLogGroupPattern" in json.dumps(r) for r in as_list(reads["Resource"]))
+    assert all(
+        "SpansLogGroupPattern" in json.dumps(r) or "AgentLogGroupPattern" in json.dumps(r)
+        for r in as_list(reads["Resource"])
+    )
 
 
 def test_committed_plain_template_is_current():

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from infra.config import ConfigError, load_config, parse_config
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from infra.asl import placeholders
 from infra.components.pipeline import STEPS
+
 from tests.infra.conftest import Synth, definition_file
 from tests.infra.support import actions_of, function_by_handler, function_role, role_statements
 
@@ -33,16 +34,24 @@ def test_definition_is_the_file_with_every_placeholder_substituted(full: Synth):
     assert json.loads(text) == json.loads(definition_file().read_text())
     assert placeholders(text) == set(properties["DefinitionSubstitutions"])
     # and nothing else looks like a placeholder
-    assert re.findall(r"\$\{[^}]*\}", text) == [f"${{{n}}}" for n in re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)]
+    assert re.findall(r"\$\{[^}]*\}", text) == [
+        f"${{{n}}}" for n in re.findall(r"\$\{([A-Za-z0-9_]+)\}", text)
+    ]
 
 
 def test_substitutions_point_at_the_step_functions_and_bucket(full: Synth):
     substitutions = machine(full)["DefinitionSubstitutions"]
     for step, handler in STEPS.items():
         if f"{step}FunctionArn" in substitutions:
-            assert substitutions[f"{step}FunctionArn"] == {"Fn::GetAtt": [function_by_handler(full.service, handler), "Arn"]}
+            assert substitutions[f"{step}FunctionArn"] == {
+                "Fn::GetAtt": [function_by_handler(full.service, handler), "Arn"]
+            }
     if "PayloadBucketName" in substitutions:
-        (bucket_id,) = [k for k in full.resources("AWS::S3::Bucket") if k.startswith("StoragePayloads") and "Access" not in k]
+        (bucket_id,) = [
+            k
+            for k in full.resources("AWS::S3::Bucket")
+            if k.startswith("StoragePayloads") and "Access" not in k
+        ]
         assert substitutions["PayloadBucketName"] == {"Ref": bucket_id}
 
 
@@ -50,8 +59,9 @@ def find_states(states: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for name, state in states.items():
         found[name] = state
-        for nested in (state.get("ItemProcessor") or state.get("Iterator") or {}).get("States", {}), *(
-            branch["States"] for branch in state.get("Branches", [])
+        for nested in (
+            (state.get("ItemProcessor") or state.get("Iterator") or {}).get("States", {}),
+            *(branch["States"] for branch in state.get("Branches", [])),
         ):
             found |= find_states(nested)
     return found
@@ -59,7 +69,12 @@ def find_states(states: dict[str, Any]) -> dict[str, Any]:
 
 def test_distributed_map_reads_jsonl_batches_and_writes_results(full: Synth):
     states = find_states(definition(full)["States"])
-    maps = [s for s in states.values() if s["Type"] == "Map" and s.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"]
+    maps = [
+        s
+        for s in states.values()
+        if s["Type"] == "Map"
+        and s.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+    ]
     assert maps, "no Distributed Map"
     for state in maps:
         assert state["ItemReader"]["ReaderConfig"]["InputType"] == "JSONL"
@@ -73,7 +88,9 @@ def test_execution_logging_tracing_and_encryption(full: Synth):
     assert properties["LoggingConfiguration"]["Level"] == "ALL"
     assert properties["TracingConfiguration"] == {"Enabled": True}
     assert properties["EncryptionConfiguration"]["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
-    log_group_id = properties["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    log_group_id = properties["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"][
+        "LogGroupArn"
+    ]["Fn::GetAtt"][0]
     assert "KmsKeyId" in full.service["Resources"][log_group_id]["Properties"]
 
 
@@ -121,22 +138,42 @@ def test_machine_role_invokes_only_the_steps_and_its_own_children(full: Synth):
 
 def test_caller_data_steps_may_assume_only_the_caller_role(full: Synth):
     for step in ("Discover", "ScoreBatch"):
-        statements = role_statements(full.service, function_role(full.service, function_by_handler(full.service, STEPS[step])))
+        statements = role_statements(
+            full.service, function_role(full.service, function_by_handler(full.service, STEPS[step]))
+        )
         assume = [s for s in statements if "sts:AssumeRole" in json.dumps(s["Action"])]
-        resources = {json.dumps(r) for s in assume for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
-        assert resources and all(":role/batcheval-caller-access" in r for r in resources)
-    aggregate = role_statements(full.service, function_role(full.service, function_by_handler(full.service, STEPS["Aggregate"])))
+        resources = {
+            json.dumps(r)
+            for s in assume
+            for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        }
+        assert resources
+        assert all(":role/batcheval-caller-access" in r for r in resources)
+    aggregate = role_statements(
+        full.service, function_role(full.service, function_by_handler(full.service, STEPS["Aggregate"]))
+    )
     assert "sts:AssumeRole" not in actions_of(aggregate)
 
 
 def test_pipeline_environment_names_the_caller_role_and_external_id(full: Synth):
-    env = full.service["Resources"][function_by_handler(full.service, STEPS["Discover"])]["Properties"]["Environment"]["Variables"]
+    env = full.service["Resources"][function_by_handler(full.service, STEPS["Discover"])]["Properties"][
+        "Environment"
+    ]["Variables"]
     assert env["BATCHEVAL_CALLER_ROLE_NAME"] == "batcheval-caller-access"
     assert env["BATCHEVAL_CALLER_EXTERNAL_ID"] == "batcheval-test-external-id"
-    for name in ("BATCHEVAL_JOBS_TABLE", "BATCHEVAL_PAYLOAD_BUCKET", "BATCHEVAL_KMS_KEY_ARN", "BATCHEVAL_STATE_MACHINE_ARN"):
+    for name in (
+        "BATCHEVAL_JOBS_TABLE",
+        "BATCHEVAL_PAYLOAD_BUCKET",
+        "BATCHEVAL_KMS_KEY_ARN",
+        "BATCHEVAL_STATE_MACHINE_ARN",
+    ):
         assert name in env
 
 
 def test_default_external_id_is_derived_from_the_service_account(default: Synth):
-    env = default.service["Resources"][function_by_handler(default.service, STEPS["Discover"])]["Properties"]["Environment"]["Variables"]
-    assert env["BATCHEVAL_CALLER_EXTERNAL_ID"] == {"Fn::Join": ["", ["batcheval-", {"Ref": "AWS::AccountId"}]]}
+    env = default.service["Resources"][function_by_handler(default.service, STEPS["Discover"])]["Properties"][
+        "Environment"
+    ]["Variables"]
+    assert env["BATCHEVAL_CALLER_EXTERNAL_ID"] == {
+        "Fn::Join": ["", ["batcheval-", {"Ref": "AWS::AccountId"}]]
+    }

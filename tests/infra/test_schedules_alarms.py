@@ -9,7 +9,9 @@ from tests.infra.support import function_by_handler
 
 
 def schedules(synth: Synth) -> dict[str, dict]:
-    return {s["Properties"]["Name"]: s["Properties"] for s in synth.resources("AWS::Scheduler::Schedule").values()}
+    return {
+        s["Properties"]["Name"]: s["Properties"] for s in synth.resources("AWS::Scheduler::Schedule").values()
+    }
 
 
 def test_each_configured_schedule_starts_jobs_with_retry_dlq_and_encryption(full: Synth):
@@ -21,7 +23,9 @@ def test_each_configured_schedule_starts_jobs_with_retry_dlq_and_encryption(full
     assert nightly["FlexibleTimeWindow"] == {"MaximumWindowInMinutes": 15, "Mode": "FLEXIBLE"}
     assert "KmsKeyArn" in nightly
     target = nightly["Target"]
-    assert target["Arn"] == {"Fn::GetAtt": [function_by_handler(full.service, "batcheval.api.handlers.scheduled_start"), "Arn"]}
+    assert target["Arn"] == {
+        "Fn::GetAtt": [function_by_handler(full.service, "batcheval.api.handlers.scheduled_start"), "Arn"]
+    }
     assert target["RetryPolicy"]["MaximumRetryAttempts"] > 0
     assert "Arn" in target["DeadLetterConfig"]
     assert found["batcheval-test-hourly"]["FlexibleTimeWindow"] == {"Mode": "OFF"}
@@ -58,7 +62,11 @@ def test_alarms_cover_failures_errors_throttles_5xx_and_dead_letters(full: Synth
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
     }
     functions = len(full.resources("AWS::Lambda::Function"))
-    lambda_alarms = [a for a in full.resources("AWS::CloudWatch::Alarm").values() if a["Properties"]["Namespace"] == "AWS/Lambda"]
+    lambda_alarms = [
+        a
+        for a in full.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"]["Namespace"] == "AWS/Lambda"
+    ]
     assert len(lambda_alarms) == 2 * functions
     (topic_id,) = full.resources("AWS::SNS::Topic")
     for alarm in full.resources("AWS::CloudWatch::Alarm").values():
@@ -70,5 +78,11 @@ def test_alarms_cover_failures_errors_throttles_5xx_and_dead_letters(full: Synth
 def test_dashboard_shows_jobs_sessions_and_judge_throttling(full: Synth):
     (dashboard,) = full.resources("AWS::CloudWatch::Dashboard").values()
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
-    for metric in ("ExecutionsStarted", "ExecutionsSucceeded", "ExecutionsFailed", "SessionsScored", "InvocationThrottles"):
+    for metric in (
+        "ExecutionsStarted",
+        "ExecutionsSucceeded",
+        "ExecutionsFailed",
+        "SessionsScored",
+        "InvocationThrottles",
+    ):
         assert metric in body

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 from aws_cdk import aws_iam as iam
-
 from infra.app import build_app
 from infra.config import parse_config
 from infra.nag import service_acknowledgments
+
 from tests.infra.conftest import FULL_CONFIG, Synth, definition_file
 
 REPO = Path(__file__).parents[2]
@@ -33,7 +33,9 @@ def test_nag_fails_the_synth_on_an_unacknowledged_wildcard(tmp_path: Path):
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
-    violations = [v for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions" for v in p["violations"]]
+    violations = [
+        v for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions" for v in p["violations"]
+    ]
     paths = {c["constructPath"] for v in violations for c in v["violatingConstructs"]}
     assert paths == {"BatchEval-prod/Careless/DefaultPolicy/Resource"}
 
@@ -53,7 +55,14 @@ def test_cfn_lint_is_clean(full: Synth):
     templates = sorted(str(p) for p in full.outdir.glob("*.template.json"))
     committed = str(REPO / "infra" / "templates" / "caller-access.template.json")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", *templates, committed],
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--ignore-checks",
+            "W3005",
+            "--",
+            *templates,
+            committed,
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -72,5 +81,3 @@ def test_checkov_is_clean_with_the_justified_skips(full: Synth):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "Failed checks: 0" in result.stdout
-
-

@@ -71,7 +71,9 @@ def test_every_bucket_is_tls_only(full: Synth):
     tls_only = set()
     for policy in policies:
         for statement in as_list(policy["Properties"]["PolicyDocument"]["Statement"]):
-            if statement["Effect"] == "Deny" and statement.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}:
+            if statement["Effect"] == "Deny" and statement.get("Condition") == {
+                "Bool": {"aws:SecureTransport": "false"}
+            }:
                 tls_only.add(policy["Properties"]["Bucket"]["Ref"])
     assert tls_only == buckets
 

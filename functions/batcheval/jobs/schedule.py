@@ -99,7 +99,10 @@ class ScheduledRun:
         request = copy.deepcopy(dict(self.template))
         start, end = self.time_range
         logs = request["dataSourceConfig"]["cloudWatchLogs"]
-        logs.setdefault("filterConfig", {})["timeRange"] = {"startTime": _wire_time(start), "endTime": _wire_time(end)}
+        logs.setdefault("filterConfig", {})["timeRange"] = {
+            "startTime": _wire_time(start),
+            "endTime": _wire_time(end),
+        }
         request["batchEvaluationName"] = self.job_name
         request["clientToken"] = self.client_token
         return request

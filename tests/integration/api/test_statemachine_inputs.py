@@ -21,7 +21,9 @@ def test_full_request_input_starts_a_job_through_job_service(stack: Stack):
     request = json.loads((EVENTS / "start_execution.json").read_text())
 
     # When JobService starts it for the service's account
-    result = dependencies.get_service().start(OWNER, StartBatchEvaluationRequest.model_validate(request).to_wire())
+    result = dependencies.get_service().start(
+        OWNER, StartBatchEvaluationRequest.model_validate(request).to_wire()
+    )
 
     # Then the job exists, PENDING, named as in the input
     assert result.created

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,10 @@ from batcheval.api.models import StartBatchEvaluationRequest
 from batcheval.errors import ValidationError
 from batcheval.jobs.schedule import ScheduledRun
 
-TEMPLATE = {
-    "dataSourceConfig": {"cloudWatchLogs": {"serviceNames": ["agent.DEFAULT"], "logGroupNames": ["/aws/spans"]}},
+TEMPLATE: dict[str, Any] = {
+    "dataSourceConfig": {
+        "cloudWatchLogs": {"serviceNames": ["agent.DEFAULT"], "logGroupNames": ["/aws/spans"]}
+    },
     "evaluators": [{"evaluatorId": "Builtin.Helpfulness"}],
 }
 
