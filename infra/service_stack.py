@@ -88,6 +88,7 @@ class ServiceStack(Stack):
             functions=all_functions,
             rest_api=self.api.rest_api,
             dead_letter_queues=dead_letters,
+            execution_logs=self.pipeline.execution_logs,
         )
         CfnOutput(self, "ApiEndpoint", value=self.api.rest_api.url, description="endpoint_url for the client")
         CfnOutput(self, "StateMachineArn", value=self.pipeline.state_machine.state_machine_arn)

@@ -205,7 +205,14 @@ def operation_statements(permissions: Permissions) -> dict[str, list[iam.PolicyS
             p.executions("states:StopExecution"),
         ],
         "DeleteBatchEvaluation": [
-            p.jobs_table("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+            # Query + BatchWriteItem: the run's per-session ledger items are purged with the job.
+            p.jobs_table(
+                "dynamodb:GetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:Query",
+                "dynamodb:BatchWriteItem",
+            ),
             p.list_job_objects(),
             p.job_objects("s3:DeleteObject"),
             p.executions("states:StopExecution"),

@@ -10,6 +10,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
@@ -35,6 +36,7 @@ class Observability(Construct):
         functions: Mapping[str, lambda_.Function],
         rest_api: apigw.RestApi,
         dead_letter_queues: Mapping[str, sqs.Queue],
+        execution_logs: logs.ILogGroup,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(
@@ -74,7 +76,7 @@ class Observability(Construct):
                 queue.metric_approximate_number_of_messages_visible(period=_PERIOD),
                 f"{name} holds undelivered events: inspect and redrive them.",
             )
-        self.dashboard = self._dashboard(config, state_machine, functions, rest_api)
+        self.dashboard = self._dashboard(config, state_machine, functions, rest_api, execution_logs)
 
     def _dashboard(
         self,
@@ -82,6 +84,7 @@ class Observability(Construct):
         machine: sfn.StateMachine,
         functions: Mapping[str, lambda_.Function],
         rest_api: apigw.RestApi,
+        execution_logs: logs.ILogGroup,
     ) -> cloudwatch.Dashboard:
         started = machine.metric_started(period=_PERIOD, label="started")
         ended = [
@@ -102,13 +105,19 @@ class Observability(Construct):
             label="net started (started - ended) per period",
             period=_PERIOD,
         )
-        namespace = config.metricsNamespace
-        sessions = cloudwatch.Metric(
-            namespace=namespace,
-            metric_name="SessionsScored",
-            statistic="Sum",
-            period=_MINUTE,
-            label="sessions scored",
+        # Every ScoreBatch result ({"scored", "failed", "remaining"}) is in the execution log (level
+        # ALL, child executions included): summed per minute, that is sessions scored per minute.
+        sessions = cloudwatch.LogQueryWidget(
+            title="Sessions scored / failed per minute",
+            log_group_names=[execution_logs.log_group_name],
+            query_lines=[
+                'filter type = "TaskSucceeded" and details.output like /scored/',
+                r'parse details.output /\\?"scored\\?":(?<scored>\d+)/',
+                r'parse details.output /\\?"failed\\?":(?<failed>\d+)/',
+                "stats sum(scored) as sessionsScored, sum(failed) as sessionsFailed by bin(1m)",
+            ],
+            view=cloudwatch.LogQueryVisualizationType.LINE,
+            width=12,
         )
         judge_throttles = [
             cloudwatch.Metric(
@@ -126,7 +135,7 @@ class Observability(Construct):
             cloudwatch.GraphWidget(
                 title="Jobs (executions)", left=[started, *ended], right=[running], width=12
             ),
-            cloudwatch.GraphWidget(title="Sessions scored per minute", left=[sessions], width=12),
+            sessions,
         )
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Judge throttling (Bedrock)", left=judge_throttles, width=12),

@@ -40,6 +40,10 @@ class Permissions:
         resources = [table, f"{table}/index/*"] if "dynamodb:Query" in actions else [table]
         return _statement(list(actions), resources)
 
+    def evaluators_table(self) -> iam.PolicyStatement:
+        """Reading custom evaluator definitions (each owner's are keyed by its account)."""
+        return _statement(["dynamodb:GetItem", "dynamodb:Query"], [self.storage.evaluators_table.table_arn])
+
     def judge_table(self) -> iam.PolicyStatement:
         return _statement(
             ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
@@ -164,14 +168,6 @@ class Permissions:
         return _statement(
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
             self._log_groups(self.config.outputLogGroupNames),
-        )
-
-    def put_metrics(self) -> iam.PolicyStatement:
-        # PutMetricData has no resource-level permissions; the namespace condition is the scope.
-        return _statement(
-            ["cloudwatch:PutMetricData"],
-            ["*"],
-            StringEquals={"cloudwatch:namespace": self.config.metricsNamespace},
         )
 
     def invoke_judges(self) -> iam.PolicyStatement:

@@ -8,8 +8,10 @@ sends failed, timed-out and aborted executions to the finalize step through Even
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
@@ -20,7 +22,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.asl import substitutions_for
+from infra.asl import DefinitionError, substitutions_for
 from infra.components.functions import FunctionFactory
 from infra.components.permissions import Permissions
 from infra.components.storage import Storage
@@ -50,8 +52,16 @@ class Pipeline(Construct):
         external_id: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        definition = definition_file.read_text()
+        batching = map_settings(definition)
+        # Names and meanings: batcheval.pipeline.settings.PipelineSettings (ENVIRONMENT).
         env = {
             "BATCHEVAL_STATE_MACHINE_ARN": permissions.state_machine_arn,
+            # Set: jobs of other accounts run on the caller role assumed in the owner's account.
+            "BATCHEVAL_SERVICE_ACCOUNT_ID": Aws.ACCOUNT_ID,
+            "BATCHEVAL_EVALUATORS_TABLE": storage.evaluators_table.table_name,
+            "BATCHEVAL_MAX_ITEMS_PER_BATCH": str(batching["MaxItemsPerBatch"]),
+            "BATCHEVAL_MAX_CONCURRENCY": str(batching["MaxConcurrency"]),
             "BATCHEVAL_CALLER_ROLE_NAME": config.callerRoleName,
             "BATCHEVAL_CALLER_EXTERNAL_ID": external_id,
             "BATCHEVAL_PARTITION": Aws.PARTITION,
@@ -93,7 +103,6 @@ class Pipeline(Construct):
         available = {f"{step}FunctionArn": function.function_arn for step, function in self.functions.items()}
         available["PayloadBucketName"] = storage.bucket.bucket_name
         available["StateMachineName"] = permissions.state_machine_name
-        definition = definition_file.read_text()
         substitutions = substitutions_for(definition, available)
 
         self.execution_logs = storage.log_group(
@@ -141,6 +150,29 @@ class Pipeline(Construct):
         )
 
 
+def map_settings(definition: str) -> dict[str, int]:
+    """The Distributed Map's literal MaxItemsPerBatch and MaxConcurrency, which the step functions
+    must know too (PipelineSettings); read from the definition so the two cannot drift."""
+    found: list[dict[str, int]] = []
+
+    def visit(states: dict[str, Any]) -> None:
+        for state in states.values():
+            processor = state.get("ItemProcessor") or {}
+            if processor.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+                found.append(
+                    {
+                        "MaxItemsPerBatch": int(state["ItemBatcher"]["MaxItemsPerBatch"]),
+                        "MaxConcurrency": int(state["MaxConcurrency"]),
+                    }
+                )
+            visit(processor.get("States", {}))
+
+    visit(json.loads(definition)["States"])
+    if len(found) != 1:
+        raise DefinitionError(f"expected one Distributed Map with literal batching, found {len(found)}")
+    return found[0]
+
+
 def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | None]]:
     """Each step's IAM statements: job records, job objects, keys, and (for the steps that touch
     the caller's data) traces, results, metrics and the caller role of other accounts."""
@@ -148,12 +180,13 @@ def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | N
         p.stack_key("kms:Decrypt", "kms:GenerateDataKey"),
         *p.caller_keys("kms:Decrypt", "kms:GenerateDataKey"),
     ]
-    caller_data = [*p.read_traces(), p.write_results(), p.put_metrics(), p.assume_caller_roles()]
+    # Metrics leave as EMF in the result log records, so no step calls PutMetricData.
+    caller_data = [*p.read_traces(), p.write_results(), p.assume_caller_roles()]
     items = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
     return {
         # A console "Start execution" with a full request creates the job here (JobService.start).
         "Discover": [
-            p.jobs_table(*items, "dynamodb:DeleteItem"),
+            p.jobs_table(*items, "dynamodb:DeleteItem", "dynamodb:Query"),
             p.job_objects("s3:GetObject", "s3:PutObject", "s3:DeleteObject"),
             p.list_job_objects(),
             p.stack_key("kms:DescribeKey"),
@@ -162,8 +195,9 @@ def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | N
             *caller_data,
         ],
         "ScoreBatch": [
-            p.jobs_table(*items, "dynamodb:BatchWriteItem", "dynamodb:Query"),
+            p.jobs_table(*items, "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:Query"),
             p.judge_table(),
+            p.evaluators_table(),
             p.job_objects("s3:GetObject", "s3:PutObject"),
             *keys,
             *caller_data,
@@ -176,10 +210,12 @@ def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | N
             p.list_job_objects(),
             *keys,
         ],
+        # Finalize also re-starts jobs whose Start crashed before their run began.
         "Finalize": [
-            p.jobs_table(*items),
+            p.jobs_table(*items, "dynamodb:Query"),
             p.job_objects("s3:GetObject"),
             *keys,
+            p.start_executions(),
         ],
     }
 

@@ -83,6 +83,10 @@ class Storage(Construct):
         # Shared judge capacity (TPM bucket and in-flight leases) of batcheval.judges.*_dynamodb:
         # transient rate-limiter state only.
         self.judge_table = self._table("JudgeCapacity", removal_policy=RemovalPolicy.DESTROY)
+        # Custom evaluator definitions per account (batcheval.evaluators.store.DynamoEvaluatorStore).
+        self.evaluators_table = self._table(
+            "Evaluators", partition_key="owner", sort_key="evaluatorId", removal_policy=RemovalPolicy.RETAIN
+        )
         # Server access logs of the payload bucket (S3 delivers them only to an SSE-S3 bucket).
         self.access_log_bucket = s3.Bucket(
             self,
@@ -133,6 +137,7 @@ class Storage(Construct):
         construct_id: str,
         *,
         removal_policy: RemovalPolicy,
+        partition_key: str = "pk",
         sort_key: str | None = None,
         time_to_live_attribute: str | None = None,
     ) -> dynamodb.Table:
@@ -140,7 +145,7 @@ class Storage(Construct):
         return dynamodb.Table(
             self,
             construct_id,
-            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            partition_key=dynamodb.Attribute(name=partition_key, type=dynamodb.AttributeType.STRING),
             sort_key=dynamodb.Attribute(name=sort_key, type=dynamodb.AttributeType.STRING)
             if sort_key
             else None,

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from infra.asl import placeholders
 from infra.components.pipeline import STEPS
 
@@ -177,3 +178,39 @@ def test_default_external_id_is_derived_from_the_service_account(default: Synth)
     assert env["BATCHEVAL_CALLER_EXTERNAL_ID"] == {
         "Fn::Join": ["", ["batcheval-", {"Ref": "AWS::AccountId"}]]
     }
+
+
+def step_environment(synth: Synth, step: str) -> dict[str, Any]:
+    function = synth.service["Resources"][function_by_handler(synth.service, STEPS[step])]
+    return dict(function["Properties"]["Environment"]["Variables"])
+
+
+def test_step_environment_is_what_the_pipeline_settings_model_reads(full: Synth):
+    # Given the engine's settings model (one model for every step; names in ENVIRONMENT)
+    settings = pytest.importorskip("batcheval.pipeline.settings")
+    known = set(settings.ENVIRONMENT.values()) | {"AWS_REGION"}
+    required = {
+        settings.ENVIRONMENT[name]
+        for name, field in settings.PipelineSettings.model_fields.items()
+        if field.is_required() and name in settings.ENVIRONMENT
+    }
+    for step in STEPS:
+        env = step_environment(full, step)
+        ours = {
+            name for name in env if name.startswith("BATCHEVAL_") and not name.startswith("BATCHEVAL_JUDGE_")
+        }
+        # Then every variable we set is one it reads, and every required one is set (AWS_REGION: Lambda's)
+        assert ours <= known, step
+        assert required - {"AWS_REGION"} <= set(env), step
+
+
+def test_batch_size_and_concurrency_match_the_definition(full: Synth):
+    text = machine(full)["DefinitionString"]
+    maps = [
+        s
+        for s in find_states(json.loads(text)["States"]).values()
+        if s.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+    ]
+    env = step_environment(full, "ScoreBatch")
+    assert env["BATCHEVAL_MAX_ITEMS_PER_BATCH"] == str(maps[0]["ItemBatcher"]["MaxItemsPerBatch"])
+    assert env["BATCHEVAL_MAX_CONCURRENCY"] == str(maps[0]["MaxConcurrency"])

@@ -82,7 +82,7 @@ def test_dashboard_shows_jobs_sessions_and_judge_throttling(full: Synth):
         "ExecutionsStarted",
         "ExecutionsSucceeded",
         "ExecutionsFailed",
-        "SessionsScored",
         "InvocationThrottles",
     ):
         assert metric in body
+    assert "sum(scored)" in body  # sessions scored per minute, from the execution log
