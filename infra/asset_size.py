@@ -25,7 +25,11 @@ def sizes(asset: Path) -> tuple[int, int]:
 
 def main(argv: list[str]) -> int:
     asset = Path(argv[0] if argv else "build/lambda")
-    unzipped, _zipped = sizes(asset)
+    unzipped, zipped = sizes(asset)
+    sys.stdout.write(
+        f"{asset}: {unzipped / 2**20:.1f} MiB unzipped, {zipped / 2**20:.1f} MiB zipped "
+        f"(Lambda's limit: 250 MiB unzipped)\n"
+    )
     return 0 if unzipped < LAMBDA_UNZIPPED_LIMIT else 1
 
 
