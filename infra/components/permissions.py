@@ -67,13 +67,13 @@ class Permissions:
     def caller_keys(self, *actions: str) -> list[iam.PolicyStatement]:
         """Callers' own keys (Start's `kmsKeyArn`), usable only for batch-evaluation data.
 
-        The key's account is any allowed caller's, so the resource is a key pattern per allowed
-        account (all accounts with an organization condition when an organization is configured).
+        A key belongs to an allowed caller: a key pattern per allowed account, plus any account of
+        the configured organization (an `aws:ResourceOrgID` condition).
         """
         statements = []
         data_actions = [action for action in actions if action != "kms:DescribeKey"]
         if "kms:DescribeKey" in actions:
-            statements.append(self._key_statement(["kms:DescribeKey"], {}))
+            statements += self._key_statements(["kms:DescribeKey"], {})
         if data_actions:
             job_arns = self.stack.format_arn(
                 service="bedrock-agentcore",
@@ -82,30 +82,22 @@ class Permissions:
                 resource_name="*",
                 arn_format=ArnFormat.SLASH_RESOURCE_NAME,
             )
-            statements.append(
-                self._key_statement(data_actions, {"StringLike": {JOB_ARN_CONTEXT_KEY: job_arns}})
-            )
+            statements += self._key_statements(data_actions, {"StringLike": {JOB_ARN_CONTEXT_KEY: job_arns}})
         return statements
 
-    def _key_statement(
+    def _key_statements(
         self, actions: list[str], conditions: dict[str, dict[str, object]]
-    ) -> iam.PolicyStatement:
-        accounts = self.caller_accounts()
-        if accounts is None:
-            org = self.config.allowedOrganizationId
-            conditions = {**conditions, "StringEquals": {"aws:ResourceOrgID": org}}
-            accounts = ["*"]
-        resources = [
-            self.stack.format_arn(service="kms", account=account, resource="key", resource_name="*")
-            for account in accounts
-        ]
-        return _statement(actions, resources, **conditions)
+    ) -> list[iam.PolicyStatement]:
+        def keys(account: str) -> str:
+            return self.stack.format_arn(service="kms", account=account, resource="key", resource_name="*")
 
-    def caller_accounts(self) -> list[str] | None:
-        """The accounts whose resources the service may reach; None = any account of the organization."""
-        if self.config.allowedOrganizationId is not None:
-            return None
-        return [Aws.ACCOUNT_ID, *self.config.allowedAccountIds]
+        accounts = [Aws.ACCOUNT_ID, *self.config.allowedAccountIds]
+        statements = [_statement(actions, [keys(account) for account in accounts], **conditions)]
+        org = self.config.allowedOrganizationId
+        if org is not None:
+            in_org: dict[str, dict[str, object]] = {**conditions, "StringEquals": {"aws:ResourceOrgID": org}}
+            statements.append(_statement(actions, [keys("*")], **in_org))
+        return statements
 
     # ---- state machine -----------------------------------------------------------------------
     @property
@@ -193,25 +185,27 @@ class Permissions:
         arns = self.config.evaluatorFunctionArns
         return _statement(["lambda:InvokeFunction"], list(arns)) if arns else None
 
-    def assume_caller_roles(self) -> iam.PolicyStatement | None:
+    def assume_caller_roles(self) -> list[iam.PolicyStatement]:
         """The role each other caller account deploys (caller stack), never any other role.
 
-        None when only this account may call: same-account jobs use the service's own clients.
+        Empty when only this account may call: same-account jobs use the service's own clients.
         """
         role = self.config.callerRoleName
-        accounts = self.caller_accounts()
-        if accounts is None:
-            return _statement(
-                ["sts:AssumeRole"],
-                [f"arn:{Aws.PARTITION}:iam::*:role/{role}"],
-                StringEquals={"aws:ResourceOrgID": self.config.allowedOrganizationId},
+        statements = []
+        if self.config.allowedAccountIds:
+            roles = [
+                f"arn:{Aws.PARTITION}:iam::{account}:role/{role}" for account in self.config.allowedAccountIds
+            ]
+            statements.append(_statement(["sts:AssumeRole"], roles))
+        if self.config.allowedOrganizationId is not None:
+            statements.append(
+                _statement(
+                    ["sts:AssumeRole"],
+                    [f"arn:{Aws.PARTITION}:iam::*:role/{role}"],
+                    StringEquals={"aws:ResourceOrgID": self.config.allowedOrganizationId},
+                )
             )
-        others = [account for account in accounts if account != Aws.ACCOUNT_ID]
-        if not others:
-            return None
-        return _statement(
-            ["sts:AssumeRole"], [f"arn:{Aws.PARTITION}:iam::{account}:role/{role}" for account in others]
-        )
+        return statements
 
 
 # Cross-Region inference profile ids start with a geography: `us.anthropic...`, `global.anthropic...`.

@@ -181,7 +181,7 @@ def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | N
         *p.caller_keys("kms:Decrypt", "kms:GenerateDataKey"),
     ]
     # Metrics leave as EMF in the result log records, so no step calls PutMetricData.
-    caller_data = [*p.read_traces(), p.write_results(), p.assume_caller_roles()]
+    caller_data = [*p.read_traces(), p.write_results(), *p.assume_caller_roles()]
     items = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
     return {
         # A console "Start execution" with a full request creates the job here (JobService.start).

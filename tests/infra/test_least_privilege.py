@@ -7,7 +7,7 @@ import json
 import pytest
 from infra.nag import RESOURCE_STAR_ACTIONS
 
-from tests.infra.conftest import Synth
+from tests.infra.conftest import CALLER, ORG, Synth
 from tests.infra.support import all_statements, as_list
 
 
@@ -42,3 +42,20 @@ def test_caller_keys_are_usable_only_for_batch_evaluation_data(full: Synth):
         resources = json.dumps(statement["Resource"])
         if actions and "key/*" in resources:
             assert "kms:EncryptionContext:batcheval:batchEvaluationArn" in json.dumps(statement["Condition"])
+
+
+def test_explicit_accounts_and_the_organization_are_both_reachable(full: Synth):
+    # Given accounts AND an organization configured
+    assume = [s for s in all_statements(full.service) if "sts:AssumeRole" in as_list(s["Action"])]
+    resources = {json.dumps(r) for s in assume for r in as_list(s["Resource"])}
+
+    # Then each named account's caller role is reachable, and any organization account's by condition
+    assert any(CALLER in r for r in resources)
+    in_org = [s for s in assume if "aws:ResourceOrgID" in json.dumps(s.get("Condition", {}))]
+    assert in_org
+    assert all(s["Condition"]["StringEquals"]["aws:ResourceOrgID"] == ORG for s in in_org)
+
+
+def test_single_account_default_assumes_no_role(default: Synth):
+    assume = [s for s in all_statements(default.service) if "sts:AssumeRole" in as_list(s["Action"])]
+    assert assume == []
