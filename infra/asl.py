@@ -1,0 +1,60 @@
+"""The state machine definition file and its `${Name}` placeholders.
+
+The file is valid JSON; placeholders appear only inside JSON strings. The CDK stack fills them
+through DefinitionSubstitutions, so the list of names comes from the file itself: a name the
+stack cannot fill fails the synth instead of deploying a machine with a literal `${...}`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFINITION_FILE = REPO_ROOT / "statemachine" / "batch_evaluation.asl.json"
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
+
+
+class DefinitionError(ValueError):
+    """The definition cannot be deployed as written (unknown placeholder, invalid JSON)."""
+
+
+def _strings(node: Any) -> Iterator[str]:
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, Mapping):
+        for key, value in node.items():
+            yield key
+            yield from _strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _strings(value)
+
+
+def placeholders(definition_text: str) -> set[str]:
+    """The `${Name}` placeholders used in the definition's strings."""
+    try:
+        document = json.loads(definition_text)
+    except json.JSONDecodeError as error:
+        raise DefinitionError(f"the state machine definition is not valid JSON: {error}") from error
+    return {name for text in _strings(document) for name in _PLACEHOLDER.findall(text)}
+
+
+def substitutions_for(definition_text: str, available: Mapping[str, str]) -> dict[str, str]:
+    """The DefinitionSubstitutions the definition needs, from the values the stack can provide."""
+    needed = placeholders(definition_text)
+    unknown = sorted(needed - set(available))
+    if unknown:
+        raise DefinitionError(
+            f"the state machine definition uses placeholders the stack does not fill: {', '.join(unknown)}"
+            f" (known: {', '.join(sorted(available))})"
+        )
+    return {name: available[name] for name in sorted(needed)}
+
+
+def fill(definition_text: str, values: Mapping[str, str]) -> str:
+    """The definition with each placeholder replaced (what Step Functions does with substitutions)."""
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], definition_text)
