@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 from moto import mock_aws
@@ -27,7 +28,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    with mock_aws(config=MOTO_CONFIG):  # type: ignore[arg-type]
+    with mock_aws(config=cast(Any, MOTO_CONFIG)):
         clients = AwsClients(region=REGION)
         clients.client("s3").create_bucket(Bucket=BUCKET)
         yield clients

@@ -117,20 +117,20 @@ def _patched_moto(
         env.stack.extend([results, parameters])
         self.resource_eval.eval_resource(env=env)
 
-    saved = (LambdaSimpleBackend.invoke, transformer_json.json, ResultWriter._eval_body, retrier_decl.time)
-    LambdaSimpleBackend.invoke = invoke
-    transformer_json.json = _JsonLines
-    ResultWriter._eval_body = write_results
-    retrier_decl.time = _VirtualSleep(retry_delays)
+    patches: list[tuple[Any, str, Any]] = [
+        (LambdaSimpleBackend, "invoke", invoke),
+        (transformer_json, "json", _JsonLines),
+        (ResultWriter, "_eval_body", write_results),
+        (retrier_decl, "time", _VirtualSleep(retry_delays)),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
     try:
         yield
     finally:
-        (
-            LambdaSimpleBackend.invoke,
-            transformer_json.json,
-            ResultWriter._eval_body,
-            retrier_decl.time,
-        ) = saved
+        for owner, name, value in saved:
+            setattr(owner, name, value)
 
 
 class MotoStepFunctions:

@@ -57,7 +57,11 @@ class Fakes:
     def aggregate(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "aggregate" in self.crash:
             raise RuntimeError("aggregation broke")
-        return {"owner": event["owner"], "batchEvaluationId": event["batchEvaluationId"], "status": "COMPLETED"}
+        return {
+            "owner": event["owner"],
+            "batchEvaluationId": event["batchEvaluationId"],
+            "status": "COMPLETED",
+        }
 
     def finalize(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"owner": event["owner"], "batchEvaluationId": event["batchEvaluationId"], "status": "FAILED"}
@@ -85,7 +89,9 @@ def machine(aws: AwsClients, fakes: Fakes) -> Iterator[MotoStepFunctions]:
 JOB_INPUT = {"owner": OWNER, "batchEvaluationId": JOB}
 
 
-def test_a_job_runs_discover_every_batch_once_then_aggregate(machine: MotoStepFunctions, fakes: Fakes) -> None:
+def test_a_job_runs_discover_every_batch_once_then_aggregate(
+    machine: MotoStepFunctions, fakes: Fakes
+) -> None:
     # When the machine runs on the API's input
     execution = machine.run(JOB_INPUT, name="job-run-1")
     # Then it succeeds, each session is scored exactly once, and the steps ran in order
