@@ -64,6 +64,11 @@ class Pipeline:
     sample: SampleSet
     judge: ScriptedJudge
     window: tuple[int, int]
+    replies: dict[str, Any]
+
+    def judge_answers(self, step: Any) -> None:
+        """What the judge replies from now on (an output mapping, or a JudgeError to raise)."""
+        self.replies["step"] = step
 
     def request(self, name: str = "nightly", **extra: Any) -> dict[str, Any]:
         start_s, end_s = self.window
@@ -135,6 +140,10 @@ class Pipeline:
     def get(self, job: Job) -> Job:
         return self.service.get(job.owner, job.job_id).job
 
+    def progress(self, job: Job) -> dict[str, Any]:
+        """evaluationResults as Get shows it (live counters while running)."""
+        return self.get(job).wire_results() or {}
+
     def export_lines(self, job: Job) -> list[dict[str, Any]]:
         s3 = self.clients.client("s3")
         prefix = f"jobs/{job.owner}/{job.job_id}/results/"
@@ -185,7 +194,8 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, boto_session: boto3.Session) -> It
             evaluator_workers=1,
             deadline_safety_ms=1_000,
         )
-        judge = ScriptedJudge(default=HELPFUL)
+        replies: dict[str, Any] = {"step": HELPFUL}
+        judge = ScriptedJudge(responder=lambda request: replies["step"])
         runtime = build_runtime(settings, clients=clients, judge=judge)
         pipeline_runtime.use(runtime)
         try:
@@ -196,6 +206,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, boto_session: boto3.Session) -> It
                 sample=sample,
                 judge=judge,
                 window=((now_ns - 4 * HOUR_NS) // 10**9, (now_ns - 60 * 10**9) // 10**9),
+                replies=replies,
             )
         finally:
             pipeline_runtime.reset()

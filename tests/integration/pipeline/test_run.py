@@ -19,9 +19,8 @@ def test_a_started_job_runs_to_completion_with_results_everywhere(pipeline: Pipe
     discovered = pipeline.discover(job)
     assert discovered["proceed"] is True
     assert discovered["totalSessions"] == 10
-    running = pipeline.get(job)
-    assert running.status == "IN_PROGRESS"
-    assert running.wire_results() == {
+    assert pipeline.get(job).status == "IN_PROGRESS"
+    assert pipeline.progress(job) == {
         "numberOfSessionsCompleted": 0,
         "numberOfSessionsInProgress": 10,
         "numberOfSessionsFailed": 0,
@@ -34,7 +33,7 @@ def test_a_started_job_runs_to_completion_with_results_everywhere(pipeline: Pipe
     out = pipeline.score(job, items[:4])
     assert out["scored"] + out["failed"] == 4
     assert out["remaining"] == []
-    assert pipeline.get(job).wire_results()["numberOfSessionsInProgress"] == 6
+    assert pipeline.progress(job)["numberOfSessionsInProgress"] == 6
 
     # When the rest is scored and aggregated
     pipeline.score(job, items[4:])
