@@ -67,7 +67,8 @@ class Pipeline:
     replies: dict[str, Any]
 
     def judge_answers(self, step: Any) -> None:
-        """What the judge replies from now on (an output mapping, or a JudgeError to raise)."""
+        """What the judge replies from now on: an output mapping, a JudgeError to raise, or a function
+        of the request returning either."""
         self.replies["step"] = step
 
     def request(self, name: str = "nightly", **extra: Any) -> dict[str, Any]:
@@ -161,6 +162,10 @@ class Pipeline:
         return [orjson.loads(event["message"]) for event in events]
 
 
+def _reply(step: Any, request: Any) -> Any:
+    return step(request) if callable(step) else step
+
+
 @pytest.fixture(scope="session")
 def boto_session() -> boto3.Session:
     return boto3.Session(region_name=REGION)
@@ -195,7 +200,7 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, boto_session: boto3.Session) -> It
             deadline_safety_ms=1_000,
         )
         replies: dict[str, Any] = {"step": HELPFUL}
-        judge = ScriptedJudge(responder=lambda request: replies["step"])
+        judge = ScriptedJudge(responder=lambda request: _reply(replies["step"], request))
         runtime = build_runtime(settings, clients=clients, judge=judge)
         pipeline_runtime.use(runtime)
         try:
