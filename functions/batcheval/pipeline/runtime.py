@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from batcheval.aws import AwsClients
+from batcheval.aws import AwsClients, OwnerClients
 from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.store import DynamoEvaluatorStore
 from batcheval.jobs.identifiers import new_job_id
@@ -119,7 +119,7 @@ def build_runtime(
         store=JobStore(dynamodb, settings.jobs_table),
         ledger=RunLedger(dynamodb, settings.jobs_table),
         payloads=PayloadStore(clients.client("s3"), clients.client("kms"), settings.payload_bucket),
-        owners=owners or SameAccountClients(clients),
+        owners=owners or _owner_clients(settings, clients),
         source_for=source_for,
         factory_for=factory_for,
     )
@@ -140,6 +140,11 @@ def build_runtime(
         lifecycle=RunLifecycle(services, discovery),
         scorer=BatchScorer(services, scoring, region=settings.region),
     )
+
+
+def _owner_clients(settings: PipelineSettings, clients: AwsClients) -> ClientsForOwner:
+    access = settings.caller_access()
+    return OwnerClients(clients, access) if access is not None else SameAccountClients(clients)
 
 
 _lock = threading.Lock()

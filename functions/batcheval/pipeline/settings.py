@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from batcheval.aws import DEFAULT_CALLER_ROLE_NAME, CallerAccess
 from batcheval.errors import FieldIssue, ValidationError
 from batcheval.judges.settings import JudgeSettings
 
@@ -38,6 +39,9 @@ ENVIRONMENT: dict[str, str] = {
     "stranded_grace_seconds": "BATCHEVAL_STRANDED_GRACE_SECONDS",
     "max_active_jobs": "BATCHEVAL_MAX_ACTIVE_JOBS",
     "max_stored_jobs": "BATCHEVAL_MAX_STORED_JOBS",
+    "service_account_id": "BATCHEVAL_SERVICE_ACCOUNT_ID",
+    "caller_role_name": "BATCHEVAL_CALLER_ROLE_NAME",
+    "caller_external_id": "BATCHEVAL_CALLER_EXTERNAL_ID",
 }
 
 
@@ -70,7 +74,23 @@ class PipelineSettings(BaseModel):
     stranded_grace_seconds: float = Field(default=300.0, ge=0)
     max_active_jobs: int = Field(default=5, ge=0)
     max_stored_jobs: int = Field(default=2000, ge=0)
+    service_account_id: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """The stack's account: jobs of other owners run on a role assumed in their account. None: every
+    owner is served with the service's own credentials (a single-account deployment, the emulator)."""
+    caller_role_name: str = DEFAULT_CALLER_ROLE_NAME
+    caller_external_id: str | None = None
+    """None: `batcheval-<service account id>` (the CDK default of `callerExternalId`)."""
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
+
+    def caller_access(self) -> CallerAccess | None:
+        if self.service_account_id is None:
+            return None
+        return CallerAccess(
+            service_account=self.service_account_id,
+            role_name=self.caller_role_name,
+            external_id=self.caller_external_id,
+            partition=self.partition,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> PipelineSettings:

@@ -1,40 +1,43 @@
 """A batch's partial summary, stored per committed batch and merged by Aggregate.
 
-Interim form until `results.partials` lands: the batch's result records themselves, merged by
-concatenation and summarized with `results.aggregate.summarize` (exact, but Aggregate then holds every
-record of the job). The seam is this module: `BatchPartial` is what score-batch stores, `merge_partials`
-what Aggregate calls.
+Each batch folds the results it owns into a `results.partials.SummaryAccumulator` and stores its
+`to_json()` (a few KB) next to its results; Aggregate merges the partials in commit order and never
+reads a result row back. How the merged statistics stay exact (counts, means, built-in scales'
+percentiles and CI) or bounded (a relative-error sketch for continuous scores) is in
+`results.partials`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
 
 from batcheval.evaluators.registry import score_policy
-from batcheval.results.aggregate import summarize
+from batcheval.results.partials import SummaryAccumulator, merge_all
 from batcheval.results.records import EvaluationResult
 
 
-@dataclass
 class BatchPartial:
-    records: list[dict[str, Any]] = field(default_factory=list)
+    """One batch's accumulator; `add` takes the export's record lines (testScenarioId included)."""
 
-    def add(self, record: dict[str, Any]) -> None:
-        self.records.append(record)
+    def __init__(self) -> None:
+        self._acc = SummaryAccumulator(policy_for=score_policy)
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self._acc.add(EvaluationResult.from_record(record), test_scenario_id=record.get("testScenarioId"))
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps({"records": self.records})
-
-    @classmethod
-    def from_bytes(cls, body: bytes) -> BatchPartial:
-        return cls(list(orjson.loads(body)["records"]))
+        return orjson.dumps(self._acc.to_json())
 
 
-def merge_partials(partials: Iterable[BatchPartial]) -> list[dict[str, Any]]:
-    """evaluatorSummaries (with extended statistics) over every partial."""
-    results = [EvaluationResult.from_record(record) for partial in partials for record in partial.records]
-    return [summary.to_wire() for summary in summarize(results, policy_for=score_policy)]
+def merge_partials(bodies: Iterable[bytes]) -> dict[str, Any]:
+    """`evaluatorSummaries` (with extended statistics) and the job's `judgeUsage` over every partial."""
+    total = merge_all(orjson.loads(body) for body in bodies)
+    summaries = [summary.to_wire() for summary in total.summaries()]
+    out: dict[str, Any] = {"evaluatorSummaries": summaries}
+    usage = total.judge_usage()
+    if usage["totalTokens"]:
+        out["judgeUsage"] = usage
+    return out

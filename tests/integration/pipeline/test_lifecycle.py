@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
+from batcheval.errors import CallerRoleError
 from batcheval.jobs.identifiers import execution_name
 from batcheval.jobs.starter import StepFunctionsStarter
-from batcheval.pipeline.handlers import discover, finalize
+from batcheval.pipeline.handlers import aggregate, discover, finalize, score_batch
+from batcheval.runs.context import SameAccountClients
 from batcheval.runs.lifecycle import INTERNAL_FAILURE, TIMED_OUT
 from tests.integration.pipeline.conftest import (
     BUCKET,
@@ -334,3 +337,40 @@ def test_pending_job_with_its_run_is_never_started_twice_by_the_sweep(pipeline: 
     # Given a PENDING job whose run is recorded, When the sweep runs, Then it starts nothing
     assert service.resume_stranded(OWNER, grace_seconds=0) == []
     assert pipeline.get(job).run_id == job.run_id
+
+
+def test_an_owner_whose_caller_role_refuses_gets_failed_with_what_to_deploy(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a job of another account whose caller-access role is missing
+    message = "Deploy the role batcheval-caller-access in account 210987654321 trusting 123456789012."
+
+    def refuse(self: SameAccountClients, owner: str) -> Any:
+        raise CallerRoleError(message)
+
+    other = "210987654321"
+    job = pipeline.service.start(other, pipeline.request()).job
+    monkeypatch.setattr(SameAccountClients, "clients_for", refuse)
+
+    # When its run begins, Then it ends quietly and the job is FAILED saying which role to deploy
+    assert pipeline.discover(job)["proceed"] is False
+    assert pipeline.get(job).error_details == [message]
+
+
+def test_sample_events_run_on_an_empty_stack_and_end_quietly(pipeline: Pipeline):
+    # Given the console "Test" events of every step, for a job that does not exist here
+    events = Path(__file__).parents[3] / "events" / "pipeline"
+    load = lambda name: orjson.loads((events / name).read_bytes())  # noqa: E731
+    # When each handler gets its event, Then it answers in its contract shape without touching anything
+    assert discover.lambda_handler(load("discover.json"), FakeContext())["proceed"] is False
+    assert score_batch.lambda_handler(load("score_batch.json"), FakeContext()) == {
+        "scored": 0,
+        "failed": 0,
+        "remaining": [],
+    }
+    assert aggregate.lambda_handler(load("aggregate.json"), FakeContext())["status"] is None
+    assert finalize.lambda_handler(load("finalize.json"), FakeContext())["status"] is None
+    assert finalize.lambda_handler(load("finalize_status_change.json"), FakeContext())["status"] is None
+    # And the console request creates a job in the service's account and runs its discovery
+    console = discover.lambda_handler(load("discover_console_request.json"), FakeContext())
+    assert (console["owner"], console["proceed"], console["totalSessions"]) == (OWNER, True, 10)
