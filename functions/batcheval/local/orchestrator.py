@@ -213,7 +213,7 @@ class LocalOrchestrator:
             return 0  # never started (the execution was aborted first)
         items = batch
         attempts = 0
-        while items:
+        while items and not run.stop_requested.is_set():  # an aborted execution calls nothing more
             try:
                 result = self._step("score_batch", {"Items": items, "BatchInput": job})
             except Exception:
