@@ -412,9 +412,8 @@ def test_retry_failed_sessions_rescores_only_those_into_the_same_result_set(pipe
     identities = {(x["evaluatorId"], str(x["context"]), x.get("evaluationDimensionName")) for x in lines}
     assert len(identities) == len(lines)
     assert not any(line.get("errorCode") == "JudgeUnavailable" for line in lines)
-    helpfulness = next(
-        s for s in done.evaluation_results["evaluatorSummaries"] if s["evaluatorId"] == "Builtin.Helpfulness"
-    )  # type: ignore[index]
+    summaries = (done.evaluation_results or {})["evaluatorSummaries"]
+    helpfulness = next(s for s in summaries if s["evaluatorId"] == "Builtin.Helpfulness")
     assert helpfulness["totalFailed"] == 0
 
 
