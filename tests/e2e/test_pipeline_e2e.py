@@ -427,3 +427,34 @@ def test_local_orchestration_and_the_state_machine_give_identical_results(stack:
         )
 
     assert comparable(stack.export(on_local)) == comparable(stack.export(on_machine))
+
+
+def test_retry_failed_sessions_rescores_only_them_into_the_same_result_set(stack: Stack) -> None:
+    # Given a job whose one session's batch always crashed: COMPLETED_WITH_ERRORS
+    victim = stack.sample.session_ids[0]
+    broken = {"on": True}
+
+    def crash_on_victim(handler: Handler) -> Handler:
+        def wrapped(event: dict[str, Any], context: Any) -> Any:
+            if broken["on"] and any(item["sessionId"] == victim for item in event["Items"]):
+                raise RuntimeError("poison batch")
+            return handler(event, context)
+
+        return wrapped
+
+    stack.wrap("score_batch", crash_on_victim)
+    job_id = stack.start()
+    assert stack.wait(job_id)["status"] == "COMPLETED_WITH_ERRORS"
+    before = len(stack.machine.events_of("score_batch"))
+    # When the fault is gone and the failed sessions are retried (extension action, a new execution)
+    broken["on"] = False
+    dependencies.get_service().retry_failed(OWNER, job_id)
+    job = stack.wait(job_id)
+    # Then only the failed session was scored again, and the job is complete with every session once
+    again = stack.machine.events_of("score_batch")[before:]
+    assert [[item["sessionId"] for item in event["Items"]] for event in again] == [[victim]]
+    assert job["status"] == "COMPLETED"
+    assert job["evaluationResults"]["numberOfSessionsCompleted"] == SESSIONS
+    assert job["evaluationResults"]["numberOfSessionsFailed"] == 0
+    lines = _check_against_export(stack, job_id, job)
+    assert {line["context"]["spanContext"]["sessionId"] for line in lines} == set(stack.sample.session_ids)
