@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import orjson
 import pytest
 
@@ -458,3 +459,41 @@ def test_retry_failed_sessions_rescores_only_them_into_the_same_result_set(stack
     assert job["evaluationResults"]["numberOfSessionsFailed"] == 0
     lines = _check_against_export(stack, job_id, job)
     assert {line["context"]["spanContext"]["sessionId"] for line in lines} == set(stack.sample.session_ids)
+
+
+def test_a_cross_account_job_reads_and_writes_in_the_owners_account(stack: Stack) -> None:
+    # Given the caller's spans in the caller's own account, with its caller-access role deployed
+    service_account = "123456789012"  # moto's default account: the stack's
+    role = f"arn:aws:iam::{OWNER}:role/batcheval-caller-access"
+    creds = stack.clients.client("sts").assume_role(RoleArn=role, RoleSessionName="setup")["Credentials"]
+    owner_session = boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=REGION,
+    )
+    owner_clients = AwsClients(region=REGION, session=owner_session)
+    owner_clients.client("iam").create_role(
+        RoleName="batcheval-caller-access",
+        AssumeRolePolicyDocument=orjson.dumps({"Version": "2012-10-17"}).decode(),
+    )
+    write_samples(owner_clients.client("logs"), stack.sample, runtime_group=GROUP)
+    # And the pipeline serving other owners through that role (the stack's account is not the owner's)
+    settings = pipeline_runtime.get_runtime().settings.model_copy(
+        update={"service_account_id": service_account}
+    )
+    judge = ScriptedJudge(responder=lambda request: HELPFUL)
+    pipeline_runtime.use(build_runtime(settings, clients=stack.clients, judge=judge))
+    # When the owner starts a job through the API
+    job_id = stack.start()
+    job = stack.wait(job_id)
+    # Then it completes, and its per-session records went to the owner's output log group, not ours
+    assert job["status"] == "COMPLETED"
+    group = job["outputConfig"]["cloudWatchConfig"]["logGroupName"]
+    stream = job["outputConfig"]["cloudWatchConfig"]["logStreamName"]
+    owner_events = owner_clients.client("logs").get_log_events(logGroupName=group, logStreamName=stream)[
+        "events"
+    ]
+    assert owner_events
+    ours = stack.clients.client("logs").describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+    assert ours == []
