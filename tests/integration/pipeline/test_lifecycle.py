@@ -102,7 +102,7 @@ def test_delete_mid_run_removes_everything_and_late_writes_are_purged(pipeline: 
     # Then the job, its objects and its run records are gone, and a late batch writes nothing
     assert pipeline.runtime.services.store.get(OWNER, job.job_id) is None
     assert _objects(pipeline, prefix) == []
-    assert pipeline.runtime.services.ledger.claimed_count(OWNER, job.job_id) == 0
+    assert pipeline.runtime.services.ledger.batches(OWNER, job.job_id) == ([], [])
     assert pipeline.score(job, items[4:]) == {"scored": 0, "failed": 0, "remaining": []}
     # And an object a step wrote after the Delete is removed when the run ends
     pipeline.clients.client("s3").put_object(Bucket=BUCKET, Key=prefix + "results/late.jsonl", Body=b"{}\n")
