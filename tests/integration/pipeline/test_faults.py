@@ -44,7 +44,7 @@ def test_duplicated_batch_neither_counts_nor_pays_twice(pipeline: Pipeline):
     assert pipeline.get(job).evaluation_results["numberOfSessionsCompleted"] == 10  # type: ignore[index]
 
 
-def test_crashing_batch_is_retried_without_loss_and_reuses_recorded_verdicts(
+def test_crashing_batch_is_retried_without_loss_or_paying_twice(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ):
     # Given a batch whose invocation dies right after recording its third session
