@@ -656,7 +656,8 @@ class JobStore:
                 TableName=self._table,
                 Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
                 UpdateExpression="SET #runId = :run, #updatedAt = :now",
-                # The run's first step may have recorded itself already (it moves the job on too).
+                # Or the run already began itself (its first step recorded this same run id): a run
+                # started in-process, or a fast first step, must not be taken for a lost race.
                 ConditionExpression="(#status = :pending AND attribute_not_exists(#runId)) OR #runId = :run",
                 ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt", "#status": "status"},
                 ExpressionAttributeValues={
