@@ -647,8 +647,9 @@ class JobStore:
     def record_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> Job:
         """Attach the pipeline run that was started for a still-PENDING job (once).
 
-        ConflictError when the job has a run already or left PENDING meanwhile (a Stop moved it to
-        STOPPED while the run was starting): the caller must then stop the run it started.
+        Also fine when the run's first step recorded this same run first. ConflictError when the job
+        has another run or left PENDING without this run (a Stop moved it to STOPPED while the run was
+        starting): the caller must then stop the run it started.
         """
         try:
             self._db.update_item(
