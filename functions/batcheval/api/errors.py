@@ -46,19 +46,55 @@ def field_path(location: Sequence[int | str]) -> str:
     return path
 
 
-def _named(issues: list[FieldIssue]) -> ValidationError:
-    names = ", ".join(dict.fromkeys(issue.name for issue in issues))
-    return ValidationError(f"{len(issues)} validation error(s) in: {names}", fields=issues)
+MAX_REPORTED_ISSUES = 20
+"""fieldList names at most this many problems; the message counts the rest."""
+MAX_ISSUE_TEXT = 300
+"""Characters kept of a field name or message (a dict key in a path can be any length)."""
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_ISSUE_TEXT else text[: MAX_ISSUE_TEXT - 1] + "…"
+
+
+class _ReportedIssues(ValidationError):
+    """A ValidationException whose fieldList may be a prefix of `total` problems."""
+
+    def __init__(self, message: str, *, fields: list[FieldIssue], total: int) -> None:
+        super().__init__(message, fields=fields)
+        self.total = total
+
+
+def _named(issues: list[FieldIssue], total: int | None = None) -> ValidationError:
+    """One ValidationException for `issues` (of `total` found): the first MAX_REPORTED_ISSUES are
+    listed and the rest counted, so the answer stays small whatever the request (≤ 64 KB; Lambda
+    fails a response over 6 MB instead of answering 400)."""
+    total = max(total or 0, len(issues))
+    shown = [FieldIssue(_clip(issue.name), _clip(issue.message)) for issue in issues[:MAX_REPORTED_ISSUES]]
+    names = ", ".join(dict.fromkeys(issue.name for issue in shown))
+    message = f"{total} validation error(s) in: {names}"
+    if total > len(shown):
+        message += f" (and {total - len(shown)} more not listed)"
+    return _ReportedIssues(message, fields=shown, total=total)
 
 
 def validation_error(error: PydanticValidationError, *, prefix: Sequence[str] = ()) -> ValidationError:
-    """Every bad field of a request, named, in one ValidationException."""
+    """The bad fields of a request, named (the first MAX_REPORTED_ISSUES), in one ValidationException."""
+    details = error.errors(include_url=False, include_context=False, include_input=False)
     return _named(
         [
             FieldIssue(field_path([*prefix, *detail["loc"]]) or "body", detail["msg"])
-            for detail in error.errors()
-        ]
+            for detail in details[:MAX_REPORTED_ISSUES]
+        ],
+        error.error_count(),
     )
+
+
+EXTRA_MEMBER_MESSAGE = "Extra inputs are not permitted"
+
+
+def unknown_members(paths: Sequence[str], total: int) -> ValidationError:
+    """A ValidationException for `total` unknown members, the first of them at `paths`."""
+    return _named([FieldIssue(path, EXTRA_MEMBER_MESSAGE) for path in paths], total)
 
 
 def with_issues(error: ValidationError, extra: Sequence[FieldIssue]) -> ValidationError:
@@ -70,7 +106,10 @@ def with_issues(error: ValidationError, extra: Sequence[FieldIssue]) -> Validati
         return any(name == k or name.startswith((f"{k}.", f"{k}[")) for k in known)
 
     added = [issue for issue in extra if not named(issue.name)]
-    return _named([*error.fields, *added]) if added else error
+    if not added:
+        return error
+    found = error.total if isinstance(error, _ReportedIssues) else len(error.fields)
+    return _named([*error.fields, *added], found + len(added))
 
 
 def error_body(error: DomainError) -> dict[str, Any]:

@@ -4,17 +4,22 @@ Field names are the wire member names (camelCase) so a model reads like the serv
 contract test (`tests/unit/api/test_model_contract.py`) can compare them member by member. botocore
 patterns are unanchored but AWS validates the whole value, so every pattern here is the botocore
 pattern wrapped by `anchored()`. Request models forbid unknown members (a typo is an error, never
-silently ignored); response models may carry additive extension fields.
+silently ignored); response models may carry additive extension fields. Containers that may hold
+hundreds of thousands of values (`turns`, `metadata`, `tags`, the 500-entry lists) stop at their
+first bad value (`fail_fast`), so validating a hostile request costs little and reports little.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -42,6 +47,34 @@ def format_timestamp(value: datetime) -> str:
 # A timezone-aware instant: accepts ISO-8601 with offset or epoch seconds (what boto3 may send);
 # a naive time is rejected rather than guessed. Always emitted in UTC with `Z`.
 Timestamp = Annotated[AwareDatetime, PlainSerializer(format_timestamp, return_type=str, when_used="json")]
+
+EARLIEST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(2100, 1, 1, tzinfo=UTC)
+INSTANT_RANGE_MESSAGE = (
+    f"must be from {format_timestamp(EARLIEST_INSTANT)} to before {format_timestamp(LATEST_INSTANT)}"
+    f" (epoch seconds 0 to {int(LATEST_INSTANT.timestamp())})"
+)
+
+
+def _epoch_seconds(value: Any) -> Any:
+    """A number is epoch seconds, as botocore sends timestamps in JSON bodies (pydantic alone would
+    read one above 2e10 as milliseconds)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value) if abs(value) < 1e300 else math.inf
+        if not (math.isfinite(seconds) and 0 <= seconds < LATEST_INSTANT.timestamp()):
+            raise ValueError(INSTANT_RANGE_MESSAGE)
+        return datetime.fromtimestamp(seconds, UTC)
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise ValueError(INSTANT_RANGE_MESSAGE)
+    return value
+
+
+# A request instant: epoch seconds or ISO-8601 with an offset, within [1970, 2100).
+RequestTimestamp = Annotated[Timestamp, BeforeValidator(_epoch_seconds), AfterValidator(_in_range)]
 
 
 def _s(
@@ -196,8 +229,8 @@ class Insight(WireModel):
 
 
 class SessionFilterConfig(WireModel):
-    startTime: Timestamp | None = None
-    endTime: Timestamp | None = None
+    startTime: RequestTimestamp | None = None
+    endTime: RequestTimestamp | None = None
 
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> SessionFilterConfig:
@@ -214,9 +247,11 @@ class SessionTraceIds(WireModel):
 
 
 class CloudWatchFilterConfig(WireModel):
-    sessionIds: Annotated[list[str], Field(min_length=0, max_length=500)] | None = None
+    sessionIds: Annotated[list[str], Field(min_length=0, max_length=500, fail_fast=True)] | None = None
     timeRange: SessionFilterConfig | None = None
-    sessionTraceIds: Annotated[list[SessionTraceIds], Field(min_length=1, max_length=500)] | None = None
+    sessionTraceIds: (
+        Annotated[list[SessionTraceIds], Field(min_length=1, max_length=500, fail_fast=True)] | None
+    ) = None
 
 
 class CloudWatchLogsSource(WireModel):
@@ -243,7 +278,9 @@ class EvaluationContent(WireModel):
 
 
 class EvaluationExpectedTrajectory(WireModel):
-    toolNames: Annotated[list[EvaluationToolName], Field(min_length=0, max_length=1000)] | None = None
+    toolNames: (
+        Annotated[list[EvaluationToolName], Field(min_length=0, max_length=1000, fail_fast=True)] | None
+    ) = None
 
 
 class GroundTruthTurnInput(WireModel):
@@ -259,7 +296,7 @@ class GroundTruthTurn(WireModel):
 class InlineGroundTruth(WireModel):
     assertions: Annotated[list[EvaluationContent], Field(min_length=1, max_length=100)] | None = None
     expectedTrajectory: EvaluationExpectedTrajectory | None = None
-    turns: Annotated[list[GroundTruthTurn], Field(min_length=1)] | None = None
+    turns: Annotated[list[GroundTruthTurn], Field(min_length=1, fail_fast=True)] | None = None
 
 
 class GroundTruthSource(WireModel):
@@ -271,12 +308,14 @@ class SessionMetadataShape(WireModel):
     sessionId: str
     testScenarioId: str | None = None
     groundTruth: GroundTruthSource | None = None
-    metadata: dict[str, str] | None = None
+    metadata: Annotated[dict[str, str], Field(fail_fast=True)] | None = None
 
 
 class EvaluationMetadata(WireModel):
     wire_union = True
-    sessionMetadata: Annotated[list[SessionMetadataShape], Field(min_length=0, max_length=500)] | None = None
+    sessionMetadata: (
+        Annotated[list[SessionMetadataShape], Field(min_length=0, max_length=500, fail_fast=True)] | None
+    ) = None
 
 
 class CloudWatchOutputConfig(WireModel):
@@ -311,7 +350,7 @@ class DatasetExecutionConfig(WireModel):
     agentInvocation: AgentInvocationConfig
 
 
-TagsMap = Annotated[dict[TagKey, TagValue], Field(min_length=0, max_length=50)]
+TagsMap = Annotated[dict[TagKey, TagValue], Field(min_length=0, max_length=50, fail_fast=True)]
 
 
 # ---- results (Get / List) ---------------------------------------------------------------------

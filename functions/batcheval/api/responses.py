@@ -62,6 +62,8 @@ def get_response(view: JobView) -> GetBatchEvaluationResponse:
             "updatedAt": job.updated_at,
             "kmsKeyArn": job.kms_key_arn,
             **_results_export(job),
+            # Extension member: why dataSourceConfig is missing (the job's KMS key is unusable).
+            "dataSourceConfigUnavailable": view.data_source_unavailable,
         }
     )
 

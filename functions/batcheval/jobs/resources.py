@@ -2,7 +2,7 @@
 
 In AWS the CDK stack owns these resources and must mirror this schema (docs/api.md):
 table keys `pk` (S, HASH) + `sk` (S, RANGE), local secondary index `by_created` on
-`pk` + `listKey` (S) projecting ALL, on-demand billing.
+`pk` + `listKey` (S) projecting ALL, on-demand billing, TTL on `expiresAt`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from batcheval.aws import AwsClients
-from batcheval.jobs.store import LIST_INDEX
+from batcheval.jobs.store import LIST_INDEX, TTL_ATTRIBUTE
 
 
 def ensure_job_resources(clients: AwsClients, *, table_name: str, bucket_name: str) -> None:
@@ -48,6 +48,12 @@ def _ensure_table(clients: AwsClients, table_name: str) -> None:
         if error.response.get("Error", {}).get("Code") != "ResourceInUseException":
             raise
     dynamodb.get_waiter("table_exists").wait(TableName=table_name, WaiterConfig={"Delay": 1})
+    # Expired clientToken records (TOKEN# items) are deleted by DynamoDB's TTL (enabling it twice fails).
+    ttl = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
+    if ttl.get("TimeToLiveStatus") not in ("ENABLED", "ENABLING"):
+        dynamodb.update_time_to_live(
+            TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+        )
 
 
 def _ensure_bucket(clients: AwsClients, bucket_name: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.errors import ConflictError, FieldIssue, ValidationError
+from batcheval.errors import ConflictError, DomainError, FieldIssue, ValidationError
 from batcheval.jobs.identifiers import job_arn, new_job_id
 from batcheval.jobs.ledger import RunLedger, SessionMarker
 from batcheval.jobs.output import resolve_output_config
@@ -54,6 +54,19 @@ def request_hash(request: dict[str, Any]) -> str:
 
 
 NO_EVALUATOR_MESSAGE = "Name at least one evaluator in evaluators."
+DATA_SOURCE_KEY_UNUSABLE = (
+    "dataSourceConfig is omitted: the KMS key it is encrypted with cannot be used"
+    " (disabled, pending deletion, deleted, or kms:Decrypt not allowed)."
+)
+
+
+def key_unusable(error: ClientError) -> bool:
+    """S3 refused to decrypt because of the object's KMS key (not S3 itself, not throttling)."""
+    details = error.response.get("Error", {})
+    code = details.get("Code", "")
+    if code.startswith("KMS."):  # KMS.DisabledException, KMS.KMSInvalidStateException, KMS.NotFoundException
+        return True
+    return code == "AccessDenied" and "kms" in details.get("Message", "").lower()
 
 
 def request_issues(request: Mapping[str, Any]) -> list[FieldIssue]:
@@ -101,6 +114,8 @@ class JobView:
 
     job: Job
     data_source_config: dict[str, Any] | None
+    data_source_unavailable: str | None = None
+    """Why dataSourceConfig is missing although the job has one (its KMS key is unusable)."""
 
 
 class JobService:
@@ -153,7 +168,7 @@ class JobService:
         token: str | None = request.get("clientToken")
         fingerprint = request_hash(request)
         if token is not None:
-            claim = self._store.find_token(owner, token)
+            claim = self._store.find_token(owner, token, now=self._clock())
             if claim is not None:
                 return self._replay(owner, claim, fingerprint)
         if self._evaluator_check is not None:
@@ -168,25 +183,36 @@ class JobService:
         body = {key: value for key, value in request.items() if key != "clientToken"}
         data_source = request["dataSourceConfig"]
         inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
-        spec = self._payloads.put_spec(
-            owner=owner,
-            job_id=job_id,
-            job_arn=arn,
-            kms_key_arn=caller_key or self._default_key,
-            spec=body,
-            data_source=None if inline else data_source,
-        )
-        job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec, inline=inline)
         try:
-            outcome = self._store.create(job, max_active=self._max_active, max_stored=self._max_stored)
-        except Exception:
-            self._payloads.delete_job_objects(owner, job_id)
+            # Every write of a job's objects is inside: a failure at any point leaves nothing behind.
+            spec = self._payloads.put_spec(
+                owner=owner,
+                job_id=job_id,
+                job_arn=arn,
+                kms_key_arn=caller_key or self._default_key,
+                spec=body,
+                data_source=None if inline else data_source,
+            )
+            job = self._new_job(owner, job_id, arn, request, token, fingerprint, spec, inline=inline)
+            outcome = self._store.create(
+                job, max_active=self._max_active, max_stored=self._max_stored, now=self._clock()
+            )
+        except BaseException:
+            self._discard_objects(owner, job_id)
             raise
         if not isinstance(outcome, Created):
             # A concurrent retry with the same token won: drop our copy and answer as a replay.
-            self._payloads.delete_job_objects(owner, job_id)
+            self._discard_objects(owner, job_id)
             return self._replay(owner, outcome.claim, fingerprint)
         return StartResult(self._hand_to_pipeline(outcome.job), created=True)
+
+    def _discard_objects(self, owner: str, job_id: str) -> None:
+        """Remove a Start's objects after it failed; a failing clean-up is logged, never raised over
+        the error that caused it."""
+        try:
+            self._payloads.delete_job_objects(owner, job_id)
+        except (ClientError, DomainError):
+            logger.exception("objects of a failed Start left behind", extra={"batchEvaluationId": job_id})
 
     def _check_caller_key(self, key_arn: str) -> None:
         key_region = key_arn.split(":")[3]
@@ -276,14 +302,18 @@ class JobService:
     def get(self, owner: str, job_id: str) -> JobView:
         job = self._store.require(owner, job_id)
         data_source = job.data_source_config
+        unavailable: str | None = None
         if job.data_source_in_s3:
             try:
                 data_source = self._payloads.get_data_source(job.spec)
-            except ClientError:
+            except ClientError as error:
+                if not key_unusable(error):
+                    raise  # throttling, a missing object, anything else: an error, never a quiet gap
                 # As AgentCore: with the key unusable, Get still answers with the job's metadata.
                 logger.warning("data source unreadable", extra={"batchEvaluationId": job_id}, exc_info=True)
                 data_source = None
-        return JobView(job, data_source)
+                unavailable = DATA_SOURCE_KEY_UNUSABLE
+        return JobView(job, data_source, unavailable)
 
     def list_jobs(self, owner: str, *, max_results: int | None, next_token: str | None) -> JobPage:
         after = self._tokens.decode(owner, next_token) if next_token is not None else None

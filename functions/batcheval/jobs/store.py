@@ -5,7 +5,10 @@ the tenant by its key. Items in an owner's partition:
 
 - `JOB#<id>`      the job record (the `by_created` LSI sorts these newest first for List);
 - `NAME#<name>`   reserves the name (unique per owner) for the job that holds it;
-- `TOKEN#<token>` the clientToken of the Start that created the job, with the request's hash;
+- `TOKEN#<token>` the clientToken of the Start that created the job, with the request's hash and
+                  `expiresAt` (epoch seconds, the table's TTL attribute): after `TOKEN_TTL` the token
+                  is honoured no more. DynamoDB deletes expired items only eventually (moto never),
+                  so readers ignore them and a new Start may overwrite one;
 - `COUNTERS`      `active` and `stored` job counts for the quotas.
 
 Create writes all four in one TransactWriteItems with conditions, so concurrent Starts (also
@@ -17,7 +20,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 import orjson
@@ -36,6 +39,9 @@ PROGRESS_TOTAL = "sessionsTotal"
 PROGRESS_IGNORED = "sessionsIgnored"
 PROGRESS_COMPLETED = "sessionsCompleted"
 PROGRESS_FAILED = "sessionsFailed"
+TTL_ATTRIBUTE = "expiresAt"
+TOKEN_TTL = timedelta(hours=8)
+"""How long a clientToken makes Start idempotent (AWS APIs honour tokens for hours, not forever)."""
 _TRANSACTION_ATTEMPTS = 4
 
 
@@ -174,6 +180,11 @@ def job_from_item(item: dict[str, Any]) -> Job:
     )
 
 
+def _expired(item: dict[str, Any], now: datetime) -> bool:
+    expires = item.get(TTL_ATTRIBUTE, {}).get("N")
+    return expires is not None and int(expires) <= int(now.timestamp())
+
+
 def _reasons(error: ClientError) -> list[dict[str, Any]]:
     return cast(list[dict[str, Any]], error.response.get("CancellationReasons") or [])
 
@@ -191,9 +202,10 @@ def _retryable_cancellation(reasons: Sequence[dict[str, Any]]) -> bool:
 class JobStore:
     """DynamoDB persistence of jobs. Every method takes the owner: there is no cross-tenant access."""
 
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, *, token_ttl: timedelta = TOKEN_TTL) -> None:
         self._db = client
         self._table = table_name
+        self._token_ttl = token_ttl
 
     # ---- reads ---------------------------------------------------------------------------------
     def _item(self, owner: str, sk: str) -> dict[str, Any] | None:
@@ -212,9 +224,10 @@ class JobStore:
             raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
         return job
 
-    def find_token(self, owner: str, client_token: str) -> TokenClaim | None:
+    def find_token(self, owner: str, client_token: str, *, now: datetime) -> TokenClaim | None:
+        """The token's live claim; an expired one (TTL not yet applied) is no claim."""
         item = self._item(owner, f"TOKEN#{client_token}")
-        if not item:
+        if not item or _expired(item, now):
             return None
         return TokenClaim(job_id=item["jobId"]["S"], request_hash=item["requestHash"]["S"])
 
@@ -254,7 +267,7 @@ class JobStore:
         return jobs, {"sk": last["sk"]["S"], "listKey": last["listKey"]["S"]}
 
     # ---- writes --------------------------------------------------------------------------------
-    def create(self, job: Job, *, max_active: int, max_stored: int) -> Created | TokenTaken:
+    def create(self, job: Job, *, max_active: int, max_stored: int, now: datetime) -> Created | TokenTaken:
         """Insert a new job with its name, token and quota bookkeeping in one transaction.
 
         Returns `TokenTaken` when the clientToken already created a job (the caller decides
@@ -309,8 +322,12 @@ class JobStore:
                             "sk": _s(f"TOKEN#{job.client_token}"),
                             "jobId": _s(job.job_id),
                             "requestHash": _s(job.request_hash),
+                            TTL_ATTRIBUTE: _n(int((now + self._token_ttl).timestamp())),
                         },
-                        "ConditionExpression": "attribute_not_exists(pk)",
+                        # A free token, or one whose window has passed (its record is replaced).
+                        "ConditionExpression": "attribute_not_exists(pk) OR #expiresAt <= :now",
+                        "ExpressionAttributeNames": {"#expiresAt": TTL_ATTRIBUTE},
+                        "ExpressionAttributeValues": {":now": _n(int(now.timestamp()))},
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 }
@@ -320,7 +337,7 @@ class JobStore:
         except ClientError as error:
             if not _is_cancelled(error):
                 raise
-            return self._explain_create_failure(job, _reasons(error), max_active, max_stored, error)
+            return self._explain_create_failure(job, _reasons(error), max_active, max_stored, error, now)
         return Created(job)
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
@@ -351,6 +368,7 @@ class JobStore:
         max_active: int,
         max_stored: int,
         error: ClientError,
+        now: datetime,
     ) -> TokenTaken:
         def failed(index: int) -> dict[str, Any] | None:
             if index < len(reasons) and reasons[index].get("Code") == "ConditionalCheckFailed":
@@ -361,7 +379,7 @@ class JobStore:
         token_item = failed(3)
         if token_item is not None:
             if "jobId" not in token_item:  # pragma: no cover - DynamoDB always returns ALL_OLD
-                claim = self.find_token(job.owner, job.client_token or "")
+                claim = self.find_token(job.owner, job.client_token or "", now=now)
                 if claim is None:
                     raise ConflictError(
                         "The clientToken is in use by a concurrent request; retry."
@@ -376,6 +394,7 @@ class JobStore:
                 holder is not None
                 and job.client_token is not None
                 and holder.client_token == job.client_token
+                and holder.created_at + self._token_ttl > now  # the holder's token still counts
             ):
                 return TokenTaken(TokenClaim(holder.job_id, holder.request_hash))
             raise ConflictError(

@@ -7,8 +7,11 @@ answer: when no model answered it raises `batcheval.errors.JudgeError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
+
+DEADLINE_EXCEEDED = "JudgeDeadlineExceeded"
+"""errorCode of a judge call that could not be made (or retried) before its caller's deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,10 @@ class JudgeRequest:
     """Overrides the backend's default model (e.g. a derived evaluator on another model)."""
     metadata: dict[str, str] = field(default_factory=dict)
     """Free-form tags (evaluator id, session id) for logs and rate-limit accounting."""
+    deadline: float | None = field(default=None, compare=False)
+    """Epoch seconds by which the caller needs the answer (e.g. its batch's deadline): capacity not
+    to be had before it is not waited for, and no retry starts after it (`JudgeDeadlineExceeded`).
+    Not part of the request's identity (left out of ==)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +70,20 @@ class Judge(Protocol):
     def judge(self, request: JudgeRequest) -> JudgeResponse:
         """Answer the request or raise `JudgeError`."""
         ...
+
+
+class DeadlineJudge:
+    """Gives every request `deadline` (epoch seconds) unless it has an earlier one of its own.
+
+    A score-batch invocation wraps the judge it built at cold start with its own deadline (e.g. the
+    Lambda's end minus the judge's `timeout_s` and a margin), so evaluators need not know it.
+    """
+
+    def __init__(self, inner: Judge, deadline: float) -> None:
+        self.inner = inner
+        self.deadline = deadline
+
+    def judge(self, request: JudgeRequest) -> JudgeResponse:
+        if request.deadline is None or request.deadline > self.deadline:
+            request = replace(request, deadline=self.deadline)
+        return self.inner.judge(request)

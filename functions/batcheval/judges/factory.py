@@ -51,6 +51,7 @@ _OPTIONS = {
     "burn_factor",
     "bucket_store",
     "slot_leases",
+    "ticket_queue",
     "limiter",
     "retry",
     "ledger",
@@ -84,8 +85,9 @@ def make_judge(
         **options: `limits` (ModelLimits, or a mapping model id -> ModelLimits), `tokens_per_minute`,
             `max_in_flight`, `burn_factor` (output-token weight; default from the model id),
             `bucket_store` (e.g. DynamoDBBucketStore), `slot_leases` (e.g. DynamoDBSlotLeases:
-            `max_in_flight` is then shared by every process), `limiter` (a shared
-            RateLimiter; overrides the previous six), `retry` (RetryPolicy), `ledger` (JudgeLedger),
+            `max_in_flight` is then shared by every process), `ticket_queue` (e.g.
+            DynamoDBTicketQueue: calls of every process are served in arrival order), `limiter` (a
+            shared RateLimiter; overrides the previous seven), `retry` (RetryPolicy), `ledger` (JudgeLedger),
             `timeout_s`, `api_key`, `tool_choice` (Bedrock), `output_mode` (OpenAI), `env`, `seed`,
             `clock`.
 
@@ -141,7 +143,7 @@ def make_judge(
         clock=clock,
         ledger=ledger,
         leases=options.get("slot_leases"),
-        seed=int(options.get("seed", 0)),
+        queue=options.get("ticket_queue"),
     )
     limited = RateLimitedJudge(backend, limiter, model_id=model, ledger=ledger)
     return RetryingJudge(

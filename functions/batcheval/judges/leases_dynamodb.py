@@ -7,10 +7,10 @@ back is a DeleteItem conditioned on `holder = <our id>`, so a caller whose lease
 and was taken over never frees the new holder's slot. A Lambda that dies mid-call frees its slot
 when the lease expires, so `lease_ttl_s` must exceed the longest judge call (`lease_ttl_for`).
 
-One try costs one write when the first slot tried is free; otherwise one consistent BatchGetItem
-of all the model's slots picks the free ones to try. The first slot tried is the one this process
-freed most recently (likely still free when its threads take turns), else a random one. Waiting
-and backoff are the limiter's (`RateLimiter`), which owns the deadline, clock and jitter; this
+One try costs one write when this process freed a slot since its last try (that slot is tried
+first: only the head of the queue takes slots, so it is likely still free); otherwise one
+consistent BatchGetItem of all the model's slots finds the free ones to try, in random order. Waiting
+and backoff are the limiter's (`RateLimiter`), which owns the order, deadline and clock; this
 store only tries once.
 """
 
@@ -75,7 +75,7 @@ class DynamoDBSlotLeases:
         client: a boto3 `dynamodb` client.
         table_name: the table (see `bucket_table_definition`).
         lease_ttl_s: how long a lease lasts if never released (crashed or killed caller).
-        seed: seeds the choice of the first slot to try (holder ids are unique, not seeded).
+        seed: seeds the order free slots are tried in (holder ids are unique, not seeded).
         new_holder: makes a holder id (tests inject a predictable one).
     """
 
@@ -108,12 +108,11 @@ class DynamoDBSlotLeases:
         """Take a free or expired slot of `key`'s `slots`; None when all are held."""
         with self._counts_lock:
             freed = self._freed.get(key)
-            first = freed.pop() if freed else self._rng.randrange(slots)
-        if first >= slots:  # max_in_flight shrank since it was freed
-            first = 0
-        lease = self._put(key, first, now)
-        if lease is not None or slots == 1:
-            return lease
+            first = freed.pop() if freed else None
+        if first is not None and first < slots:  # (max_in_flight may have shrunk since)
+            lease = self._put(key, first, now)
+            if lease is not None:
+                return lease
         free = [slot for slot in self._free_slots(key, slots, now) if slot != first]
         with self._counts_lock:
             self._rng.shuffle(free)

@@ -7,29 +7,28 @@ before it starts and gets the difference back once the real usage is known. The 
 (token bucket + 60 s window, AIMD and quota learning on throttles) are in `batcheval.judges.bucket`.
 
 The bucket state lives in a `BucketStore`: in-process for local runs, DynamoDB to share one bucket
-per model across concurrent Lambda invocations. The in-flight cap is always enforced per process (a
-semaphore); with `SlotLeases` (e.g. `DynamoDBSlotLeases`) it is also shared: a call holds one of
-`max_in_flight` leased slots per model across every invocation. A caller that cannot get capacity
-before its deadline gets a `JudgeError`, never an indefinite wait.
+per model across concurrent Lambda invocations. The in-flight cap is per process (`InProcessSlotLeases`)
+or, with `DynamoDBSlotLeases`, shared: a call holds one of `max_in_flight` leased slots per model
+across every invocation. Waiting calls are served in arrival order (a `TicketQueue`, shared through
+DynamoDB with `DynamoDBTicketQueue`). A caller that cannot get capacity before its deadline (its own
+`JudgeRequest.deadline`, else `acquire_timeout_s`) gets a `JudgeError`, never an indefinite wait.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import random
 import re
 import threading
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
 import orjson
 
 from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
-from batcheval.judges.base import Judge, JudgeRequest, JudgeResponse
+from batcheval.judges.base import DEADLINE_EXCEEDED, Judge, JudgeRequest, JudgeResponse
 from batcheval.judges.bucket import (
     BucketState,
     ModelLimits,
@@ -43,10 +42,12 @@ from batcheval.judges.bucket import (
     window_spend,
 )
 from batcheval.judges.clock import SYSTEM_CLOCK, Clock
+from batcheval.judges.queue import InProcessTicketQueue, TicketQueue
 
 __all__ = [
     "BucketStore",
     "InProcessBucketStore",
+    "InProcessSlotLeases",
     "Lease",
     "LimitsFor",
     "ModelLimits",
@@ -144,7 +145,7 @@ class InProcessBucketStore:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """One shared in-flight slot held until released or `expires_at` (epoch seconds)."""
+    """One in-flight slot held until released or `expires_at` (epoch seconds)."""
 
     slot: int
     holder: str
@@ -152,7 +153,7 @@ class Lease:
 
 
 class SlotLeases(Protocol):
-    """Shared in-flight slots: at most `slots` leases per key at once, across processes."""
+    """In-flight slots: at most `slots` leases per key at once (shared across processes or not)."""
 
     def try_acquire(self, key: str, slots: int, now: float) -> Lease | None:
         """Take a free (or expired) slot once; None when all are held. Never waits."""
@@ -167,9 +168,35 @@ class SlotLeases(Protocol):
         ...
 
 
+class InProcessSlotLeases:
+    """The in-flight cap of this process alone (used when no shared leases are given)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, set[int]] = {}
+
+    def try_acquire(self, key: str, slots: int, now: float) -> Lease | None:
+        with self._lock:
+            held = self._held.setdefault(key, set())
+            free = next((slot for slot in range(slots) if slot not in held), None)
+            if free is None:
+                return None
+            held.add(free)
+            return Lease(free, "process", math.inf)
+
+    def release(self, key: str, lease: Lease) -> bool:
+        with self._lock:
+            self._held.get(key, set()).discard(lease.slot)
+            return True
+
+    def busy(self, key: str, slots: int, now: float) -> int:
+        with self._lock:
+            return len(self._held.get(key, ()))
+
+
 @dataclass(frozen=True, slots=True)
 class Permit:
-    """Capacity held by one call: its in-flight slot(s) and its reserved quota tokens."""
+    """Capacity held by one call: its in-flight slot and its reserved quota tokens."""
 
     model_id: str
     reserved: float
@@ -178,35 +205,46 @@ class Permit:
     charged_at: float
     chars: int = 0
     lease: Lease | None = None
-    """The shared slot (None without `SlotLeases`)."""
+    """The in-flight slot."""
 
 
 LimitsFor = Callable[[str], ModelLimits | None]
 
+_LONGEST_NAP_S = 1.0
+"""Longest sleep of a waiting call between looks: the head must keep itself alive (see
+`TicketQueue.keep`) and waiters must notice their turn."""
 
-@dataclass
-class _Gate:
-    """Per-model turn-taking for asking the bucket store (see `RateLimiter._take`)."""
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    busy: bool = False
-    retry_at: float = 0.0
-    freed: int = 0
-    """Shared slots this process gave back (wakes the lease poller early)."""
-    queue: deque[object] = field(default_factory=deque)
-    """Threads waiting for a shared slot, first come first served (the head probes)."""
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """One call's wait for capacity: until `deadline`, set by the caller or by `acquire_timeout_s`."""
+
+    model_id: str
+    key: str
+    limits: ModelLimits
+    deadline: float
+    by_caller: bool
+    """True when the caller's own deadline (`JudgeRequest.deadline`) is the binding one."""
 
 
 class RateLimiter:
     """Grants per-model capacity (in-flight slot + reserved TPM tokens) and settles it afterwards.
 
+    Calls are served first come, first served: each takes a ticket (`queue`), and only the head of
+    the queue asks for a slot and then for tokens; it leaves the queue once it holds both, or when it
+    gives up at its deadline. Nobody is overtaken, so no caller starves, and the wait of the slowest
+    caller stays near that of the others.
+
     Args:
         store: where bucket state lives (`InProcessBucketStore`, `DynamoDBBucketStore`).
         limits: per model id, a mapping or a function; a model without limits is not limited.
-        leases: shared in-flight slots (`DynamoDBSlotLeases`); None: the cap is per process only.
-        key_prefix: namespaces bucket and slot keys (e.g. per account and Region sharing one table).
-        lease_backoff_s: (first, longest) wait between tries when every shared slot is held; each
-            wait is drawn uniformly up to min(longest, first x 2^n) (full jitter, `seed`ed).
+        leases: shared in-flight slots (`DynamoDBSlotLeases`); None: the cap is per process.
+        queue: the order of waiting calls (`DynamoDBTicketQueue` across processes); None: per process.
+        key_prefix: namespaces bucket, slot and queue keys (e.g. per account and Region sharing one table).
+        poll_s: a waiting call looks at the queue every `poll_s` x its distance from the head (at
+            most every second).
+        lease_backoff_s: (first, longest) wait of the head between tries while every slot is held
+            (doubling; it is the only caller trying, so no jitter); a slot this process frees wakes it.
     """
 
     def __init__(
@@ -219,8 +257,8 @@ class RateLimiter:
         key_prefix: str = "",
         poll_s: float = 0.05,
         leases: SlotLeases | None = None,
-        lease_backoff_s: tuple[float, float] = (0.05, 2.0),
-        seed: int = 0,
+        queue: TicketQueue | None = None,
+        lease_backoff_s: tuple[float, float] = (0.05, 0.25),
     ) -> None:
         self._store = store
         self._limits: LimitsFor = limits.get if isinstance(limits, Mapping) else limits
@@ -228,124 +266,139 @@ class RateLimiter:
         self._ledger = ledger
         self._key_prefix = key_prefix
         self._poll_s = poll_s
-        self._leases = leases
+        self._shared = leases is not None
+        self._leases: SlotLeases = leases if leases is not None else InProcessSlotLeases()
+        self._queue: TicketQueue = queue if queue is not None else InProcessTicketQueue()
         self._lease_backoff_s = lease_backoff_s
-        self._rng = random.Random(seed)
-        self._rng_lock = threading.Lock()
-        self._in_flight: dict[str, int] = {}
-        self._slots: dict[str, threading.BoundedSemaphore] = {}
-        self._gates: dict[str, _Gate] = {}
-        self._lease_gates: dict[str, _Gate] = {}
+        self._lock = threading.Lock()
+        self._freed: dict[str, int] = {}
+        """Slots this process gave back, per model (wakes the head of the queue early)."""
         self._chars_per_token: dict[str, float] = {}
-        self._slots_lock = threading.Lock()
 
     def limits_for(self, model_id: str) -> ModelLimits | None:
         return self._limits(model_id)
 
-    def _slot(self, model_id: str, limits: ModelLimits) -> threading.BoundedSemaphore:
-        with self._slots_lock:
-            slot = self._slots.get(model_id)
-            if slot is None:
-                slot = self._slots[model_id] = threading.BoundedSemaphore(limits.max_in_flight)
-            return slot
-
     def acquire(self, model_id: str, request: JudgeRequest) -> Permit | None:
         """Block until the call may start; None when the model is not limited.
 
-        Raises JudgeError(ThrottlingException) when no capacity came within `acquire_timeout_s`.
+        Raises JudgeError: `JudgeDeadlineExceeded` when no capacity came before the request's
+        `deadline`, else `ThrottlingException` when none came within `acquire_timeout_s`.
         """
         limits = self._limits(model_id)
         if limits is None:
             return None
         started = self._clock.now()
         deadline = started + limits.acquire_timeout_s
-        if not self._slot(model_id, limits).acquire(timeout=limits.acquire_timeout_s):
-            self._timed_out(model_id, limits, "an in-flight slot")
-        self._count_in_flight(model_id, +1)
+        by_caller = request.deadline is not None and request.deadline < deadline
+        if request.deadline is not None and by_caller:
+            deadline = request.deadline
+        wait = _Wait(model_id, self._key_prefix + model_id, limits, deadline, by_caller)
+        ticket = self._turn(wait)
         lease: Lease | None = None
         try:
-            if self._leases is not None:
-                lease = self._lease(model_id, limits, deadline)
-            permit = self._reserve(model_id, limits, request, deadline, lease)
+            lease = self._lease(wait, ticket)
+            permit = self._reserve(wait, ticket, request, lease)
         except BaseException:
-            try:
-                if lease is not None:
-                    self._give_back_lease(model_id, lease)
-            finally:
-                self._free_local_slot(model_id, limits)
+            if lease is not None:
+                self._give_back_lease(model_id, lease)
             raise
+        finally:
+            self._leave(wait, ticket)
         if self._ledger is not None:
             self._ledger.record_wait(model_id, max(0.0, self._clock.now() - started))
         return permit
 
-    def _reserve(
-        self, model_id: str, limits: ModelLimits, request: JudgeRequest, deadline: float, lease: Lease | None
-    ) -> Permit:
-        chars = request_chars(request)
-        input_estimate = estimate_input_tokens(request, self.chars_per_token(model_id))
-        burn = limits.burn_factor if limits.burn_factor is not None else default_burn_factor(model_id)
-        cost = input_estimate + burn * request.max_tokens
+    def _turn(self, wait: _Wait) -> int:
+        """Join the queue and wait until it is this call's turn; returns its ticket."""
         now = self._clock.now()
-        if limits.token_limited:
-            now = self._take(model_id, limits, cost, deadline)
-        return Permit(model_id, cost, input_estimate, burn, charged_at=now, chars=chars, lease=lease)
-
-    def _lease(self, model_id: str, limits: ModelLimits, deadline: float) -> Lease:
-        """A shared in-flight slot, tried until `deadline`.
-
-        This process's waiters queue first come first served; only the head probes the store,
-        with capped exponential backoff and full jitter between probes, and at once when a thread
-        of this process gives a slot back. The others nap `poll_s` until they are the head. A
-        thread that finds nobody waiting probes at once (one write when a slot is free).
-        """
-        assert self._leases is not None
-        key = self._key_prefix + model_id
-        gate = self._gate_in(self._lease_gates, model_id)
-        first, longest = self._lease_backoff_s
-        ticket = object()
-        with gate.lock:
-            gate.queue.append(ticket)
-        attempt = 0
+        if now >= wait.deadline:
+            self._timed_out(wait, "its turn")
+        ticket = self._queue.join(wait.key, now)
+        joined = now
+        first_ahead: int | None = None
         try:
             while True:
+                ahead = self._queue.ahead(wait.key, ticket, now)
+                if ahead == 0:
+                    return ticket
+                if now >= wait.deadline:
+                    self._timed_out(wait, f"its turn ({ahead} call(s) ahead)")
+                first_ahead = first_ahead or ahead
+                self._clock.sleep(min(self._nap(ahead, first_ahead, now - joined), wait.deadline - now))
                 now = self._clock.now()
-                with gate.lock:
-                    head = gate.queue[0] is ticket
-                    seen = gate.freed
-                if not head:
-                    if now >= deadline:
-                        self._timed_out(model_id, limits, "a shared in-flight slot")
-                    self._clock.sleep(min(self._poll_s, deadline - now))
-                    continue
-                lease = self._leases.try_acquire(key, limits.max_in_flight, now)
-                if lease is not None:
-                    return lease
-                now = self._clock.now()
-                if now >= deadline:
-                    self._timed_out(model_id, limits, "a shared in-flight slot")
-                with self._rng_lock:
-                    nap = self._rng.uniform(0.0, min(longest, first * 2.0 ** min(attempt, 30)))
-                attempt += 1  # the exponent is capped: 2.0 ** 1100 would overflow a float
-                self._nap_until_freed(gate, seen, min(now + nap, deadline))
-        finally:
-            with gate.lock:
-                gate.queue.remove(ticket)
+        except BaseException:
+            self._leave(wait, ticket)
+            raise
 
-    def _nap_until_freed(self, gate: _Gate, seen: int, until: float) -> None:
+    def _nap(self, ahead: int, first_ahead: int, waited: float) -> float:
+        """How long a waiter `ahead` of the head sleeps before it looks again: half the time its turn
+        is still expected to take at the pace the queue moved so far (`poll_s` x `ahead` before it
+        moved), between `poll_s` and a second. About two looks per call served ahead of it."""
+        moved = first_ahead - ahead
+        expected = self._poll_s * ahead if moved <= 0 else ahead * waited / moved
+        return max(self._poll_s, min(_LONGEST_NAP_S, expected / 2))
+
+    def _leave(self, wait: _Wait, ticket: int) -> None:
+        """Leave the queue. Never raises: a queue we cannot write (store down) passes over a silent
+        head by itself (`DynamoDBTicketQueue.stall_s`), and this call's own outcome must come through."""
+        try:
+            self._queue.leave(wait.key, ticket, self._clock.now())
+        except JudgeError:
+            logger.exception("ticket %d of %s not handed on; the queue passes it over", ticket, wait.model_id)
+
+    def _lease(self, wait: _Wait, ticket: int) -> Lease:
+        """An in-flight slot, tried by the head of the queue until the deadline, with doubling
+        backoff, and at once when this process gives a slot back."""
+        first, longest = self._lease_backoff_s
+        attempt = 0
+        while True:
+            with self._lock:
+                seen = self._freed.get(wait.model_id, 0)
+            now = self._clock.now()
+            lease = self._leases.try_acquire(wait.key, wait.limits.max_in_flight, now)
+            if lease is not None:
+                return lease
+            now = self._clock.now()
+            if now >= wait.deadline:
+                self._timed_out(wait, "a shared in-flight slot" if self._shared else "an in-flight slot")
+            nap = min(longest, first * 2.0 ** min(attempt, 30))  # 2.0 ** 1100 would overflow a float
+            attempt += 1
+            self._nap_until_freed(wait.model_id, seen, min(now + nap, wait.deadline))
+            self._queue.keep(wait.key, ticket, self._clock.now())
+
+    def _nap_until_freed(self, model_id: str, seen: int, until: float) -> None:
         """Sleep until `until`, in `poll_s` steps, or until this process frees a slot."""
         while True:
             now = self._clock.now()
             if now >= until:
                 return
-            with gate.lock:
-                if gate.freed != seen:
+            with self._lock:
+                if self._freed.get(model_id, 0) != seen:
                     return
             self._clock.sleep(min(self._poll_s, until - now))
 
+    def _reserve(self, wait: _Wait, ticket: int, request: JudgeRequest, lease: Lease) -> Permit:
+        """Reserve the call's quota tokens (the head waits for them in the bucket)."""
+        model_id, limits = wait.model_id, wait.limits
+        chars = request_chars(request)
+        input_estimate = estimate_input_tokens(request, self.chars_per_token(model_id))
+        burn = limits.burn_factor if limits.burn_factor is not None else default_burn_factor(model_id)
+        cost = input_estimate + burn * request.max_tokens
+        now = self._clock.now()
+        while limits.token_limited:
+            needed = self._store.try_take(wait.key, cost, limits, now)
+            if needed == 0.0:
+                break
+            if now + needed > wait.deadline:
+                self._timed_out(wait, f"{cost:.0f} quota tokens")
+            self._clock.sleep(min(needed, _LONGEST_NAP_S))
+            now = self._clock.now()
+            self._queue.keep(wait.key, ticket, now)
+        return Permit(model_id, cost, input_estimate, burn, charged_at=now, chars=chars, lease=lease)
+
     def _give_back_lease(self, model_id: str, lease: Lease) -> None:
-        """Free a shared slot. Never raises: a slot we cannot free (store down) frees itself when
-        its lease expires, and the call's own outcome (verdict or error) must come through."""
-        assert self._leases is not None
+        """Free a slot. Never raises: a slot we cannot free (store down) frees itself when its
+        lease expires, and the call's own outcome (verdict or error) must come through."""
         try:
             released = self._leases.release(self._key_prefix + model_id, lease)
         except JudgeError:
@@ -354,9 +407,8 @@ class RateLimiter:
             )
             return
         if released:
-            gate = self._gate_in(self._lease_gates, model_id)
-            with gate.lock:
-                gate.freed += 1
+            with self._lock:
+                self._freed[model_id] = self._freed.get(model_id, 0) + 1
             return
         logger.warning(
             "in-flight lease of %s slot %d had expired and was taken over; the call outlived lease_ttl_s",
@@ -364,70 +416,22 @@ class RateLimiter:
             lease.slot,
         )
 
-    def _count_in_flight(self, model_id: str, change: int) -> None:
-        with self._slots_lock:
-            self._in_flight[model_id] = self._in_flight.get(model_id, 0) + change
-
-    def _free_local_slot(self, model_id: str, limits: ModelLimits) -> None:
-        self._count_in_flight(model_id, -1)
-        self._slot(model_id, limits).release()
-
-    def _take(self, model_id: str, limits: ModelLimits, cost: float, deadline: float) -> float:
-        """Reserve `cost` tokens; returns the time they were charged.
-
-        Only one thread per model and process (the gate's owner) asks the store at a time; the others
-        nap until just after the owner's next try. Waiting callers thus cost one store read per
-        grant and process, not one per thread (the DynamoDB item is one hot key).
-        """
-        key = self._key_prefix + model_id
-        gate = self._gate(model_id)
-        owner = False
-        try:
-            while True:
-                now = self._clock.now()
-                if not owner:
-                    with gate.lock:
-                        owner = not gate.busy
-                        gate.busy = gate.busy or owner
-                        nap = max(gate.retry_at - now, 0.0) + self._poll_s
-                    if not owner:
-                        if now + nap > deadline:
-                            self._timed_out(model_id, limits, f"{cost:.0f} quota tokens")
-                        self._clock.sleep(nap)
-                        continue
-                wait = self._store.try_take(key, cost, limits, now)
-                if wait == 0.0:
-                    return now
-                if now + wait > deadline:
-                    self._timed_out(model_id, limits, f"{cost:.0f} quota tokens")
-                with gate.lock:
-                    gate.retry_at = now + wait
-                self._clock.sleep(wait)
-        finally:
-            if owner:
-                with gate.lock:
-                    gate.busy = False
-
-    def _gate(self, model_id: str) -> _Gate:
-        return self._gate_in(self._gates, model_id)
-
-    def _gate_in(self, gates: dict[str, _Gate], model_id: str) -> _Gate:
-        with self._slots_lock:
-            gate = gates.get(model_id)
-            if gate is None:
-                gate = gates[model_id] = _Gate()
-            return gate
-
-    def _timed_out(self, model_id: str, limits: ModelLimits, what: str) -> NoReturn:
+    def _timed_out(self, wait: _Wait, what: str) -> NoReturn:
+        if wait.by_caller:
+            raise JudgeError(
+                DEADLINE_EXCEEDED,
+                f"no judge capacity ({what}) for {wait.model_id} before the caller's deadline",
+                retryable=False,
+            )
         raise JudgeError(
             "ThrottlingException",
-            f"no judge capacity ({what}) for {model_id} within {limits.acquire_timeout_s:.0f}s",
+            f"no judge capacity ({what}) for {wait.model_id} within {wait.limits.acquire_timeout_s:.0f}s",
             retryable=False,
         )
 
     def chars_per_token(self, model_id: str) -> float:
         """The ratio used for input estimates: 90 % of what was observed, never above 3.5."""
-        with self._slots_lock:
+        with self._lock:
             observed = self._chars_per_token.get(model_id)
         if observed is None:
             return DEFAULT_CHARS_PER_TOKEN
@@ -437,7 +441,7 @@ class RateLimiter:
         if input_tokens <= 0 or permit.chars <= 0:
             return
         ratio = permit.chars / input_tokens
-        with self._slots_lock:
+        with self._lock:
             previous = self._chars_per_token.get(permit.model_id)
             self._chars_per_token[permit.model_id] = (
                 ratio if previous is None else 0.8 * previous + 0.2 * ratio
@@ -467,11 +471,8 @@ class RateLimiter:
                 if charged != permit.reserved:
                     self._store.give_back(key, permit.reserved - charged, permit.charged_at, limits, now)
         finally:
-            try:
-                if permit.lease is not None:
-                    self._give_back_lease(permit.model_id, permit.lease)
-            finally:
-                self._free_local_slot(permit.model_id, limits)
+            if permit.lease is not None:
+                self._give_back_lease(permit.model_id, permit.lease)
 
     def current_rate(self, model_id: str) -> float | None:
         """Current refill rate in tokens per minute (after AIMD), or None when not limited."""
@@ -495,13 +496,8 @@ class RateLimiter:
             return None
         now = self._clock.now()
         status: dict[str, float | int | str] = {"maxInFlight": limits.max_in_flight}
-        if self._leases is not None:
-            status["inFlightScope"] = "shared"
-            status["inFlight"] = self._leases.busy(self._key_prefix + model_id, limits.max_in_flight, now)
-        else:
-            status["inFlightScope"] = "process"
-            with self._slots_lock:
-                status["inFlight"] = self._in_flight.get(model_id, 0)
+        status["inFlightScope"] = "shared" if self._shared else "process"
+        status["inFlight"] = self._leases.busy(self._key_prefix + model_id, limits.max_in_flight, now)
         if not limits.token_limited:
             return status
         state = self._store.snapshot(self._key_prefix + model_id, limits, now)

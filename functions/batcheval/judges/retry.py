@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
-from batcheval.judges.base import Judge, JudgeRequest, JudgeResponse
+from batcheval.judges.base import DEADLINE_EXCEEDED, Judge, JudgeRequest, JudgeResponse
 from batcheval.judges.clock import SYSTEM_CLOCK, Clock
 
 THROTTLING = "ThrottlingException"
@@ -62,7 +62,8 @@ class RetryingJudge:
     When the budget runs out the last error is re-raised as non-retryable: a throttled judge keeps the
     code `ThrottlingException`, anything else becomes `JudgeUnavailable`; the message says how many
     attempts over how long. Throttles never degrade a model (they are capacity, not an outage);
-    `RetryPolicy.degrade_after` consecutive unavailable give-ups do, until the next success.
+    `RetryPolicy.degrade_after` consecutive unavailable give-ups do, until the next success. No
+    attempt or retry starts after the request's `deadline`: that ends as `JudgeDeadlineExceeded`.
     """
 
     def __init__(
@@ -88,6 +89,9 @@ class RetryingJudge:
     def judge(self, request: JudgeRequest) -> JudgeResponse:
         model_id = request.model_id or self._model_id
         started = self._clock.now()
+        if request.deadline is not None and started >= request.deadline:
+            self._final(model_id, DEADLINE_EXCEEDED)
+            raise JudgeError(DEADLINE_EXCEEDED, "the caller's deadline passed before the first attempt")
         attempt = 0
         while True:
             attempt += 1
@@ -118,6 +122,13 @@ class RetryingJudge:
                         code,
                         f"{why} after {attempt} attempt(s) in {elapsed:.1f}s; last error: {error}",
                         retryable=False,
+                    ) from error
+                if request.deadline is not None and self._clock.now() + delay >= request.deadline:
+                    self._final(model_id, DEADLINE_EXCEEDED)
+                    raise JudgeError(
+                        DEADLINE_EXCEEDED,
+                        f"no retry before the caller's deadline after {attempt} attempt(s) in {elapsed:.1f}s"
+                        f"; last error: {error}",
                     ) from error
                 if self._ledger is not None:
                     self._ledger.record_retry(model_id)

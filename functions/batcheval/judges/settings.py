@@ -36,8 +36,8 @@ class JudgeSettings(BaseModel):
     """Output-token weight against the quota; None derives it from the model id. Set it (5) for
     Claude behind an application inference profile ARN, whose id does not name the model."""
     bucket_table: str | None = None
-    """DynamoDB table shared by every invocation's rate limiter (TPM bucket and `max_in_flight`
-    slot leases); None: in-process only (`max_in_flight` per process)."""
+    """DynamoDB table shared by every invocation's rate limiter (TPM bucket, `max_in_flight` slot
+    leases and the queue of waiting calls); None: in-process only (`max_in_flight` per process)."""
     timeout_s: float = Field(default=60.0, gt=0)
 
     @classmethod
@@ -62,6 +62,7 @@ def build_judge(settings: JudgeSettings, clients: AwsClients, *, ledger: JudgeLe
     """The judge the settings describe (see `make_judge`), sharing buckets through DynamoDB if set."""
     from batcheval.judges.factory import make_judge
     from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases, lease_ttl_for
+    from batcheval.judges.queue_dynamodb import DynamoDBTicketQueue
     from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore
 
     options: dict[str, Any] = {"max_in_flight": settings.max_in_flight, "timeout_s": settings.timeout_s}
@@ -75,6 +76,7 @@ def build_judge(settings: JudgeSettings, clients: AwsClients, *, ledger: JudgeLe
         options["slot_leases"] = DynamoDBSlotLeases(
             dynamodb, settings.bucket_table, lease_ttl_s=lease_ttl_for(settings.timeout_s)
         )
+        options["ticket_queue"] = DynamoDBTicketQueue(dynamodb, settings.bucket_table)
     if ledger is not None:
         options["ledger"] = ledger
     return make_judge(settings.spec, clients=clients, model_id=settings.model_id, **options)

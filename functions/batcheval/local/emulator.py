@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any
 
@@ -27,6 +28,7 @@ import boto3
 from batcheval.aws import AwsClients
 from batcheval.jobs.resources import ensure_job_resources
 from batcheval.local.backend import DEFAULT_BUCKET_NAME, DEFAULT_TABLE_NAME, Backend, create_stack_key
+from batcheval.local.moto_tuning import tuned_moto
 
 EMULATOR_ACCESS_KEY = "testing"
 EMULATOR_SECRET_KEY = "testing"
@@ -99,6 +101,7 @@ class EmbeddedEmulator:
         self._bucket_name = bucket_name
         self._server: _MotoServer | None = None
         self._backend: Backend | None = None
+        self._tuning = ExitStack()
 
     @property
     def backend(self) -> Backend:
@@ -114,6 +117,8 @@ class EmbeddedEmulator:
         if self._backend is not None:
             return self._backend
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        # Safe only because _MotoServer runs one call at a time (see moto_tuning).
+        self._tuning.enter_context(tuned_moto(SERVICES))
         server = _MotoServer("127.0.0.1", self._port)
         server.start()
         self._server = server
@@ -149,6 +154,7 @@ class EmbeddedEmulator:
         server, self._server, self._backend = self._server, None, None
         if server is not None:
             server.stop()
+        self._tuning.close()
 
     def __enter__(self) -> Backend:
         return self.start()

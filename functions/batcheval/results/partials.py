@@ -2,10 +2,10 @@
 
 A job of 1,000,000 sessions * 10 evaluators makes ~10 million results; no single Lambda can read
 them all back within 15 minutes. So every batch folds its own results into a `SummaryAccumulator`,
-stores `to_json()` (a few KB), and the aggregate step merges the partials (`from_json`, `merge`)
-and calls `summaries()`. Merging is associative and, except for which test scenarios are kept
-past the cap, commutative; the summaries equal `aggregate.summarize` over all results in batch
-order, field for field, under the rules below.
+stores `to_json()` (a few KB), and the aggregate step merges the partials (`merge_json`, or
+`merge_all`) and calls `summaries()`. Merging is associative and, except for the order of groups
+and which test scenarios are kept past the cap, commutative; the summaries equal
+`aggregate.summarize` over all results in batch order, field for field, under the rules below.
 
 What is exact, and what is bounded (per group = evaluatorId * evaluationDimensionName):
 
@@ -21,8 +21,9 @@ What is exact, and what is bounded (per group = evaluatorId * evaluationDimensio
   depend on how the data was split or merged.
 * min, max: exact. p50, p90: exact in histogram mode (the same interpolation between order
   statistics as `percentile`). In sketch mode each order statistic x is reported as a value
-  within alpha·|x| of it (for 1e-300 ≤ |x| ≤ 1e300), so the interpolated percentile is within
-  alpha·max(|x_lo|, |x_hi|) of the exact one; the summary then says so (`quantileSketch`).
+  within alpha·|x| of it, up to float rounding (for 1e-300 ≤ |x| ≤ 1e300), so the interpolated
+  percentile is within alpha·max(|x_lo|, |x_hi|) of the exact one; the summary then says so
+  (`quantileSketch`).
 * stddev: exact-rational Σ(v - mean)² from the exact Σv and Σv² (histogram mode: each term
   rounded exactly as `summarize` rounds it, so bit-identical; sketch mode: rounded once, within
   ~1e-15 relative of `summarize`, which rounds each term).

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import json
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +27,14 @@ import msgspec
 import orjson
 
 from batcheval.errors import ErrorCounter
-from batcheval.traces.content import as_text, message_text, role_of
+from batcheval.traces.content import (
+    ToolResponse,
+    as_json_text,
+    error_text,
+    message_text,
+    role_of,
+    tool_responses,
+)
 from batcheval.traces.model import ModelCall, Session, ToolCall, Turn
 from batcheval.traces.records import (
     LLO_MARK,
@@ -83,29 +91,50 @@ class Assembly:
     skipped: list[SkipCount] = field(default_factory=list)
 
 
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic GC while building many small objects (performance-limits.md §3: 2-4x faster).
+class _GcPause:
+    """The cyclic GC paused while any assembly runs, shared by every thread of the process.
 
-    Nothing built here forms reference cycles, so pausing loses nothing. On the way out the survivors
-    (the sessions) would all sit in the youngest generation, and re-enabling the collector would walk
-    every one of them at once, then again in the middle generation. `gc.freeze()` + `gc.unfreeze()`
-    moves them straight to the oldest generation in O(1) (measured ~3% faster than disable/enable
-    alone on the stream benchmark). Unlike `gc.freeze()` alone, nothing stays frozen, so cyclic
-    garbage alive now is still collected later (warm Lambdas, the local server). A process that froze
-    objects itself keeps them frozen: then the move is skipped. The previous GC state is restored.
+    The GC's state is process-wide: if each assembly disabled and re-enabled it itself, one thread
+    finishing would re-enable it under another still assembling (and freeze/unfreeze the other's
+    half-built objects). So the first assembly to start pauses it and the last to finish restores
+    it; in between no thread changes it. Nothing built here forms reference cycles, so pausing loses
+    nothing (performance-limits.md §3: 2-4x faster; here ~2x with raw records kept).
+
+    On the way out the survivors (the sessions) would all sit in the youngest generation, and
+    re-enabling the collector would walk every one of them at once, then again in the middle
+    generation. `gc.freeze()` + `gc.unfreeze()` moves them straight to the oldest generation in O(1).
+    Unlike `gc.freeze()` alone, nothing stays frozen, so cyclic garbage alive now is still collected
+    later (warm Lambdas, the local server). A process that froze objects itself keeps them frozen: then
+    the move is skipped.
     """
-    was_enabled = gc.isenabled()
-    move_survivors = gc.get_freeze_count() == 0
-    gc.disable()
-    try:
-        yield
-    finally:
-        if move_survivors:
-            gc.freeze()
-            gc.unfreeze()
-        if was_enabled:
-            gc.enable()
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._active == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    if gc.get_freeze_count() == 0:
+                        gc.freeze()
+                        gc.unfreeze()
+                    if self._was_enabled:
+                        gc.enable()
+
+
+paused_gc = _GcPause()
+"""`with paused_gc():` pauses the cyclic GC until the last concurrent assembly ends (`_GcPause`)."""
 
 
 def session_order(session: Session) -> tuple[int, str]:
@@ -478,16 +507,6 @@ def _build_turn(
     if not available_tools and first_llm is not None:
         available_tools = first_llm.available_tools()
 
-    requested: list[tuple[str, str, str]] = []
-    if (
-        tools
-        and llms
-        and any(view.scope.startswith("openinference.") or view.scope.endswith("langchain") for view in tools)
-    ):
-        # Only these instrumentations record tool inputs loosely or drop tool-call ids.
-        for llm in llms:
-            requested.extend(llm.requested_tool_calls())
-
     for group in (agents, chains, tools, llms):
         for view in group:
             if view.status_code == "ERROR":
@@ -514,7 +533,7 @@ def _build_turn(
         user_input=user_input,
         agent_response=agent_response,
         system_prompt=system_prompt,
-        tool_calls=_tool_calls(tools, requested) if tools else (),
+        tool_calls=_tool_calls(tools, llms) if tools else (),
         model_calls=tuple(
             [
                 ModelCall(
@@ -543,17 +562,28 @@ def _build_turn(
     return turn, root.record, incomplete
 
 
-def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) -> tuple[ToolCall, ...]:
-    """Tool spans as calls, completed from the calls the model requested (same tool-call id):
+def _tool_calls(tools: list[SpanView], llms: list[SpanView]) -> tuple[ToolCall, ...]:
+    """Tool spans as calls, each field read on the tool span first, then completed from the turn's
+    model calls by tool-call id:
 
     * LangChain instrumentations record a tool's input loosely (the bare value, or a wrapper with
-      `input_str`, tags and metadata), so the requested arguments win for them;
-    * a tool span without a tool-call id (OpenInference's OpenAI Agents spans) takes the id of the
-      first unclaimed requested call of the same tool, in order.
+      `input_str`, tags and metadata), so the arguments the model requested win for them;
+    * a tool span without a tool-call id (OpenInference's and OpenLLMetry's OpenAI Agents spans)
+      takes the id of the first unclaimed requested call of the same tool, in order;
+    * a result, arguments or error the tool span lacks is read from the matching tool response
+      (`tool_call_response` part, tool message, toolResult block) in the model calls' inputs.
     """
-    by_id = {call_id: (name, arguments) for call_id, name, arguments in requested}
     own_ids = [view.tool_call_id() for view in tools]
+    requested: list[tuple[str, str, str]] = []
+    if llms and (
+        None in own_ids
+        or any(view.scope.startswith("openinference.") or view.scope.endswith("langchain") for view in tools)
+    ):
+        for llm in llms:
+            requested.extend(llm.requested_tool_calls())
+    by_id = {call_id: (name, arguments) for call_id, name, arguments in requested}
     claimed = {call_id for call_id in own_ids if call_id is not None}
+    responses: dict[str, ToolResponse] | None = None  # built on first need: most spans carry it all
     calls: list[ToolCall] = []
     for view, call_id in zip(tools, own_ids, strict=True):
         name = view.tool_name()
@@ -562,10 +592,19 @@ def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) ->
             call_id = next((i for i, n, _ in requested if n == name and i not in claimed), None)
             if call_id is not None:
                 claimed.add(call_id)
-        if call_id in by_id and view.scope.endswith("langchain"):
+        if call_id in by_id and (arguments is None or view.scope.endswith("langchain")):
             arguments = by_id[call_id][1]
-        result = view.tool_result()
-        status = view.tool_status(result)
+        result, error_response = view.tool_output()
+        if result is None and call_id is not None and llms:
+            if responses is None:
+                responses = _tool_responses(llms)
+            response = responses.get(call_id)
+            if response is not None:
+                result, error_response = as_json_text(response.content), response.is_error
+        status = view.tool_status(result, error_response)
+        error = None
+        if status == "error":  # the span's own words, else the error-shaped (or only) response
+            error = view.recorded_error() or (error_text(result) if result is not None else None)
         calls.append(
             ToolCall(
                 name,
@@ -573,15 +612,25 @@ def _tool_calls(tools: list[SpanView], requested: list[tuple[str, str, str]]) ->
                 arguments,
                 result,
                 status,
-                (view.error_message() or (as_text(result) if result else None))
-                if status == "error"
-                else None,
+                error,
                 call_id,
                 view.start_ns,
                 view.end_ns,
             )
         )
     return tuple(calls)
+
+
+def _tool_responses(llms: list[SpanView]) -> dict[str, ToolResponse]:
+    """Tool responses by tool-call id from the model calls' input messages (the first seen wins: every
+    later model call repeats the history)."""
+    found: dict[str, ToolResponse] = {}
+    for llm in llms:
+        for message in llm.input_messages():
+            for response in tool_responses(message):
+                if response.call_id is not None and response.call_id not in found:
+                    found[response.call_id] = response
+    return found
 
 
 def _last_assistant_text(messages: list[Any]) -> str | None:

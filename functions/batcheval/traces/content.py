@@ -9,13 +9,14 @@ give `None` ("not recorded"), never an empty string pretending to be content.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 _USER_ROLES = frozenset({"user", "human", "HumanMessage"})
 _ASSISTANT_ROLES = frozenset({"assistant", "ai", "AIMessage", "model"})
 _SYSTEM_ROLES = frozenset({"system", "SystemMessage"})
+_TOOL_ROLES = frozenset({"tool", "ToolMessage", "function"})
 
 
 def maybe_json(value: Any) -> Any:
@@ -120,6 +121,8 @@ def role_of(message: Any) -> str | None:
         return "assistant"
     if role in _SYSTEM_ROLES:
         return "system"
+    if role in _TOOL_ROLES:
+        return "tool"
     return role.lower()
 
 
@@ -194,6 +197,14 @@ def indexed_messages(attributes: dict[str, Any], prefix: str) -> list[dict[str, 
     return [by_index[i] for i in sorted(by_index)]
 
 
+_PART_TYPES = frozenset({"text", "tool_call", "tool_call_response", "reasoning", "blob", "uri", "file"})
+
+
+def _is_part(value: Any) -> bool:
+    """A GenAI message part (`{"type": "text", "content": ...}`), which `role_of` would take for a role."""
+    return isinstance(value, dict) and "role" not in value and value.get("type") in _PART_TYPES
+
+
 def expand_wrapped(messages: list[Any]) -> list[Any]:
     """Replace messages whose content is itself a dumped message container with its messages.
 
@@ -209,8 +220,133 @@ def expand_wrapped(messages: list[Any]) -> list[Any]:
     for message in messages:
         content = message.get("content") if isinstance(message, dict) else None
         inner = messages_of(content) if isinstance(content, str) and content[:1] in ("[", "{") else None
-        if inner and all(role_of(m) is not None for m in inner):
+        if inner and all(role_of(m) is not None and not _is_part(m) for m in inner):
             expanded.extend(inner)
         else:
             expanded.append(message)
     return expanded
+
+
+class ToolResponse(NamedTuple):
+    """A tool's result as a message carries it: the tool-call id, the content as recorded (text,
+    blocks or an object) and whether the response itself says the call failed."""
+
+    call_id: str | None
+    content: Any
+    is_error: bool
+
+
+class ToolRequest(NamedTuple):
+    """A tool call a model asked for: the tool-call id, the tool's name and the arguments as recorded."""
+
+    call_id: str | None
+    name: str | None
+    arguments: Any
+
+
+def _id(value: Any) -> str | None:
+    return str(value) if isinstance(value, str | int) and value != "" else None
+
+
+def error_shaped(value: Any) -> bool:
+    """A response that says the call failed: `{"status": "error"}` (Bedrock toolResult, LangChain
+    ToolMessage), MCP's `{"isError": true}` or an `{"error": ...}` object."""
+    value = maybe_json(value) if isinstance(value, str) and value[:1] == "{" else value
+    if not isinstance(value, dict):
+        return False
+    return value.get("status") == "error" or value.get("isError") is True or bool(value.get("error"))
+
+
+def error_text(response: str) -> str:
+    """The reason an error-shaped response gives (`{"error": "timed out"}` → "timed out"), else its text."""
+    parsed = maybe_json(response)
+    reason = parsed.get("error") if isinstance(parsed, dict) else None
+    if reason and not isinstance(reason, bool):
+        return as_text(reason) or as_json_text(reason) or response
+    return as_text(response) or response
+
+
+def tool_responses(message: Any) -> list[ToolResponse]:
+    """The tool results one message carries, in every shape the conventions write them:
+
+    * GenAI (latest): a `tool_call_response` part, `response` as text, a list of blocks or an object;
+    * GenAI (older) / OpenAI chat / OpenInference: a `tool`-role message with `tool_call_id` (or `id`)
+      and `content`; LangChain ToolMessage dumps (`{"type": "tool", "data": ...}`, `{"lc": 1, ...}`);
+    * Bedrock / Strands content blocks: `{"toolResult": {"toolUseId", "status", "content"}}`;
+    * OpenAI Responses items: `{"type": "function_call_output", "call_id", "output"}`.
+    """
+    if not isinstance(message, dict):
+        return []
+    found: list[ToolResponse] = []
+    parts = message.get("parts")
+    if isinstance(parts, list):
+        for part in parts:
+            if isinstance(part, dict) and part.get("type") == "tool_call_response":
+                response = part.get("response", part.get("result"))
+                found.append(ToolResponse(_id(part.get("id")), response, error_shaped(response)))
+        return found
+    if message.get("type") == "function_call_output":
+        output = message.get("output")
+        return [ToolResponse(_id(message.get("call_id")), output, error_shaped(output))]
+    fields = message
+    for key in ("data", "kwargs"):  # LangChain message dumps
+        if isinstance(message.get(key), dict):
+            fields = message[key]
+            break
+    content = fields.get("content")
+    if role_of(message) == "tool" or fields.get("type") == "tool":
+        call_id = _id(fields.get("tool_call_id")) or _id(fields.get("id"))
+        is_error = fields.get("status") == "error" or error_shaped(content)
+        return [ToolResponse(call_id, content, is_error)]
+    blocks = maybe_json(content) if isinstance(content, str) and '"toolResult"' in content else content
+    if isinstance(blocks, list):
+        for block in blocks:
+            result = block.get("toolResult") if isinstance(block, dict) else None
+            if isinstance(result, dict):
+                is_error = result.get("status") == "error"
+                found.append(ToolResponse(_id(result.get("toolUseId")), result.get("content"), is_error))
+    return found
+
+
+def tool_requests(message: Any) -> list[ToolRequest]:
+    """The tool calls one (assistant) message asks for: GenAI `tool_call` parts, OpenAI chat
+    `tool_calls`, LangChain `tool_calls` (`args`), Bedrock `toolUse` blocks, OpenAI Responses
+    `function_call` items."""
+    if not isinstance(message, dict):
+        return []
+    found: list[ToolRequest] = []
+    parts = message.get("parts")
+    if isinstance(parts, list):
+        for part in parts:
+            if isinstance(part, dict) and part.get("type") == "tool_call":
+                found.append(ToolRequest(_id(part.get("id")), _id(part.get("name")), part.get("arguments")))
+        return found
+    if message.get("type") == "function_call":
+        return [ToolRequest(_id(message.get("call_id")), _id(message.get("name")), message.get("arguments"))]
+    fields = message
+    for key in ("data", "kwargs"):
+        if isinstance(message.get(key), dict):
+            fields = message[key]
+            break
+    calls = fields.get("tool_calls")
+    if isinstance(calls, list):
+        for call in calls:
+            if not isinstance(call, dict):
+                continue
+            function = call.get("function")
+            if isinstance(function, dict):
+                found.append(
+                    ToolRequest(_id(call.get("id")), _id(function.get("name")), function.get("arguments"))
+                )
+            else:
+                arguments = call.get("args", call.get("arguments"))
+                found.append(ToolRequest(_id(call.get("id")), _id(call.get("name")), arguments))
+        return found
+    content = fields.get("content")
+    blocks = maybe_json(content) if isinstance(content, str) and '"toolUse"' in content else content
+    if isinstance(blocks, list):
+        for block in blocks:
+            use = block.get("toolUse") if isinstance(block, dict) else None
+            if isinstance(use, dict):
+                found.append(ToolRequest(_id(use.get("toolUseId")), _id(use.get("name")), use.get("input")))
+    return found

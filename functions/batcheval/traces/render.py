@@ -1,7 +1,8 @@
 """How `batcheval inspect` shows sessions: the documented JSON shape, or a table for debugging.
 
 The table answers "what did the evaluator understand of my spans?": per session and turn the input
-and response snippets, each tool call with its status, each model call with its tokens; then the
+and response snippets, each tool call with its status and result (its error on the line under it),
+each model call with its tokens; then the
 per-session errors and the skipped records, each with a hint how to fix the instrumentation.
 """
 
@@ -83,7 +84,14 @@ def session_json(session: Session) -> dict[str, Any]:
                 "userInput": turn.user_input,
                 "agentResponse": turn.agent_response,
                 "toolCalls": [
-                    {"name": c.name, "arguments": c.arguments, "result": c.result, "status": c.status}
+                    {
+                        "name": c.name,
+                        "toolCallId": c.tool_call_id,
+                        "arguments": c.arguments,
+                        "result": c.result,
+                        "status": c.status,
+                        "error": c.error,
+                    }
                     for c in turn.tool_calls
                 ],
                 "modelCalls": [
@@ -131,11 +139,12 @@ def _turn_lines(index: int, turn: Turn, width: int) -> list[str]:
     lines.append(f"    user   > {_snippet(turn.user_input, width)}")
     lines.append(f"    agent  < {_snippet(turn.agent_response, width)}")
     for call in turn.tool_calls:
-        detail = call.error if call.status == "error" and call.error else call.result
         lines.append(
             f"    tool     {call.name:<20} {call.status:<8} {_duration(call.latency_ms):>7}  "
-            f"args {_snippet(call.arguments, 40)}  → {_snippet(detail, 40)}"
+            f"args {_snippet(call.arguments, 40)}  → {_snippet(call.result, 40)}"
         )
+        if call.error is not None:
+            lines.append(f"             error: {_snippet(call.error, width)}")
     for model in turn.model_calls:
         tokens_in = "?" if model.input_tokens is None else f"{model.input_tokens:,}"
         tokens_out = "?" if model.output_tokens is None else f"{model.output_tokens:,}"

@@ -25,6 +25,7 @@ import msgspec
 from batcheval.traces.content import (
     as_json_text,
     as_text,
+    error_shaped,
     expand_wrapped,
     indexed_messages,
     last_with_role,
@@ -32,6 +33,8 @@ from batcheval.traces.content import (
     message_text,
     messages_of,
     role_of,
+    tool_requests,
+    tool_responses,
 )
 from batcheval.traces.records import MAX_NANOS, InlineEvent, Record, as_nanos
 
@@ -92,22 +95,28 @@ class SpanView(msgspec.Struct, gc=False):
     """`output_messages`, once worked out."""
 
     def error_message(self) -> str | None:
-        """Why the span failed: an `exception` event's message, else the status message (without a
-        Python traceback), else `error.type`."""
+        """Why the span failed (`recorded_error()`), "error" when it failed without saying why."""
         if self.status_code != "ERROR":
             return None
-        for event in self.events:
-            name, attrs = event.name, event.attributes
-            if name == "exception":
-                text = attrs.get("exception.message") or attrs.get("exception.type")
-                if text:
-                    return str(text)
+        return self.recorded_error() or "error"
+
+    def recorded_error(self) -> str | None:
+        """What the span says about its failure: the status message (without a Python traceback),
+        else an `exception` event's message (or type), else `error.type`; `None` when none is there."""
         status = self.record.status
         message = status.message if status is not None else None
         if message:
-            return str(message).split("Traceback (most recent call last)", 1)[0].strip() or "error"
+            text = str(message).split("Traceback (most recent call last)", 1)[0].strip()
+            if text:
+                return text
+        for event in self.events:
+            if event.name == "exception":
+                attrs = event.attributes
+                described = attrs.get("exception.message") or attrs.get("exception.type")
+                if described:
+                    return str(described)
         error_type = self.attributes.get("error.type")
-        return str(error_type) if error_type else "error"
+        return str(error_type) if error_type else None
 
     # --- messages ---------------------------------------------------------------------------------
 
@@ -233,20 +242,32 @@ class SpanView(msgspec.Struct, gc=False):
             if tool_message is not None and tool_message.get("tool_call_id"):
                 return str(tool_message["tool_call_id"])
         for message in self.input_messages():
+            for request in tool_requests(message):  # latest GenAI conventions: a `tool_call` part
+                if request.call_id:
+                    return request.call_id
             content = message.get("content") if isinstance(message, dict) else None
             if isinstance(content, dict) and content.get("id"):
                 return str(content["id"])
             if isinstance(message, dict) and message.get("id"):
                 return str(message["id"])
+        for message in self.output_messages():
+            for response in tool_responses(message):
+                if response.call_id:
+                    return response.call_id
         return None
 
     def tool_arguments(self) -> str | None:
-        """gen_ai.tool.call.arguments → body.input / gen_ai.tool.message → input.value
-        → traceloop.entity.input."""
+        """gen_ai.tool.call.arguments (unless it is the tool's parameter schema) → body.input /
+        gen_ai.tool.message / a `tool_call` part → input.value → traceloop.entity.input."""
         attrs = self.attributes
-        if attrs.get("gen_ai.tool.call.arguments") is not None:
-            return as_json_text(attrs["gen_ai.tool.call.arguments"])
+        recorded = attrs.get("gen_ai.tool.call.arguments")
+        # OpenInference's GenAI conversion copies the tool's parameter schema (`tool.parameters`) there
+        if recorded is not None and recorded != attrs.get("tool.parameters"):
+            return as_json_text(recorded)
         for message in self.input_messages():
+            requests = tool_requests(message)  # latest GenAI conventions: a `tool_call` part
+            if requests and requests[0].arguments is not None:
+                return as_json_text(requests[0].arguments)
             content = message.get("content") if isinstance(message, dict) else message
             if isinstance(content, dict) and "content" in content:
                 content = content["content"]
@@ -258,34 +279,44 @@ class SpanView(msgspec.Struct, gc=False):
         return None
 
     def tool_result(self) -> str | None:
-        """gen_ai.tool.call.result → body.output / gen_ai.choice → output.value → traceloop.entity.output."""
+        return self.tool_output()[0]
+
+    def tool_output(self) -> tuple[str | None, bool]:
+        """The tool's result and whether the response itself says the call failed (`error_shaped`):
+        gen_ai.tool.call.result → body.output / gen_ai.choice / gen_ai.output.messages (a
+        `tool_call_response` part or a tool message) → output.value → traceloop.entity.output."""
         attrs = self.attributes
         if attrs.get("gen_ai.tool.call.result") is not None:
-            tool_message = _langchain_tool_message(attrs["gen_ai.tool.call.result"])
+            recorded = attrs["gen_ai.tool.call.result"]
+            tool_message = _langchain_tool_message(recorded)
             if tool_message is not None:
-                return as_json_text(tool_message.get("content"))
-            return as_json_text(attrs["gen_ai.tool.call.result"])
+                return as_json_text(tool_message.get("content")), tool_message.get("status") == "error"
+            return as_json_text(recorded), error_shaped(recorded)
         for message in self.output_messages():
+            responses = tool_responses(message)
+            if responses:
+                response = responses[0]
+                return as_json_text(response.content), response.is_error
             content = message.get("content") if isinstance(message, dict) else message
             if isinstance(content, dict) and "message" in content:
                 content = content["message"]
             tool_message = _langchain_tool_message(content)
             if tool_message is not None:  # split-mode OpenInference: the dumped ToolMessage
-                return as_json_text(tool_message.get("content"))
+                return as_json_text(tool_message.get("content")), tool_message.get("status") == "error"
             if content is not None:
-                return as_json_text(content)
+                return as_json_text(content), error_shaped(content)
         for key in ("output.value", "traceloop.entity.output"):
             tool_message = _langchain_tool_message(attrs.get(key))
             if tool_message is not None:
-                return as_json_text(tool_message.get("content"))
+                return as_json_text(tool_message.get("content")), tool_message.get("status") == "error"
         for key in ("output.value", "traceloop.entity.output"):
             if attrs.get(key) is not None:
-                return as_json_text(attrs[key])
-        return None
+                return as_json_text(attrs[key]), error_shaped(attrs[key])
+        return None, False
 
     def requested_tool_calls(self) -> list[tuple[str, str, str]]:
         """(tool-call id, tool name, arguments) the model asked for, in order: OpenInference
-        `llm.output_messages.*.tool_calls.*`, or GenAI `gen_ai.output.messages` tool_call parts."""
+        `llm.output_messages.*.tool_calls.*`, or the output messages' requests (`tool_requests`)."""
         fields: dict[str, dict[str, str]] = {}
         for key, value in self.attributes.items():
             if not key.startswith("llm.output_messages.") or ".tool_calls." not in key:
@@ -298,17 +329,18 @@ class SpanView(msgspec.Struct, gc=False):
             if f.get("id")
         ]
         for message in self.output_messages():
-            parts = message.get("parts") if isinstance(message, dict) else None
-            for part in parts if isinstance(parts, list) else ():
-                if isinstance(part, dict) and part.get("type") == "tool_call" and part.get("id"):
-                    arguments = as_json_text(part.get("arguments")) or ""
-                    requested.append((str(part["id"]), str(part.get("name") or ""), arguments))
+            for request in tool_requests(message):
+                if request.call_id:
+                    arguments = as_json_text(request.arguments) or ""
+                    requested.append((request.call_id, request.name or "", arguments))
         return requested
 
-    def tool_status(self, result: str | None) -> Literal["success", "error", "unknown"]:
+    def tool_status(
+        self, result: str | None, error_response: bool = False
+    ) -> Literal["success", "error", "unknown"]:
         """`gen_ai.tool.status` / `gen_ai.task.status`, else the span status (ERROR → error, OK →
-        success); an UNSET status with a recorded result (`tool_result()`) counts as success, else
-        unknown."""
+        success); with an UNSET status an error-shaped response counts as error, a recorded result
+        as success, else unknown."""
         status = self.attributes.get("gen_ai.tool.status") or self.attributes.get("gen_ai.task.status")
         if isinstance(status, str) and status:
             lowered = status.lower()
@@ -319,9 +351,11 @@ class SpanView(msgspec.Struct, gc=False):
         code = self.status_code
         if code == "ERROR":
             return "error"
-        if code == "OK" or result is not None:
+        if code == "OK":
             return "success"
-        return "unknown"
+        if error_response:
+            return "error"
+        return "success" if result is not None else "unknown"
 
     # --- model fields -----------------------------------------------------------------------------
 
@@ -337,6 +371,14 @@ class SpanView(msgspec.Struct, gc=False):
                 for name in ("model", "model_id", "model_name", "ls_model_name"):
                     if isinstance(params.get(name), str) and params[name]:
                         return str(params[name])
+        # the AIMessage the chat model returned (`output.value`, split: the output message's content)
+        outputs = [attrs.get("output.value")]
+        if self.event_records:
+            outputs.extend(m.get("content") for m in self.output_messages() if isinstance(m, dict))
+        for output in outputs:
+            name = _langchain_response_model(output)
+            if name is not None:
+                return name
         return None
 
     def input_tokens(self) -> int | None:
@@ -425,6 +467,27 @@ def _langchain_tool_message(value: Any) -> dict[str, Any] | None:
         fields = parsed.get(key)
         if isinstance(fields, dict) and (fields.get("type") == "tool" or "tool_call_id" in fields):
             return fields
+    return None
+
+
+def _langchain_response_model(value: Any) -> str | None:
+    """`response_metadata.model_name` (or `model_id`, `model`) of the AIMessage in a dumped LangChain
+    `LLMResult` (`{"generations": [[{"message": ...}]]}`), else `None`."""
+    if not isinstance(value, str) or '"response_metadata"' not in value:
+        return None
+    result = maybe_json(value)
+    generations = result.get("generations") if isinstance(result, dict) else None
+    for group in generations if isinstance(generations, list) else ():
+        for generation in group if isinstance(group, list) else ():
+            message = generation.get("message") if isinstance(generation, dict) else None
+            if not isinstance(message, dict):
+                continue
+            fields = message.get("kwargs") or message.get("data") or message
+            metadata = fields.get("response_metadata") if isinstance(fields, dict) else None
+            if isinstance(metadata, dict):
+                for key in ("model_name", "model_id", "model"):
+                    if isinstance(metadata.get(key), str) and metadata[key]:
+                        return str(metadata[key])
     return None
 
 

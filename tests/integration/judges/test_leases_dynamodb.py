@@ -16,6 +16,7 @@ from batcheval.judges.base import JudgeRequest
 from batcheval.judges.clock import SYSTEM_CLOCK
 from batcheval.judges.fake import ScriptedJudge
 from batcheval.judges.leases_dynamodb import DynamoDBSlotLeases, lease_ttl_for
+from batcheval.judges.queue_dynamodb import DynamoDBTicketQueue
 from batcheval.judges.ratelimit import (
     InProcessBucketStore,
     Lease,
@@ -80,7 +81,11 @@ def test_separate_limiters_never_exceed_the_shared_in_flight_cap(ddb):
         leases = DynamoDBSlotLeases(ddb, TABLE, lease_ttl_s=60, seed=index)
         stores.append(leases)
         return RateLimiter(
-            InProcessBucketStore(), {MODEL: limits}, leases=leases, lease_backoff_s=(0.002, 0.02), seed=index
+            InProcessBucketStore(),
+            {MODEL: limits},
+            leases=leases,
+            queue=DynamoDBTicketQueue(ddb, TABLE),
+            lease_backoff_s=(0.002, 0.02),
         )
 
     # When each judges 4 calls at once
@@ -89,7 +94,9 @@ def test_separate_limiters_never_exceed_the_shared_in_flight_cap(ddb):
     assert seen.calls == 24
     assert seen.peak <= 2
     assert stores[0].busy(MODEL, 2, time.time()) == 0
-    assert sum(store.counts["conflicts"] for store in stores) > 0  # they really competed
+    # and all 24 went through the one shared queue, which is empty again
+    queue = ddb.get_item(TableName=TABLE, Key={"pk": {"S": f"judge-queue#{MODEL}"}})["Item"]
+    assert (queue["issued"]["N"], queue["serving"]["N"]) == ("24", "25")
 
 
 def test_without_leases_separate_limiters_exceed_the_cap():
@@ -171,8 +178,8 @@ def test_all_slots_held_until_the_deadline_is_a_throttle_not_a_hang(ddb):
     assert "shared in-flight slot" in raised.value.message
     assert not raised.value.retryable
     assert 10.0 < clock.now() - start <= 20.0
-    assert leases.counts["writes"] > 5  # it kept probing
-    assert leases.counts["writes"] < 40  # with exponential backoff, not a busy loop
+    assert leases.counts["reads"] > 5  # it kept probing
+    assert leases.counts["reads"] < 120  # backing off to 0.25 s (~83 looks in 20 s), not a busy loop
     assert limiter.status(MODEL) == {
         "maxInFlight": 1,
         "inFlightScope": "shared",
@@ -212,15 +219,14 @@ def test_a_lease_that_cannot_be_released_never_loses_the_verdict(caplog):
     limiter = RateLimiter(InProcessBucketStore(), {MODEL: limits}, clock=SYSTEM_CLOCK, leases=leases)
     judge = RateLimitedJudge(ScriptedJudge(default={"label": "Yes"}), limiter, model_id=MODEL)
     with Stubber(client) as stub, caplog.at_level(logging.ERROR):
+        stub.add_response("batch_get_item", {"Responses": {TABLE: []}})
         stub.add_response("put_item", {})
         stub.add_client_error("delete_item", "InternalServerError", "boom", http_status_code=500)
         # When the model answers
         response = judge.judge(REQUEST)
-    # Then the verdict comes back, the failure is logged, and the process's own slot is free
+    # Then the verdict comes back and the failure is logged
     assert response.output == {"label": "Yes"}
     assert "not released" in caplog.text
-    assert limiter._in_flight[MODEL] == 0
-    assert limiter._slot(MODEL, limits)._value == 4
 
 
 def test_an_unreachable_slot_table_is_a_retryable_judge_error():
@@ -233,12 +239,11 @@ def test_an_unreachable_slot_table_is_a_retryable_judge_error():
     limiter = RateLimiter(InProcessBucketStore(), {MODEL: limits}, leases=leases)
     judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=MODEL)
     with Stubber(client) as stub:
-        stub.add_client_error("put_item", "ProvisionedThroughputExceededException", "slow down")
+        stub.add_client_error("batch_get_item", "ProvisionedThroughputExceededException", "slow down")
         # When a call asks for a slot, Then it is a retryable JudgeUnavailable and holds nothing
         with pytest.raises(JudgeError) as raised:
             judge.judge(REQUEST)
     assert (raised.value.code, raised.value.retryable) == ("JudgeUnavailable", True)
-    assert limiter._slot(MODEL, limits)._value == 4
 
 
 class CountingLeases(DynamoDBSlotLeases):
@@ -256,7 +261,7 @@ class CountingLeases(DynamoDBSlotLeases):
         return super().try_acquire(key, slots, now)
 
 
-def test_one_waiting_thread_per_process_probes_the_table(ddb):
+def test_only_the_head_of_the_queue_probes_the_table(ddb):
     # Given the only shared slot held elsewhere, and 6 threads of one process waiting 0.4 s for it
     DynamoDBSlotLeases(ddb, TABLE, lease_ttl_s=600).try_acquire(MODEL, 1, now=time.time())
     limits = ModelLimits(tokens_per_minute=1e9, max_in_flight=1, acquire_timeout_s=0.4)
@@ -264,8 +269,6 @@ def test_one_waiting_thread_per_process_probes_the_table(ddb):
     limiter = RateLimiter(
         InProcessBucketStore(), {MODEL: limits}, leases=leases, lease_backoff_s=(0.01, 0.04), poll_s=0.01
     )
-    # (max_in_flight 1 would also block them on the process semaphore: give it room)
-    limiter._slots[MODEL] = threading.BoundedSemaphore(6)
     judge = RateLimitedJudge(ScriptedJudge(default={"ok": True}), limiter, model_id=MODEL)
     codes: list[str] = []
 
@@ -287,14 +290,12 @@ def test_one_waiting_thread_per_process_probes_the_table(ddb):
 
 
 def test_a_slot_freed_in_this_process_wakes_the_waiting_thread_at_once(ddb):
-    # Given a shared cap of 1, a call holding it for 0.2 s, and a waiter whose seeded first backoff
-    # draw is 4.2 s (seed 0: uniform(0, 5) = 4.22)
+    # Given a shared cap of 1, a call holding it for 0.2 s, and a waiter whose first backoff is 5 s
     limits = ModelLimits(tokens_per_minute=1e9, max_in_flight=1, acquire_timeout_s=30)
     leases = DynamoDBSlotLeases(ddb, TABLE, lease_ttl_s=600)
     limiter = RateLimiter(
         InProcessBucketStore(), {MODEL: limits}, leases=leases, lease_backoff_s=(5.0, 5.0), poll_s=0.01
     )
-    limiter._slots[MODEL] = threading.BoundedSemaphore(2)  # only the shared cap applies
 
     def slow(_request: JudgeRequest) -> dict[str, bool]:
         time.sleep(0.2)
@@ -309,5 +310,5 @@ def test_a_slot_freed_in_this_process_wakes_the_waiting_thread_at_once(ddb):
     judge.judge(REQUEST)
     waited = time.monotonic() - started
     first.join()
-    # Then it ran as soon as the first gave the slot back, not after its 4.2 s backoff
+    # Then it ran as soon as the first gave the slot back, not after its 5 s backoff
     assert waited < 1.0

@@ -166,3 +166,141 @@ def test_server_stops_and_frees_its_port():
     host, port = url.removeprefix("http://").split(":")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((host, int(port)), timeout=1)
+
+
+def _head_and_body(reply: bytes) -> tuple[bytes, bytes]:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    return head, body
+
+
+def _assert_aws_shaped(reply: bytes, status: int, error_type: str) -> None:
+    head, body = _head_and_body(reply)
+    assert head.startswith(f"HTTP/1.1 {status}".encode())
+    assert f"x-amzn-ErrorType: {error_type}".encode() in head
+    assert b"Content-Type: application/json" in head
+    assert set(json.loads(body)) == {"message"}
+
+
+@pytest.mark.parametrize(
+    ("payload", "status", "error_type"),
+    [
+        pytest.param(b"GARBAGE\r\n\r\n", 400, "BadRequestException", id="garbage-request-line"),
+        pytest.param(b"GET /\r\n\r\n", 400, "BadRequestException", id="http-0.9"),
+        pytest.param(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400, "BadRequestException", id="http2-preface"),
+        pytest.param(
+            b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n",
+            414,
+            "BadRequestException",
+            id="long-request-line",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+            431,
+            "BadRequestException",
+            id="header-line-over-64k",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\n" + b"".join(b"X-H%d: v\r\n" % n for n in range(120)) + b"\r\n",
+            431,
+            "BadRequestException",
+            id="too-many-headers",
+        ),
+        pytest.param(
+            b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 10_300 + b"\r\n\r\n",
+            431,
+            "BadRequestException",
+            id="over-api-gateway-header-limit",
+        ),
+        pytest.param(
+            b"get /evaluations/batch-evaluate HTTP/1.1\r\n\r\n",
+            403,
+            "MissingAuthenticationTokenException",
+            id="lower-case-method",
+        ),
+        pytest.param(
+            b"BREW /evaluations/batch-evaluate HTTP/1.1\r\nConnection: close\r\n\r\n",
+            403,
+            "MissingAuthenticationTokenException",
+            id="unknown-method",
+        ),
+        pytest.param(
+            b"POST /evaluations/batch-evaluate HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}",
+            400,
+            "BadRequestException",
+            id="conflicting-content-length",
+        ),
+        pytest.param(
+            b"POST /evaluations/batch-evaluate HTTP/1.1\r\nContent-Length: 1_0\r\n\r\n{}",
+            400,
+            "BadRequestException",
+            id="non-digit-content-length",
+        ),
+    ],
+)
+def test_every_refusal_has_the_aws_error_shape(server, payload, status, error_type):
+    # Given a request http.server would answer with an HTML page (or that smuggles a length)
+    # When it is sent
+    reply = _raw_exchange(server, payload)
+    # Then the answer is the service's JSON error with x-amzn-ErrorType, and the connection closes
+    _assert_aws_shaped(reply, status, error_type)
+    assert b"Connection: close" in _head_and_body(reply)[0]
+
+
+def test_headers_just_within_the_api_gateway_limit_are_accepted(server):
+    # Given headers totalling a little under 10,240 bytes
+    _, response, _ = _raw(server, "GET", "/evaluations/batch-evaluate", headers={"X-Pad": "a" * 9_000})
+    # Then the request is served
+    assert response.status == 200
+
+
+@pytest.fixture
+def impatient_server():
+    gateway = LocalGateway(
+        TenantRegistry([DEFAULT_TENANT]),
+        api=ApiIdentity(account_id="123456789012"),
+        resolve_handler=lambda route: echo_handler,
+    )
+    with LocalApiServer(gateway, port=0, read_timeout=0.3) as running:
+        yield running
+
+
+def test_a_body_shorter_than_its_content_length_times_out_with_408(impatient_server):
+    # Given a request announcing 100 bytes that sends 2 and then waits
+    reply = _raw_exchange(
+        impatient_server, b"POST /evaluations/batch-evaluate HTTP/1.1\r\nContent-Length: 100\r\n\r\n{}"
+    )
+    # Then the server gives up after its read timeout and says so in the AWS shape
+    _assert_aws_shaped(reply, 408, "RequestTimeoutException")
+
+
+def test_unfinished_headers_do_not_hold_the_connection(impatient_server):
+    # Given a client that never finishes its headers
+    # When the read timeout passes, Then the server has closed the connection (recv returns EOF)
+    reply = _raw_exchange(impatient_server, b"GET /evaluations/batch-evaluate HTTP/1.1\r\nX-Slow: ")
+    assert reply == b""
+
+
+def test_fifty_connections_queue_while_the_server_is_busy_and_all_get_answers():
+    # Given a listening server that is not accepting yet (as when every thread is busy)
+    import threading
+
+    from batcheval.local.server import _GatewayHttpServer
+
+    gateway = LocalGateway(TenantRegistry([DEFAULT_TENANT]), api=ApiIdentity("123456789012"))
+    httpd = _GatewayHttpServer(("127.0.0.1", 0), gateway, 5.0)
+    host, port = httpd.server_address[:2]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    try:
+        # When 50 clients connect at once (http.server's default backlog of 5 drops most of them)
+        sockets = [socket.create_connection((str(host), port), timeout=0.5) for _ in range(50)]
+        for sock in sockets:
+            sock.sendall(b"GET /nowhere HTTP/1.1\r\nConnection: close\r\n\r\n")
+            sock.settimeout(5)
+        thread.start()
+        # Then every connection was queued by the kernel and is answered once the server accepts
+        replies = [sock.recv(12) for sock in sockets]
+        assert replies == [b"HTTP/1.1 403"] * 50
+    finally:
+        if thread.is_alive():
+            httpd.shutdown()
+        httpd.server_close()

@@ -1,6 +1,7 @@
 import codecs
 import io
 import json
+from pathlib import Path
 
 import orjson
 import pytest
@@ -11,6 +12,8 @@ from batcheval.traces.files import load_sessions
 from batcheval.traces.records import SKIP_UNPARSABLE
 from batcheval.traces.samples import FRAMEWORKS, generate
 from batcheval.traces.stream import iter_jsonl_assemblies, partition_lines, scan_string_value
+
+FIXTURES = Path(__file__).parents[2] / "fixtures" / "spans"
 
 
 @pytest.fixture
@@ -107,10 +110,43 @@ def test_inspect_json_has_the_documented_shape(tmp_path, capsys, sample):
     assert set(turn) == {"traceId", "userInput", "agentResponse", "toolCalls", "modelCalls"}
     assert all(set(m) == {"model", "inputTokens", "outputTokens"} for m in turn["modelCalls"])
     calls = [c for s in output["sessions"] for t in s["turns"] for c in t["toolCalls"]]
-    assert all(set(c) == {"name", "arguments", "result", "status"} for c in calls)
+    assert all(set(c) == {"name", "toolCallId", "arguments", "result", "status", "error"} for c in calls)
     assert {c["status"] for c in calls} == {"success", "error"}
+    assert all((c["error"] is not None) == (c["status"] == "error") for c in calls)
     loaded = load_sessions(path).sessions
     assert [s["sessionId"] for s in output["sessions"]] == [s.session_id for s in loaded]
+
+
+def test_inspect_shows_a_failed_calls_response_id_and_error_on_the_latest_conventions(capsys):
+    # Given Strands spans recorded with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental,
+    # where the failed call's response is a `tool_call_response` part
+    path = FIXTURES / "strands" / "latest_semconv.jsonl"
+
+    # When inspected as JSON and as a table
+    assert main(["inspect", "--spans", str(path), "--format", "json"]) == 0
+    output = json.loads(capsys.readouterr().out)
+    assert main(["inspect", "--spans", str(path)]) == 0
+    table = capsys.readouterr().out
+
+    # Then the failed call carries its response, its tool-call id and its error
+    failed = [
+        c for s in output["sessions"] for t in s["turns"] for c in t["toolCalls"] if c["status"] == "error"
+    ]
+    assert failed == [
+        {
+            "name": "get_weather",
+            "toolCallId": "tooluse_porto1",
+            "arguments": '{"city": "Porto"}',
+            "result": "Error: RuntimeError - weather service timed out",
+            "status": "error",
+            "error": "weather service timed out",
+        }
+    ]
+    # and the table shows the error on the line under the call
+    lines = table.splitlines()
+    call = next(i for i, line in enumerate(lines) if "get_weather" in line and " error " in line)
+    assert "→ Error: RuntimeError - weather service t" in lines[call]
+    assert lines[call + 1].split() == ["error:", "weather", "service", "timed", "out"]
 
 
 def test_inspect_table_explains_errors_and_skips(tmp_path, capsys):
