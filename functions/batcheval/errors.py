@@ -99,6 +99,13 @@ class SpanQueryError(DomainError):
     hit its row limit): the job cannot know which sessions exist, so it fails rather than guess."""
 
 
+class DeleteIncompleteError(DomainError):
+    """Some stored objects of a job survived DeleteObjects: the job stays DELETING for the next Delete."""
+
+    wire_code = "InternalServerException"
+    http_status = 500
+
+
 class InternalError(DomainError):
     """Unexpected failure; its message is never shown to callers."""
 

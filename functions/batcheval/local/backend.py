@@ -114,13 +114,18 @@ def create_stack_key(clients: AwsClients) -> str:
     return arn
 
 
+CACHED_BY_HANDLERS = ("batcheval.api.dependencies", "batcheval.pipeline.runtime")
+"""Modules that cache what handlers build at cold start; each has a `reset()`."""
+
+
 def reset_handler_dependencies() -> None:
-    """Drop the handlers' cached service so the next call reads the environment again (a cold start)."""
-    try:
-        dependencies = importlib.import_module("batcheval.api.dependencies")
-    except ModuleNotFoundError:
-        return  # no handler has been built yet, so nothing is cached
-    dependencies.reset()
+    """Drop what the handlers cached so the next call reads the environment again (a cold start)."""
+    for name in CACHED_BY_HANDLERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue  # no such handler in this build: nothing cached
+        module.reset()
 
 
 @contextmanager

@@ -1,0 +1,74 @@
+"""moto with Step Functions execution and Docker-free Lambda, fake credentials, one region."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import pytest
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+from batcheval.aws import AwsClients
+from tests.e2e.moto_sfn import MOTO_CONFIG
+
+REGION = "us-east-1"
+BUCKET = "batcheval-payloads"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_SERVICE_NAME": "batcheval",
+        "POWERTOOLS_METRICS_NAMESPACE": "batcheval",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    with mock_aws(config=cast(Any, MOTO_CONFIG)):
+        clients = AwsClients(region=REGION)
+        clients.client("s3").create_bucket(Bucket=BUCKET)
+        yield clients
+
+
+_DYNAMODB_CALLS = (
+    "transact_write_items",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+)
+
+
+@contextmanager
+def isolated_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One moto DynamoDB call at a time, reads included.
+
+    The machine's children, the API handlers and the test poll concurrently here; moto's backend is
+    not thread-safe (a read iterating a table while a write changes it can raise inside moto and
+    surface as an InternalServerException). DynamoDB makes each call atomic; this restores that.
+    """
+    lock = threading.RLock()
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in _DYNAMODB_CALLS:
+        monkeypatch.setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+    yield
