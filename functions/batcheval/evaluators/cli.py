@@ -19,6 +19,7 @@ from batcheval.evaluators.definitions import CustomEvaluatorDefinition
 from batcheval.evaluators.registry import ALL_SPECS
 from batcheval.evaluators.runner import DEFAULT_MAX_WORKERS
 from batcheval.product.output import SERVICE_ERROR, fail, note, table, warn
+from batcheval.product.views import pass_rule, reason
 
 if TYPE_CHECKING:
     from batcheval.evaluators.ground_truth import GroundTruth
@@ -283,7 +284,7 @@ def _results_table(wire: dict[str, Any]) -> str:
                 "span": span.get("spanId"),
                 "label": result.get("label"),
                 "value": result.get("value"),
-                "unscored because": _reason(result),
+                "unscored because": reason(result),
             }
         )
     summaries = []
@@ -317,24 +318,3 @@ def _results_table(wire: dict[str, Any]) -> str:
             ],
         )
     )
-
-
-REASON_MAX = 100
-
-
-def _reason(result: dict[str, Any]) -> str | None:
-    """`Code: message` of an unscored result, cut to keep the table readable (JSON has it all)."""
-    code = result.get("errorCode")
-    if code is None:
-        return None
-    text = f"{code}: {result.get('errorMessage') or ''}".rstrip(": ").replace("\n", " ")
-    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
-
-
-def pass_rule(extended: dict[str, Any]) -> str | None:
-    """`score >= 0.5` (or `<=` when lower is better): what passRate counts."""
-    threshold = extended.get("passThreshold")
-    if threshold is None:
-        return None
-    sign = "<=" if extended.get("polarity") == "lower_is_better" else ">="
-    return f"score {sign} {threshold:g}"
