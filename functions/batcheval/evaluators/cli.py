@@ -177,6 +177,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     for warning in report.warnings:
         warn(warning)
     wire = report.to_wire()
+    _add_scenarios(wire["results"], truth)
     if args.format == "json":
         print(json.dumps(wire, indent=2, ensure_ascii=False))
     else:
@@ -185,6 +186,17 @@ def evaluate_command(args: argparse.Namespace) -> int:
     if unreachable is not None:
         return _fail(unreachable, SERVICE_ERROR)
     return 0
+
+
+def _add_scenarios(results: list[dict[str, Any]], truth: GroundTruth | None) -> None:
+    """`testScenarioId` on each result whose session's ground truth names one (as the job export does),
+    so `batcheval report` and `compare` can group and pair by scenario."""
+    if truth is None:
+        return
+    for result in results:
+        entry = truth.sessions.get(result["context"]["spanContext"]["sessionId"])
+        if entry is not None and entry.test_scenario_id:
+            result["testScenarioId"] = entry.test_scenario_id
 
 
 class SessionCounter:
