@@ -112,4 +112,5 @@ def test_the_screenshot_is_not_blank(report):
     # Charts and text: many distinct colours, and the chart blue present (a blank page has one colour)
     assert colours is not None
     assert len(colours) > 50
-    assert any(abs(r - 0x3B) < 8 and abs(g - 0x6F) < 8 and abs(b - 0xD8) < 8 for _, (r, g, b) in colours)
+    chart_blue = (0x3B, 0x6F, 0xD8)
+    assert any(all(abs(c - want) < 8 for c, want in zip(rgb, chart_blue, strict=True)) for _, rgb in colours)

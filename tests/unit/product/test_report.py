@@ -24,6 +24,7 @@ def test_report_numbers_come_from_the_results():
     # Then the summary mean, scenario breakdown, worst sessions and cost follow from the records
     helpful = [r["value"] for r in records if r["evaluatorId"] == HELPFUL]
     summary = next(s for s in data.summaries if s.evaluator_id == HELPFUL)
+    assert summary.average_score is not None
     assert math.isclose(summary.average_score, sum(helpful) / len(helpful))
     assert len(data.scenarios) == 12
     refund = next(
@@ -32,6 +33,7 @@ def test_report_numbers_come_from_the_results():
     assert data.scenarios["refund-1"][HELPFUL].mean == refund
     tokens_in = sum(1000 + i for i in range(12))
     assert data.tokens == {"inputTokens": tokens_in, "outputTokens": 1200, "totalTokens": tokens_in + 1200}
+    assert data.cost_usd is not None
     assert math.isclose(data.cost_usd, (tokens_in * 3 + 1200 * 15) / 1e6)
     # And the session with an unscored result is among the worst, with the reason
     s5 = next(row for row in data.worst if row.session_id == "s-5")
