@@ -1,16 +1,27 @@
 """The one place AWS clients are created; everything else receives them injected.
 
 The same code then runs against AWS, the embedded emulator (an `endpoint_url`) and tests.
+`OwnerClients` gives the pipeline clients for a job owner's account: the service's own clients
+for its own account, otherwise clients on a role assumed in the owner's account.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
+from botocore.credentials import CredentialProvider, RefreshableCredentials
+from botocore.exceptions import ClientError
+
+from batcheval.errors import CallerRoleError
 
 
 @dataclass
@@ -53,3 +64,158 @@ class AwsClients:
             )
             self._clients[key] = created
             return created
+
+
+DEFAULT_CALLER_ROLE_NAME = "batcheval-caller-access"
+ROLE_SESSION_NAME = "batcheval-pipeline"
+ROLE_SESSION_SECONDS = 3600
+"""One hour: the most STS grants a chained role session (a Lambda's own credentials are a role's)."""
+_REFUSALS = {"AccessDenied", "AccessDeniedException", "RegionDisabledException"}
+_ACCOUNT = re.compile(r"\d{12}")
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAccess:
+    """Who the service is and which role it assumes in a caller's account (read at cold start)."""
+
+    service_account: str
+    role_name: str = DEFAULT_CALLER_ROLE_NAME
+    external_id: str | None = None
+    """None: `batcheval-<service account>`, the CDK default of `callerExternalId`."""
+    partition: str = "aws"
+
+    @property
+    def effective_external_id(self) -> str:
+        return self.external_id or f"batcheval-{self.service_account}"
+
+    def role_arn(self, owner: str) -> str:
+        return f"arn:{self.partition}:iam::{owner}:role/{self.role_name}"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CallerAccess:
+        """`BATCHEVAL_SERVICE_ACCOUNT_ID` (required), `BATCHEVAL_CALLER_ROLE_NAME`,
+        `BATCHEVAL_CALLER_EXTERNAL_ID`, `BATCHEVAL_PARTITION`."""
+        env = os.environ if environ is None else environ
+        account = env.get("BATCHEVAL_SERVICE_ACCOUNT_ID", "")
+        if not _ACCOUNT.fullmatch(account):
+            raise ValueError(f"BATCHEVAL_SERVICE_ACCOUNT_ID must be a 12-digit account id, got {account!r}")
+        return cls(
+            service_account=account,
+            role_name=env.get("BATCHEVAL_CALLER_ROLE_NAME") or DEFAULT_CALLER_ROLE_NAME,
+            external_id=env.get("BATCHEVAL_CALLER_EXTERNAL_ID") or None,
+            partition=env.get("BATCHEVAL_PARTITION") or "aws",
+        )
+
+
+class _FixedProvider(CredentialProvider):
+    """Hands a botocore session the refreshable credentials built for one owner."""
+
+    METHOD = "batcheval-assume-role"
+
+    def __init__(self, credentials: RefreshableCredentials) -> None:
+        super().__init__()
+        self._credentials = credentials
+
+    def load(self) -> RefreshableCredentials:
+        return self._credentials
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class OwnerClients:
+    """`clients_for(owner)`: AwsClients acting in the job owner's account.
+
+    The service's own account gets `own` itself (no STS call). Any other account gets clients on
+    `sts:AssumeRole` of `arn:<partition>:iam::<owner>:role/<role name>` with the ExternalId, cached
+    per owner. The credentials are botocore `RefreshableCredentials`: botocore re-assumes the role
+    when fewer than 15 minutes are left (and blocks for it under 10), so a long batch never uses
+    expired credentials. `clock` (an aware datetime source) is for tests.
+    """
+
+    def __init__(
+        self, own: AwsClients, access: CallerAccess, *, clock: Callable[[], datetime] = _now
+    ) -> None:
+        self._own = own
+        self._access = access
+        self._clock = clock
+        self._owners: dict[str, AwsClients] = {}
+        self._lock = threading.Lock()
+
+    def clients_for(self, owner: str) -> AwsClients:
+        """Clients for `owner`'s account; raises CallerRoleError if its role is missing or refuses."""
+        if owner == self._access.service_account:
+            return self._own
+        if not _ACCOUNT.fullmatch(owner):
+            raise ValueError(f"owner must be a 12-digit account id, got {owner!r}")
+        with self._lock:
+            cached = self._owners.get(owner)
+            if cached is not None:
+                return cached
+            fetch = self._fetcher(owner)
+            first = fetch()
+            credentials = RefreshableCredentials(
+                access_key=first["access_key"],
+                secret_key=first["secret_key"],
+                token=first["token"],
+                expiry_time=first["expiry"],
+                refresh_using=fetch,
+                method=_FixedProvider.METHOD,
+                time_fetcher=self._clock,
+            )
+            session = botocore.session.get_session()
+            session.get_component("credential_provider").insert_before("env", _FixedProvider(credentials))
+            clients = AwsClients(
+                region=self._own.region,
+                endpoint_url=self._own.endpoint_url,
+                session=boto3.Session(botocore_session=session, region_name=self._own.region),
+                max_pool_connections=self._own.max_pool_connections,
+            )
+            self._owners[owner] = clients
+            return clients
+
+    def _fetcher(self, owner: str) -> Callable[[], dict[str, Any]]:
+        access = self._access
+        role_arn = access.role_arn(owner)
+
+        def fetch() -> dict[str, Any]:
+            try:
+                answer = self._own.client("sts").assume_role(
+                    RoleArn=role_arn,
+                    RoleSessionName=ROLE_SESSION_NAME,
+                    ExternalId=access.effective_external_id,
+                    DurationSeconds=ROLE_SESSION_SECONDS,
+                )
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code in _REFUSALS:
+                    raise CallerRoleError(_refusal_message(access, owner, code)) from None
+                raise
+            creds = answer["Credentials"]
+            return {
+                "access_key": creds["AccessKeyId"],
+                "secret_key": creds["SecretAccessKey"],
+                "token": creds["SessionToken"],
+                "expiry": creds["Expiration"],
+                "expiry_time": creds["Expiration"].isoformat(),
+            }
+
+        return fetch
+
+
+def _refusal_message(access: CallerAccess, owner: str, code: str) -> str:
+    """What the caller must deploy, in the service's words (never STS's message: it names our roles)."""
+    if code == "RegionDisabledException":
+        cause = "STS is not activated in this Region for the account"
+    else:
+        cause = (
+            "the role does not exist, its trust policy does not allow this service, or the ExternalId differs"
+        )
+    return (
+        f"Cannot access account {owner}: the role {access.role_arn(owner)} could not be assumed ({cause}). "
+        f"Deploy a role named {access.role_name} in account {owner} whose trust policy allows "
+        f"sts:AssumeRole to principal arn:{access.partition}:iam::{access.service_account}:root "
+        f'with the condition StringEquals sts:ExternalId "{access.effective_external_id}", and that may '
+        "read the job's trace log groups, write its output log group and use its KMS key."
+    )

@@ -85,9 +85,29 @@ class UnauthorizedError(DomainError):
     http_status = 401
 
 
+class CallerRoleError(AccessDeniedError):
+    """The role the service assumes in a job owner's account is missing or refuses the service.
+
+    The message is written for the caller (it becomes the job's errorDetails): which role to deploy
+    in which account, trusting whom, with which ExternalId. It never quotes STS's own message, which
+    names the service's internal roles.
+    """
+
+
 class SpanQueryError(DomainError):
     """Spans could not be read from CloudWatch Logs (a Logs Insights query failed, timed out or
     hit its row limit): the job cannot know which sessions exist, so it fails rather than guess."""
+
+
+class DeleteIncompleteError(DomainError):
+    """Some stored objects of a job survived DeleteObjects: the job stays DELETING for the next Delete."""
+
+    wire_code = "InternalServerException"
+    http_status = 500
+
+
+class PipelineError(DomainError):
+    """A run cannot go on for a reason the caller can act on; its message becomes errorDetails."""
 
 
 class InternalError(DomainError):

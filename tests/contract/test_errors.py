@@ -35,10 +35,12 @@ def test_conflict_when_stopping_a_stopped_job(agentcore):
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
 
 
-def test_conflict_when_deleting_an_active_job(agentcore):
+def test_deleting_an_active_job_stops_and_removes_it(agentcore):
+    # Given a job not finished yet, When deleting it, Then it is DELETING and then gone (404)
     job_id = agentcore.start_batch_evaluation(**start_request("still_active"))["batchEvaluationId"]
-    with no_state_change(agentcore), pytest.raises(agentcore.exceptions.ConflictException):
-        agentcore.delete_batch_evaluation(batchEvaluationId=job_id)
+    assert agentcore.delete_batch_evaluation(batchEvaluationId=job_id)["status"] == "DELETING"
+    with pytest.raises(agentcore.exceptions.ResourceNotFoundException):
+        agentcore.get_batch_evaluation(batchEvaluationId=job_id)
 
 
 def test_service_quota_on_active_jobs(local_api, agentcore):

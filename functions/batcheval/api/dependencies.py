@@ -12,10 +12,11 @@ import threading
 from batcheval.api.settings import ApiSettings
 from batcheval.aws import AwsClients
 from batcheval.evaluators.factory import check_registered_ids
+from batcheval.jobs.ledger import RunLedger
 from batcheval.jobs.page_tokens import PageTokenCodec
 from batcheval.jobs.payloads import PayloadStore
 from batcheval.jobs.service import JobService
-from batcheval.jobs.starter import JobStarter, NoOpStarter
+from batcheval.jobs.starter import JobStarter, NoOpStarter, StepFunctionsStarter
 from batcheval.jobs.store import JobStore
 
 _lock = threading.Lock()
@@ -25,11 +26,19 @@ _service: JobService | None = None
 def build_service(
     settings: ApiSettings, *, starter: JobStarter | None = None, clients: AwsClients | None = None
 ) -> JobService:
-    """A JobService for `settings`; `clients` defaults to new ones for the settings' Region/endpoint."""
+    """A JobService for `settings`; `clients` defaults to new ones for the settings' Region/endpoint.
+
+    Jobs run on the Step Functions pipeline when `BATCHEVAL_STATE_MACHINE_ARN` is set (else they stay
+    PENDING: NoOpStarter), unless a `starter` is given.
+    """
     clients = clients or AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
     kms = clients.client("kms")
+    if starter is None and settings.state_machine_arn:
+        starter = StepFunctionsStarter(clients.client("stepfunctions"), settings.state_machine_arn)
+    dynamodb = clients.client("dynamodb")
     return JobService(
-        store=JobStore(clients.client("dynamodb"), settings.jobs_table),
+        store=JobStore(dynamodb, settings.jobs_table),
+        ledger=RunLedger(dynamodb, settings.jobs_table),
         payloads=PayloadStore(clients.client("s3"), kms, settings.payload_bucket),
         page_tokens=PageTokenCodec(kms, settings.kms_key_arn),
         starter=starter or NoOpStarter(),

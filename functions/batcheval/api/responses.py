@@ -56,13 +56,21 @@ def get_response(view: JobView) -> GetBatchEvaluationResponse:
             "evaluators": job.evaluators,
             "dataSourceConfig": view.data_source_config,
             "outputConfig": job.output_config,
-            "evaluationResults": job.evaluation_results,
+            "evaluationResults": job.wire_results(),
             "errorDetails": _error_details(job),
             "description": job.description,
             "updatedAt": job.updated_at,
             "kmsKeyArn": job.kms_key_arn,
+            **_results_export(job),
         }
     )
+
+
+def _results_export(job: Job) -> dict[str, Any]:
+    """The additive `resultsExport` extension member, once per-session results exist."""
+    if job.results_export is None:
+        return {}
+    return {"resultsExport": {"s3Uri": job.results_export, "format": "JSONL"}}
 
 
 def summary(job: Job) -> BatchEvaluationSummary:
@@ -71,7 +79,7 @@ def summary(job: Job) -> BatchEvaluationSummary:
             **_identity(job),
             "description": job.description,
             "evaluators": job.evaluators,
-            "evaluationResults": job.evaluation_results,
+            "evaluationResults": job.wire_results(),
             "errorDetails": _error_details(job),
             "kmsKeyArn": job.kms_key_arn,
             "updatedAt": job.updated_at,

@@ -21,6 +21,8 @@ class ApiSettings(BaseModel):
     max_active_jobs: int = Field(default=5, ge=0)
     max_stored_jobs: int = Field(default=2000, ge=0)
     partition: str = "aws"
+    # The pipeline's state machine: Start runs each job there; None = jobs are not run (NoOpStarter).
+    state_machine_arn: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ApiSettings:
@@ -37,6 +39,7 @@ class ApiSettings(BaseModel):
             "max_active_jobs": "BATCHEVAL_MAX_ACTIVE_JOBS",
             "max_stored_jobs": "BATCHEVAL_MAX_STORED_JOBS",
             "partition": "BATCHEVAL_PARTITION",
+            "state_machine_arn": "BATCHEVAL_STATE_MACHINE_ARN",
         }
         values.update({field: env[name] for field, name in optional.items() if env.get(name)})
         return cls.model_validate(values)

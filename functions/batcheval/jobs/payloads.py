@@ -9,12 +9,13 @@ policy can restrict use to batch-evaluation data.
 from __future__ import annotations
 
 import base64
+import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.errors import FieldIssue, ValidationError
+from batcheval.errors import DeleteIncompleteError, FieldIssue, ValidationError
 from batcheval.jobs.records import SpecLocation
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ ENCRYPTION_CONTEXT_KEY = "batcheval:batchEvaluationArn"
 SPEC_OBJECT = "request.json"
 # A dataSourceConfig too large for the item, stored alone so Get never reads the ground truth.
 DATA_SOURCE_OBJECT = "data-source.json"
+DELETE_ATTEMPTS = 4
 
 
 def job_prefix(owner: str, job_id: str) -> str:
@@ -95,15 +97,80 @@ class PayloadStore:
     def _get(self, bucket: str, key: str) -> Any:
         return orjson.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
+    def put_job_object(
+        self,
+        *,
+        owner: str,
+        job_id: str,
+        job_arn: str,
+        kms_key_arn: str,
+        name: str,
+        body: bytes,
+        content_type: str,
+    ) -> str:
+        """Store `body` as `jobs/<owner>/<jobId>/<name>` (SSE-KMS, job-ARN context); returns the key."""
+        key = job_prefix(owner, job_id) + name
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=kms_key_arn,
+            SSEKMSEncryptionContext=base64.b64encode(orjson.dumps(encryption_context(job_arn))).decode(),
+        )
+        return key
+
+    def read(self, key: str) -> bytes | None:
+        """An object of the payload bucket; None when it does not exist."""
+        try:
+            return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"NoSuchKey", "404"}:
+                return None
+            raise
+
+    def keys_under(self, prefix: str) -> list[str]:
+        paginator = self._s3.get_paginator("list_objects_v2")
+        return [
+            entry["Key"]
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix)
+            for entry in page.get("Contents", [])
+            if "Key" in entry
+        ]
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self._bucket}/{key}"
+
     def delete_job_objects(self, owner: str, job_id: str) -> int:
-        """Delete every object stored for the job; returns how many were deleted."""
+        """Delete every object stored for the job; returns how many were deleted.
+
+        DeleteObjects answers per key: every reported error is retried, and keys still failing after
+        the last attempt raise (the Delete fails, the job stays DELETING, the next Delete finishes).
+        """
         deleted = 0
         paginator = self._s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=job_prefix(owner, job_id)):
-            keys: list[ObjectIdentifierTypeDef] = [
-                {"Key": entry["Key"]} for entry in page.get("Contents", []) if "Key" in entry
-            ]
+            keys = [entry["Key"] for entry in page.get("Contents", []) if "Key" in entry]
+            for attempt in range(DELETE_ATTEMPTS):
+                if not keys:
+                    break
+                objects: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in keys]
+                response = self._s3.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True}
+                )
+                failed = [error["Key"] for error in response.get("Errors", []) if "Key" in error]
+                deleted += len(keys) - len(failed)
+                keys = failed
+                if keys and attempt + 1 < DELETE_ATTEMPTS:
+                    time.sleep(0.1 * 2**attempt)
             if keys:
-                self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
-                deleted += len(keys)
+                raise DeleteIncompleteError(
+                    f"{len(keys)} stored objects of batch evaluation {job_id} could not be deleted; "
+                    "call DeleteBatchEvaluation again."
+                )
         return deleted

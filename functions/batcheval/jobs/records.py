@@ -48,7 +48,41 @@ class Job:
     # Identifier of the pipeline run (e.g. a Step Functions execution ARN); None = never started.
     run_id: str | None = None
     evaluation_results: dict[str, Any] | None = None
+    """Final evaluationResults (set when the run ends); while running, `progress` answers instead."""
     error_details: list[str] = field(default_factory=list)
+    progress: RunProgress | None = None
+    """Live session counters the pipeline moves while the job runs; None before discovery."""
+    results_export: str | None = None
+    """s3:// prefix of the per-session JSONL results export, once results exist."""
+
+    def wire_results(self) -> dict[str, Any] | None:
+        """evaluationResults as Get shows it: the final one, else the live counters."""
+        if self.evaluation_results is not None:
+            return self.evaluation_results
+        return self.progress.to_wire() if self.progress is not None else None
+
+
+@dataclass(frozen=True)
+class RunProgress:
+    """Session counts of a running job. `total` is every session discovered; `ignored` were left out."""
+
+    total: int
+    ignored: int = 0
+    completed: int = 0
+    failed: int = 0
+
+    @property
+    def in_progress(self) -> int:
+        return max(0, self.total - self.ignored - self.completed - self.failed)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "numberOfSessionsCompleted": self.completed,
+            "numberOfSessionsInProgress": self.in_progress,
+            "numberOfSessionsFailed": self.failed,
+            "totalNumberOfSessions": self.total,
+            "numberOfSessionsIgnored": self.ignored,
+        }
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ from botocore.exceptions import ClientError
 
 from batcheval.errors import ConflictError, FieldIssue, ValidationError
 from batcheval.jobs.identifiers import job_arn, new_job_id
+from batcheval.jobs.ledger import RunLedger
+from batcheval.jobs.output import resolve_output_config
 from batcheval.jobs.page_tokens import PageTokenCodec
 from batcheval.jobs.payloads import PayloadStore
 from batcheval.jobs.records import Job, JobPage, SpecLocation
 from batcheval.jobs.starter import JobStarter
-from batcheval.jobs.status import TERMINAL, sources_of
+from batcheval.jobs.status import ACTIVE, TERMINAL, sources_of
 from batcheval.jobs.store import Created, JobStore, TokenClaim
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ class JobService:
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[str], str] = new_job_id,
         evaluator_check: EvaluatorCheck | None = None,
+        ledger: RunLedger | None = None,
     ) -> None:
         self._store = store
         self._payloads = payloads
@@ -123,6 +126,7 @@ class JobService:
         self._clock = clock
         self._new_id = new_id
         self._evaluator_check = evaluator_check
+        self._ledger = ledger
 
     @property
     def store(self) -> JobStore:
@@ -209,7 +213,7 @@ class JobService:
             spec=spec,
             description=request.get("description"),
             evaluators=request.get("evaluators"),
-            output_config=request.get("outputConfig"),
+            output_config=resolve_output_config(request.get("outputConfig"), job_id, data_source),
             kms_key_arn=request.get("kmsKeyArn"),
             tags=request.get("tags"),
             data_source_config=data_source if inline else None,
@@ -224,7 +228,23 @@ class JobService:
         job = self._store.get(owner, claim.job_id)
         if job is None:
             raise ConflictError("The job created with this clientToken is being deleted; use a new token.")
+        if job.status == "PENDING" and job.run_id is None:
+            # The first Start crashed before its run was recorded: the retry starts it (the run's
+            # name is the job's, so if it did start, this finds that same run).
+            job = self._hand_to_pipeline(job)
         return StartResult(job, created=False)
+
+    def resume_stranded(self, owner: str, *, grace_seconds: float) -> list[Job]:
+        """Start the runs of PENDING run-less jobs older than the grace period (their Start crashed).
+
+        The pipeline calls this when a job of the owner ends; the run name is the job's, so a Start
+        that was merely slow and starts the same run meanwhile is harmless.
+        """
+        cutoff = self._clock().timestamp() - grace_seconds
+        resumed = []
+        for job in self._store.stranded(owner, created_before=datetime.fromtimestamp(cutoff, UTC)):
+            resumed.append(self._hand_to_pipeline(job))
+        return resumed
 
     def _hand_to_pipeline(self, job: Job) -> Job:
         try:
@@ -289,12 +309,28 @@ class JobService:
         return stopping
 
     def delete(self, owner: str, job_id: str) -> Job:
+        """Stop a running job's run, then remove its record, stored objects and run accounting.
+
+        Objects a still-running step writes after this are removed again when the run ends (the
+        pipeline's finalizer completes the Delete of a job it finds DELETING or gone). A failure
+        leaves the job DELETING; the next Delete finishes it.
+        """
         job = self._store.require(owner, job_id)
-        if job.status not in sources_of("DELETING"):
-            raise ConflictError(
-                f"Batch evaluation {job_id} is {job.status}; stop it and let it finish before deleting."
-            )
-        deleting = self._store.transition(owner, job_id, "DELETING", now=self._clock())
-        self._payloads.delete_job_objects(owner, job_id)
+        if job.status not in sources_of("DELETING"):  # pragma: no cover - every status may be deleted
+            raise ConflictError(f"Batch evaluation {job_id} is {job.status} and cannot be deleted.")
+        if job.status in ACTIVE and job.run_id is not None:
+            self._starter.stop(job)
+        deleting = (
+            job
+            if job.status == "DELETING"
+            else self._store.transition(owner, job_id, "DELETING", now=self._clock())
+        )
+        self.purge(owner, job_id)
         self._store.remove(deleting)
         return deleting
+
+    def purge(self, owner: str, job_id: str) -> None:
+        """Remove every stored object and run record of a job (idempotent; raises if any survive)."""
+        self._payloads.delete_job_objects(owner, job_id)
+        if self._ledger is not None:
+            self._ledger.purge(owner, job_id)

@@ -1,7 +1,8 @@
 """The batch-evaluation status machine: the one table of legal transitions.
 
 PENDING → IN_PROGRESS → COMPLETED | COMPLETED_WITH_ERRORS | FAILED; any active job → STOPPING →
-STOPPED (a job with no run yet goes straight to STOPPED); a finished job → DELETING. The store
+STOPPED (a job with no run yet goes straight to STOPPED); any job → DELETING (Delete of a running job
+stops its run first; the pipeline then finds the job gone or DELETING and ends quietly). The store
 turns this table into DynamoDB conditions, so an illegal transition is a ConflictException,
 never a silent overwrite.
 """
@@ -28,9 +29,9 @@ ACTIVE: frozenset[JobStatus] = frozenset({"PENDING", "IN_PROGRESS", "STOPPING"})
 TERMINAL: frozenset[JobStatus] = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "STOPPED"})
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
-    "PENDING": frozenset({"IN_PROGRESS", "STOPPING", "STOPPED", "FAILED"}),
-    "IN_PROGRESS": frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "STOPPING"}),
-    "STOPPING": frozenset({"STOPPED", "FAILED"}),
+    "PENDING": frozenset({"IN_PROGRESS", "STOPPING", "STOPPED", "FAILED", "DELETING"}),
+    "IN_PROGRESS": frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "STOPPING", "DELETING"}),
+    "STOPPING": frozenset({"STOPPED", "FAILED", "DELETING"}),
     "COMPLETED": frozenset({"DELETING"}),
     "COMPLETED_WITH_ERRORS": frozenset({"DELETING"}),
     "FAILED": frozenset({"DELETING"}),

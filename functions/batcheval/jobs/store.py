@@ -24,13 +24,18 @@ import orjson
 from botocore.exceptions import ClientError
 
 from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
-from batcheval.jobs.records import Job, SpecLocation
+from batcheval.jobs.records import Job, RunProgress, SpecLocation
 from batcheval.jobs.status import JobStatus, changes_activity, sources_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 LIST_INDEX = "by_created"
+# Live progress counters on the job item (moved with ADD by the pipeline, read by Get).
+PROGRESS_TOTAL = "sessionsTotal"
+PROGRESS_IGNORED = "sessionsIgnored"
+PROGRESS_COMPLETED = "sessionsCompleted"
+PROGRESS_FAILED = "sessionsFailed"
 _TRANSACTION_ATTEMPTS = 4
 
 
@@ -109,7 +114,33 @@ def job_to_item(job: Job) -> dict[str, Any]:
         item["results"] = _s(orjson.dumps(job.evaluation_results).decode())
     if job.error_details:
         item["errorDetails"] = {"L": [_s(text) for text in job.error_details]}
+    if job.progress is not None:
+        item.update(
+            {
+                PROGRESS_TOTAL: _n(job.progress.total),
+                PROGRESS_IGNORED: _n(job.progress.ignored),
+                PROGRESS_COMPLETED: _n(job.progress.completed),
+                PROGRESS_FAILED: _n(job.progress.failed),
+            }
+        )
+    if job.results_export is not None:
+        item["resultsExport"] = _s(job.results_export)
     return item
+
+
+def _progress_from_item(item: dict[str, Any]) -> RunProgress | None:
+    if PROGRESS_TOTAL not in item:
+        return None
+
+    def number(name: str) -> int:
+        return int(item.get(name, {}).get("N", "0"))
+
+    return RunProgress(
+        total=number(PROGRESS_TOTAL),
+        ignored=number(PROGRESS_IGNORED),
+        completed=number(PROGRESS_COMPLETED),
+        failed=number(PROGRESS_FAILED),
+    )
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
@@ -135,6 +166,8 @@ def job_from_item(item: dict[str, Any]) -> Job:
         run_id=item.get("runId", {}).get("S"),
         evaluation_results=orjson.loads(item["results"]["S"]) if "results" in item else None,
         error_details=[entry["S"] for entry in item.get("errorDetails", {}).get("L", [])],
+        progress=_progress_from_item(item),
+        results_export=item.get("resultsExport", {}).get("S"),
     )
 
 
@@ -366,16 +399,19 @@ class JobStore:
         now: datetime,
         require_no_run: bool = False,
         error_details: list[str] | None = None,
+        evaluation_results: dict[str, Any] | None = None,
+        expected: JobStatus | None = None,
     ) -> Job:
         """Move a job to `target` if the status table allows it from its current status.
 
         The allowed sources are the condition of the write, so two racing transitions cannot both
         win. Leaving or entering an active status moves the owner's active counter in the same
-        transaction. Raises ResourceNotFoundError or ConflictError (naming the current status).
+        transaction. `expected` narrows the source to one status; `evaluation_results` stores the final
+        results with the move. Raises ResourceNotFoundError or ConflictError (naming the current status).
         """
         current = self.require(owner, job_id)
         sources = sources_of(target)
-        if current.status not in sources:
+        if current.status not in sources or (expected is not None and current.status != expected):
             raise ConflictError(f"Batch evaluation {job_id} is {current.status}; it cannot become {target}.")
         names = {"#status": "status", "#updatedAt": "updatedAt"}
         values: dict[str, Any] = {
@@ -392,6 +428,10 @@ class JobStore:
             names["#errorDetails"] = "errorDetails"
             values[":errors"] = {"L": [_s(text) for text in error_details]}
             update += ", #errorDetails = :errors"
+        if evaluation_results is not None:
+            names["#results"] = "results"
+            values[":results"] = _s(orjson.dumps(evaluation_results).decode())
+            update += ", #results = :results"
         pk = _s(owner_key(owner))
         items: list[dict[str, Any]] = [
             {
@@ -424,7 +464,131 @@ class JobStore:
             status=target,
             updated_at=now,
             error_details=error_details if error_details is not None else current.error_details,
+            evaluation_results=evaluation_results
+            if evaluation_results is not None
+            else current.evaluation_results,
         )
+
+    def begin_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> bool:
+        """PENDING → IN_PROGRESS for the run `run_id` (the pipeline's first act), or confirm it.
+
+        True when the job is (now) IN_PROGRESS with this run: also when a retried first step finds
+        its own earlier move. False when the job left PENDING otherwise (stopped, failed) or belongs
+        to another run: the run must end quietly. One single-item conditional write (PENDING and
+        IN_PROGRESS are both active, so the quota counter does not move).
+        """
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+                UpdateExpression="SET #status = :running, #runId = :run, #updatedAt = :now",
+                ConditionExpression=(
+                    "(#status = :pending AND (attribute_not_exists(#runId) OR #runId = :run)) OR "
+                    "(#status = :running AND #runId = :run)"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#runId": "runId", "#updatedAt": "updatedAt"},
+                ExpressionAttributeValues={
+                    ":pending": _s("PENDING"),
+                    ":running": _s("IN_PROGRESS"),
+                    ":run": _s(run_id),
+                    ":now": _s(format_instant(now)),
+                },
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def set_progress(self, owner: str, job_id: str, progress: RunProgress) -> None:
+        """Start the live counters once discovery knows the sessions (completed/failed reset to 0)."""
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+            UpdateExpression="SET #t = :t, #i = :i, #c = :c, #f = :f",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={
+                "#t": PROGRESS_TOTAL,
+                "#i": PROGRESS_IGNORED,
+                "#c": PROGRESS_COMPLETED,
+                "#f": PROGRESS_FAILED,
+            },
+            ExpressionAttributeValues={
+                ":t": _n(progress.total),
+                ":i": _n(progress.ignored),
+                ":c": _n(progress.completed),
+                ":f": _n(progress.failed),
+            },
+        )
+
+    def add_progress(
+        self, owner: str, job_id: str, *, completed: int, failed: int, results_export: str | None
+    ) -> None:
+        """ADD to the live counters (one single-item write per batch; never a transaction).
+
+        A job deleted meanwhile is left alone (the condition keeps the write from recreating it).
+        """
+        names = {"#c": PROGRESS_COMPLETED, "#f": PROGRESS_FAILED}
+        values: dict[str, Any] = {":c": _n(completed), ":f": _n(failed)}
+        update = "ADD #c :c, #f :f"
+        if results_export is not None:
+            names["#x"] = "resultsExport"
+            values[":x"] = _s(results_export)
+            update += " SET #x = if_not_exists(#x, :x)"
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+                UpdateExpression=update,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+
+    def set_output_config(self, owner: str, job_id: str, output_config: dict[str, Any]) -> None:
+        """Store the resolved outputConfig (SOURCE_LOG_GROUP learns its group only at discovery).
+
+        Rewrites the item's `doc` only if nobody changed it meanwhile (a compare-and-set on it).
+        """
+        item = self._item(owner, f"JOB#{job_id}")
+        if item is None:
+            raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
+        doc = orjson.loads(item["doc"]["S"])
+        doc["outputConfig"] = output_config
+        self._db.update_item(
+            TableName=self._table,
+            Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+            UpdateExpression="SET #doc = :new",
+            ConditionExpression="#doc = :old",
+            ExpressionAttributeNames={"#doc": "doc"},
+            ExpressionAttributeValues={":new": _s(orjson.dumps(doc).decode()), ":old": item["doc"]},
+        )
+
+    def stranded(self, owner: str, *, created_before: datetime) -> list[Job]:
+        """PENDING jobs with no run created before `created_before` (their start crashed)."""
+        response_items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": LIST_INDEX,
+            "KeyConditionExpression": "pk = :pk AND listKey < :before",
+            "FilterExpression": "#status = :pending AND attribute_not_exists(#runId)",
+            "ExpressionAttributeNames": {"#status": "status", "#runId": "runId"},
+            "ExpressionAttributeValues": {
+                ":pk": _s(owner_key(owner)),
+                ":before": _s(format_instant(created_before)),
+                ":pending": _s("PENDING"),
+            },
+        }
+        while True:
+            response = self._db.query(**kwargs)
+            response_items.extend(cast(list[dict[str, Any]], response.get("Items", [])))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [job_from_item(item) for item in response_items]
 
     def record_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> Job:
         """Attach the pipeline run that was started for a still-PENDING job (once).

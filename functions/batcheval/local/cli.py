@@ -17,12 +17,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from batcheval.errors import DomainError, ValidationError
+from batcheval.jobs.status import TERMINAL
 from batcheval.local.backend import (
     DEFAULT_BUCKET_NAME,
     DEFAULT_TABLE_NAME,
@@ -31,9 +34,11 @@ from batcheval.local.backend import (
     handler_environment,
 )
 from batcheval.local.gateway import LocalGateway
+from batcheval.local.orchestrator import LocalOrchestrator
 from batcheval.local.proxy import ApiIdentity
 from batcheval.local.server import DEFAULT_PORT, LocalApiServer
 from batcheval.local.sigv4 import DEFAULT_TENANT, Tenant, TenantRegistry
+from batcheval.local.span_loader import DEFAULT_LOG_GROUP, load_spans
 from batcheval.local.throttle import TokenBucket
 from batcheval.sdk import client as agentcore_client
 from batcheval.traces.sample_logs import runtime_log_group, write_samples
@@ -109,6 +114,50 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
         "--burst-limit", type=int, help="stage throttling: burst size (default: the rate, min 1)"
     )
     parser.add_argument("--quiet", action="store_true", help="log warnings only (no request log)")
+    parser.add_argument(
+        "--load-spans",
+        action=_LoadSpans,
+        default=[],
+        metavar="FILE",
+        help="write the spans of FILE (as `batcheval inspect` reads it) into the emulated CloudWatch Logs "
+        "before serving; times older than 14 days are shifted (repeatable)",
+    )
+    parser.add_argument(
+        "--log-group",
+        action=_LogGroup,
+        metavar="NAME",
+        help=f"log group of the preceding --load-spans FILE (default {DEFAULT_LOG_GROUP})",
+    )
+
+
+class _LoadSpans(argparse.Action):
+    """`--load-spans FILE`: one more file to load, into the default group until a --log-group follows."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        loads = list(getattr(namespace, self.dest) or [])
+        loads.append(SpanLoad(Path(values), DEFAULT_LOG_GROUP))
+        setattr(namespace, self.dest, loads)
+
+
+class _LogGroup(argparse.Action):
+    """`--log-group NAME`: the log group of the --load-spans FILE just before it."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option: Any = None
+    ) -> None:
+        loads = list(getattr(namespace, "load_spans", None) or [])
+        if not loads:
+            parser.error("--log-group names the log group of a preceding --load-spans FILE")
+        loads[-1] = replace(loads[-1], log_group=values)
+        namespace.load_spans = loads
+
+
+@dataclass(frozen=True)
+class SpanLoad:
+    path: Path
+    log_group: str
 
 
 def _port(text: str) -> int:
@@ -140,6 +189,8 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
         tenants = _tenants(args.tenant)
         allowed = _allowed_accounts(args.allow_account)
         throttle = _throttle(args.rate_limit, args.burst_limit)
+        if args.load_spans and args.aws:
+            raise ValidationError("--load-spans writes into an emulated CloudWatch Logs; not with --aws")
         with ExitStack() as stack:
             backend = stack.enter_context(_backend(args))
             env = backend.handler_environment(
@@ -148,6 +199,9 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
             if args.quiet:
                 env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
             stack.enter_context(handler_environment(env))
+            orchestrator = _use_local_orchestration(backend, stack)
+            for load in args.load_spans:
+                _load_spans(backend, load)
             gateway = LocalGateway(
                 tenants,
                 api=ApiIdentity(account_id=_account_of(backend.kms_key_arn)),
@@ -165,8 +219,10 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
             print(_ready_banner(server.url, backend, tenants), flush=True)
             if demo:
                 sample = _seed_sample_sessions(backend) if backend.embedded else None
-                if not _start_sample_job(server.url, backend.region, sample):
+                job_id = _start_sample_job(server.url, backend.region, sample)
+                if job_id is None:
                     return 1
+                _follow_job(server.url, backend.region, job_id, orchestrator)
                 if args.once:
                     return 0
             _wait(stop)
@@ -178,6 +234,27 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
     except KeyboardInterrupt:  # Ctrl-C while starting up
         print("\nbatcheval: interrupted", file=sys.stderr)
         return 130
+
+
+def _use_local_orchestration(backend: Backend, stack: ExitStack) -> LocalOrchestrator:
+    """Jobs started through the local API run here: the state machine's flow on the step handlers."""
+    from batcheval.api import dependencies
+    from batcheval.api.settings import ApiSettings
+
+    orchestrator = LocalOrchestrator(backend.clients, account_id=_account_of(backend.kms_key_arn))
+    service = dependencies.build_service(
+        ApiSettings.from_env(), starter=orchestrator, clients=backend.clients
+    )
+    dependencies.use(service)
+    stack.callback(orchestrator.close)  # at shutdown: stop live runs, let them finalize
+    return orchestrator
+
+
+def _load_spans(backend: Backend, load: SpanLoad) -> None:
+    report = load_spans(
+        backend.clients.client("logs"), load.path, now_ns=time.time_ns(), log_group=load.log_group
+    )
+    print(report.describe(), flush=True)
 
 
 def _tenants(specs: list[str]) -> TenantRegistry:
@@ -306,22 +383,57 @@ def _seed_sample_sessions(backend: Backend) -> SampleSet:
     return sample
 
 
-def _start_sample_job(api_url: str, region: str, sample: SampleSet | None) -> bool:
-    client = agentcore_client(
-        endpoint_url=api_url,
-        region_name=region,
-        aws_access_key_id=DEFAULT_TENANT.access_key,
-        aws_secret_access_key=DEFAULT_TENANT.secret_key,
-    )
+def _start_sample_job(api_url: str, region: str, sample: SampleSet | None) -> str | None:
+    client = _client(api_url, region)
     name = "demo_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     try:
         job = _sample_job(client, name, sample)
     except ClientError as exc:
         print(f"batcheval: the sample job failed: {exc}", file=sys.stderr)
-        return False
+        return None
     print("\nStarted a sample batch evaluation with the stock boto3 client:")
     print(_json({k: v for k, v in job.items() if k != "ResponseMetadata"}), flush=True)
-    return True
+    job_id: str = job["batchEvaluationId"]
+    return job_id
+
+
+FOLLOW_TIMEOUT_S = 600
+
+
+def _follow_job(api_url: str, region: str, job_id: str, orchestrator: LocalOrchestrator) -> None:
+    """Print the job's statuses as GetBatchEvaluation reports them until it ends; then the final Get."""
+    client = _client(api_url, region)
+    seen: tuple[str, int | None] | None = None
+    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
+    while time.monotonic() < deadline:
+        run = orchestrator.run_of(DEFAULT_TENANT.account_id, job_id)
+        run_over = run is not None and run.done.is_set()  # read before Get: Get then sees its last write
+        job = client.get_batch_evaluation(batchEvaluationId=job_id)
+        done = job.get("evaluationResults", {}).get("numberOfSessionsCompleted")
+        if (job["status"], done) != seen:
+            seen = (job["status"], done)
+            print(
+                f"  {job['status']}" + (f" ({done} sessions completed)" if done is not None else ""),
+                flush=True,
+            )
+        if job["status"] in TERMINAL:
+            print("\nFinished:")
+            print(_json({k: v for k, v in job.items() if k != "ResponseMetadata"}), flush=True)
+            return
+        if run_over:
+            print(f"batcheval: the sample job's run ended and left it {job['status']}", file=sys.stderr)
+            return
+        time.sleep(0.5)
+    print(f"batcheval: the sample job is still {seen} after {FOLLOW_TIMEOUT_S} s", file=sys.stderr)
+
+
+def _client(api_url: str, region: str) -> Any:
+    return agentcore_client(
+        endpoint_url=api_url,
+        region_name=region,
+        aws_access_key_id=DEFAULT_TENANT.access_key,
+        aws_secret_access_key=DEFAULT_TENANT.secret_key,
+    )
 
 
 def _sample_job(client: Any, name: str, sample: SampleSet | None) -> dict[str, Any]:

@@ -35,7 +35,15 @@ def test_get_echoes_what_the_model_returns(api: Api, stack: Stack):
     assert out["batchEvaluationId"] == job_id
     assert out["status"] == "PENDING"
     assert out["evaluators"] == body["evaluators"]
-    assert out["outputConfig"] == body["outputConfig"]
+    # And outputConfig is the request's, resolved as the service does (stream = job id, namespace)
+    assert out["outputConfig"] == {
+        "cloudWatchConfig": {
+            "logGroupName": "/results",
+            "logStreamName": job_id,
+            "metricsNamespace": "Bedrock-AgentCore/Evaluations",
+            "resultDestination": "DEDICATED_LOG_GROUP",
+        }
+    }
     assert out["kmsKeyArn"] == caller_key
     assert out["description"] == "d"
     assert "tags" not in out

@@ -46,7 +46,15 @@ def test_start_answers_202_with_the_model_fields(api: Api):
     assert out["status"] == "PENDING"
     assert TIMESTAMP.fullmatch(out["createdAt"])
     assert out["tags"] == {"team": "agents"}
-    assert out["outputConfig"] == body["outputConfig"]
+    # And the outputConfig comes back resolved: the stream (the job id) and namespace filled in
+    assert out["outputConfig"] == {
+        "cloudWatchConfig": {
+            "logGroupName": "/custom/results",
+            "logStreamName": out["batchEvaluationId"],
+            "metricsNamespace": "Bedrock-AgentCore/Evaluations",
+            "resultDestination": "DEDICATED_LOG_GROUP",
+        }
+    }
     assert out["evaluators"] == body["evaluators"]
     assert out["description"] == "nightly regression"
     assert "kmsKeyArn" not in out  # the stack key is ours, not echoed as the caller's

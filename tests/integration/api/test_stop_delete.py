@@ -32,11 +32,13 @@ def test_stop_a_running_job_answers_stopping(api: Api, stack: Stack):
     assert (response.status, response.body["status"]) == (202, "STOPPING")
 
 
-def test_delete_of_an_active_job_is_409(api: Api):
+def test_delete_of_an_active_job_stops_and_removes_it(api: Api):
+    # Given a job not finished yet
     job_id = api.start(start_body()).body["batchEvaluationId"]
+    # When deleting it, Then it is accepted as DELETING and gone afterwards
     response = api.delete(job_id)
-    assert (response.status, response.error_type) == (409, "ConflictException")
-    assert api.get(job_id).body["status"] == "PENDING"
+    assert (response.status, response.body["status"]) == (202, "DELETING")
+    assert api.get(job_id).status == 404
 
 
 def test_delete_removes_everything_and_later_calls_are_404(api: Api, stack: Stack):

@@ -30,7 +30,7 @@ def test_every_status_has_a_row_and_active_terminal_partition_the_rest():
         ("COMPLETED", "DELETING", True),
         ("COMPLETED", "IN_PROGRESS", False),
         ("STOPPED", "STOPPING", False),
-        ("PENDING", "DELETING", False),
+        ("PENDING", "DELETING", True),
         ("IN_PROGRESS", "PENDING", False),
         ("DELETING", "COMPLETED", False),
     ],
@@ -46,8 +46,8 @@ def test_terminal_statuses_only_lead_to_deleting():
 
 
 def test_sources_and_activity_changes():
-    # Given the table / Then DELETING is entered only from finished (or half-deleted) jobs
-    assert sources_of("DELETING") == TERMINAL | {"DELETING"}
+    # Given the table / Then DELETING may be entered from any status (Delete stops a running job first)
+    assert sources_of("DELETING") == ALL_STATUSES
     assert changes_activity("PENDING", "STOPPED") == -1
     assert changes_activity("PENDING", "IN_PROGRESS") == 0
     assert changes_activity("STOPPED", "DELETING") == 0

@@ -1,0 +1,137 @@
+"""Per-session results out of a run: `gen_ai.evaluation.result` log records and EMF metrics.
+
+Records go to the job's resolved output log group/stream (jobs/output.py) in the job owner's account;
+EMF documents go to a sibling stream `<stream>-metrics` of the same group, so readers of the results
+stream see only result records. PutLogEvents limits are respected: ≤ 10,000 events and ≤ 1,048,576
+bytes (message bytes + 26 per event) per call, events in time order, and a call never spans more than
+24 hours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from botocore.exceptions import ClientError
+
+from batcheval.results.metrics import to_emf
+from batcheval.results.otel import to_log_record
+from batcheval.results.records import EvaluationResult
+
+MAX_BATCH_EVENTS = 10_000
+MAX_BATCH_BYTES = 1_048_576
+EVENT_OVERHEAD = 26
+MAX_SPAN_MS = 24 * 3600 * 1000
+METRICS_STREAM_SUFFIX = "-metrics"
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    timestamp_ms: int
+    message: str
+
+
+def log_batches(events: Iterable[LogEvent]) -> list[list[LogEvent]]:
+    """Events sorted by time and cut into PutLogEvents-sized batches (count, bytes, 24 h span)."""
+    batches: list[list[LogEvent]] = []
+    current: list[LogEvent] = []
+    size = 0
+    for event in sorted(events, key=lambda e: e.timestamp_ms):
+        event_size = len(event.message.encode()) + EVENT_OVERHEAD
+        if event_size > MAX_BATCH_BYTES:
+            raise ValueError("a log event is larger than PutLogEvents accepts")
+        if current and (
+            len(current) >= MAX_BATCH_EVENTS
+            or size + event_size > MAX_BATCH_BYTES
+            or event.timestamp_ms - current[0].timestamp_ms > MAX_SPAN_MS
+        ):
+            batches.append(current)
+            current, size = [], 0
+        current.append(event)
+        size += event_size
+    if current:
+        batches.append(current)
+    return batches
+
+
+class LogWriter:
+    """Writes events to one group/stream with an injected `logs` client (the owner's account)."""
+
+    def __init__(self, logs: Any) -> None:
+        self._logs = logs
+        self._ready: set[tuple[str, str]] = set()
+
+    def _ensure(self, group: str, stream: str) -> None:
+        if (group, stream) in self._ready:
+            return
+        for call, kwargs in (
+            (self._logs.create_log_group, {"logGroupName": group}),
+            (self._logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
+        ):
+            try:
+                call(**kwargs)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
+                    raise
+        self._ready.add((group, stream))
+
+    def write(self, group: str, stream: str, events: Sequence[LogEvent]) -> int:
+        """Put `events`; returns the number of PutLogEvents calls made."""
+        if not events:
+            return 0
+        self._ensure(group, stream)
+        calls = 0
+        for batch in log_batches(events):
+            self._logs.put_log_events(
+                logGroupName=group,
+                logStreamName=stream,
+                logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
+            )
+            calls += 1
+        return calls
+
+
+@dataclass(frozen=True)
+class OutputTarget:
+    """Where and how a job's results are written (from its resolved outputConfig)."""
+
+    log_group: str
+    log_stream: str
+    metrics_namespace: str
+    service_name: str
+    job_arn: str
+    job_id: str
+
+
+def result_events(
+    results: Iterable[EvaluationResult], target: OutputTarget, *, time_ns: int
+) -> tuple[list[LogEvent], list[LogEvent]]:
+    """(result records, EMF documents) as log events stamped `time_ns` (no hidden clock)."""
+    records: list[LogEvent] = []
+    metrics: list[LogEvent] = []
+    time_ms = time_ns // 1_000_000
+    for result in results:
+        record = to_log_record(
+            result, service_name=target.service_name, job_arn=target.job_arn, time_ns=time_ns
+        )
+        records.append(LogEvent(time_ms, orjson.dumps(record).decode()))
+        emf = to_emf(
+            result,
+            service_name=target.service_name,
+            batch_evaluation_id=target.job_id,
+            timestamp_ms=time_ms,
+            namespace=target.metrics_namespace,
+        )
+        if emf is not None:
+            metrics.append(LogEvent(time_ms, orjson.dumps(emf).decode()))
+    return records, metrics
+
+
+def write_results(
+    writer: LogWriter, results: Iterable[EvaluationResult], target: OutputTarget, *, time_ns: int
+) -> None:
+    records, metrics = result_events(results, target, time_ns=time_ns)
+    writer.write(target.log_group, target.log_stream, records)
+    writer.write(target.log_group, target.log_stream + METRICS_STREAM_SUFFIX, metrics)

@@ -1,0 +1,313 @@
+"""Score one batch of sessions of a running job: the work of one score-batch invocation.
+
+Per session, in order: evaluate → store its results (a staging object keyed by the batch's items, so a
+retry of the same items reuses a verdict instead of paying the judge again) → claim it in the ledger
+(one conditional write; a duplicate or retried batch that loses the claim skips the session). After
+the loop the batch commits what it owns: the JSONL results export object, its partial summary, the
+log records and EMF metrics, the ledger's batch entry, and one ADD to the job's live counters.
+
+A crash between claims and the commit leaves claimed sessions no commit names; Aggregate finds and
+commits them (`runs.lifecycle.recover_orphans`), so nothing is lost and nothing counted twice.
+Between sessions the job's status is re-read now and then (cooperative Stop), and no new session is
+started when the Lambda's remaining time could not cover it: those are handed back in `remaining`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from botocore.exceptions import ClientError
+
+from batcheval.errors import DomainError
+from batcheval.evaluators.base import Evaluator
+from batcheval.evaluators.factory import EvaluatorFactory
+from batcheval.evaluators.runner import run_evaluations
+from batcheval.jobs.ledger import BatchCommit, Outcome, SessionMarker
+from batcheval.jobs.payloads import job_prefix
+from batcheval.jobs.records import Job
+from batcheval.results.records import ErrorCodes, EvaluationResult, SpanContext, custom_arn
+from batcheval.runs.context import JobPlan, RunServices, job_key, load_plan, output_target, results_prefix
+from batcheval.runs.output import LogWriter, write_results
+from batcheval.runs.summary import BatchPartial
+from batcheval.traces.discovery import SessionRef
+from batcheval.traces.model import Session
+
+logger = logging.getLogger(__name__)
+
+EVALUATOR_NOT_FOUND = "ResourceNotFoundException"
+SPANS_NOT_FOUND_MESSAGE = (
+    "Provided input has no spans to evaluate: the session's spans were not found in the log groups "
+    "(they may have expired)."
+)
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    safety_ms: int = 20_000
+    """Time kept free at the end of an invocation for the batch's commit."""
+    stop_check_seconds: float = 2.0
+    """How often the job's status is re-read between sessions (cooperative Stop)."""
+    max_workers: int = 8
+
+
+@dataclass
+class BatchOutcome:
+    scored: int = 0
+    failed: int = 0
+    remaining: list[SessionRef] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "scored": self.scored,
+            "failed": self.failed,
+            "remaining": [r.to_json() for r in self.remaining],
+        }
+
+
+def session_key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()[:40]
+
+
+def items_key(refs: Sequence[SessionRef]) -> str:
+    """Identity of a batch's items: a retry or duplicate of the same items shares its staging objects."""
+    digest = hashlib.sha256()
+    for ref in refs:
+        digest.update(ref.session_id.encode() + b"\x00")
+    return digest.hexdigest()[:40]
+
+
+def result_line(result: EvaluationResult, scenario: str | None) -> dict[str, Any]:
+    """One line of the JSONL export: `to_record()` plus the session's testScenarioId when known."""
+    record = result.to_record()
+    if scenario is not None:
+        record["testScenarioId"] = scenario
+    return record
+
+
+def outcome_of(records: Sequence[dict[str, Any]]) -> Outcome:
+    return "FAILED" if any("errorCode" in record for record in records) else "COMPLETED"
+
+
+@dataclass
+class _Owned:
+    """A session this invocation claimed, with its records."""
+
+    session_id: str
+    records: list[dict[str, Any]]
+
+
+class BatchScorer:
+    def __init__(
+        self,
+        services: RunServices,
+        settings: ScoringSettings,
+        *,
+        clock_ns: Callable[[], int] = time.time_ns,
+        monotonic: Callable[[], float] = time.monotonic,
+        region: str = "us-east-1",
+    ) -> None:
+        self._s = services
+        self._settings = settings
+        self._clock_ns = clock_ns
+        self._monotonic = monotonic
+        self._region = region
+
+    def score(
+        self,
+        owner: str,
+        job_id: str,
+        refs: Sequence[SessionRef],
+        *,
+        part: str,
+        remaining_ms: Callable[[], int],
+    ) -> BatchOutcome:
+        """Score `refs` for the job; `part` is unique per invocation (the Lambda request id)."""
+        outcome = BatchOutcome()
+        job = self._s.store.get(owner, job_id)
+        if job is None or job.status != "IN_PROGRESS":
+            return outcome  # stopped, failed or deleted meanwhile: nothing more to score
+        plan = load_plan(self._s.payloads, job)
+        done = self._s.ledger.done_sessions(owner, job_id, [r.session_id for r in refs])
+        todo = [ref for ref in refs if ref.session_id not in done]
+        if not todo:
+            return outcome
+        staging = f"staging/{items_key(refs)}/"
+        staged = {
+            key.rsplit("/", 1)[1].split(".", 1)[0]: key
+            for key in self._s.payloads.keys_under(job_prefix(owner, job_id) + staging)
+        }
+        clients = self._s.owners.clients_for(owner)
+        factory = self._s.factory_for(owner)
+        evaluators, broken = self._build(factory, plan, owner)
+        unstaged = [ref for ref in todo if session_key(ref.session_id) not in staged]
+        sessions: dict[str, Session] = {}
+        if unstaged:
+            assembly = self._s.source_for(clients).load(unstaged)
+            sessions = {s.session_id: s for s in assembly.sessions}
+
+        owned: list[_Owned] = []
+        last_check = self._monotonic()
+        longest_ms = 0.0
+        for index, ref in enumerate(todo):
+            if remaining_ms() < self._settings.safety_ms + longest_ms:
+                outcome.remaining = list(todo[index:])
+                break
+            if self._monotonic() - last_check >= self._settings.stop_check_seconds:
+                last_check = self._monotonic()
+                current = self._s.store.get(owner, job_id)
+                if current is None or current.status != "IN_PROGRESS":
+                    break  # Stop or Delete: keep what is done, start nothing new
+            started = self._monotonic()
+            key = session_key(ref.session_id)
+            if key in staged:
+                body = self._s.payloads.read(staged[key])
+                records = [orjson.loads(line) for line in (body or b"").splitlines() if line.strip()]
+            else:
+                records = self._evaluate(ref, sessions.get(ref.session_id), evaluators, broken, plan, owner)
+                staged_key = self._s.payloads.put_job_object(
+                    owner=owner,
+                    job_id=job_id,
+                    job_arn=job.arn,
+                    kms_key_arn=job_key(job),
+                    name=f"{staging}{key}.jsonl",
+                    body=b"".join(orjson.dumps(r) + b"\n" for r in records),
+                    content_type="application/jsonl",
+                )
+                staged[key] = staged_key
+            marker = SessionMarker(ref.session_id, part, outcome_of(records), staged[key], ref.to_json())
+            if self._s.ledger.claim(owner, job_id, marker):
+                owned.append(_Owned(ref.session_id, records))
+            longest_ms = max(longest_ms, (self._monotonic() - started) * 1000)
+
+        if owned:
+            commit_batch(
+                self._s, job, plan, part, owned_records=[o.records for o in owned], time_ns=self._clock_ns()
+            )
+        for item in owned:
+            if outcome_of(item.records) == "FAILED":
+                outcome.failed += 1
+            else:
+                outcome.scored += 1
+        return outcome
+
+    def _build(
+        self, factory: EvaluatorFactory, plan: JobPlan, owner: str
+    ) -> tuple[list[Evaluator], dict[str, str]]:
+        """Evaluators that can run, and (id → message) for those that cannot (e.g. deleted since Start)."""
+        evaluators: list[Evaluator] = []
+        broken: dict[str, str] = {}
+        for evaluator_id in plan.evaluator_ids:
+            try:
+                evaluators.append(factory.build(evaluator_id))
+            except (DomainError, ClientError) as error:
+                logger.warning("evaluator unavailable", extra={"evaluatorId": evaluator_id})
+                message = (
+                    error.message if isinstance(error, DomainError) else "The evaluator could not be loaded."
+                )
+                broken[evaluator_id] = f"Evaluator {evaluator_id} is not available: {message}"
+        return evaluators, broken
+
+    def _evaluate(
+        self,
+        ref: SessionRef,
+        session: Session | None,
+        evaluators: list[Evaluator],
+        broken: dict[str, str],
+        plan: JobPlan,
+        owner: str,
+    ) -> list[dict[str, Any]]:
+        scenario = plan.scenario_of.get(ref.session_id)
+        results: list[EvaluationResult] = []
+        if session is None:
+            results.extend(
+                self._error(
+                    ref.session_id,
+                    evaluator.identity.evaluator_id,
+                    evaluator.identity.evaluator_name,
+                    evaluator.identity.evaluator_arn,
+                    ErrorCodes.NO_SPANS,
+                    SPANS_NOT_FOUND_MESSAGE,
+                )
+                for evaluator in evaluators
+            )
+        else:
+            results.extend(
+                run_evaluations(
+                    [session],
+                    evaluators,
+                    ground_truth=plan.ground_truth,
+                    max_workers=self._settings.max_workers,
+                )
+            )
+        for evaluator_id, message in broken.items():
+            arn = custom_arn(evaluator_id, region=self._region, account_id=owner)
+            results.append(
+                self._error(ref.session_id, evaluator_id, evaluator_id, arn, EVALUATOR_NOT_FOUND, message)
+            )
+        return [result_line(result, scenario) for result in results]
+
+    @staticmethod
+    def _error(
+        session_id: str, evaluator_id: str, name: str, arn: str, code: str, message: str
+    ) -> EvaluationResult:
+        return EvaluationResult(
+            evaluator_id=evaluator_id,
+            evaluator_name=name,
+            evaluator_arn=arn,
+            context=SpanContext(session_id),
+            level="SESSION",
+            error_code=code,
+            error_message=message,
+        )
+
+
+def commit_batch(
+    services: RunServices,
+    job: Job,
+    plan: JobPlan,
+    part: str,
+    *,
+    owned_records: Sequence[Sequence[dict[str, Any]]],
+    time_ns: int,
+) -> BatchCommit:
+    """Publish what a batch owns: export object, partial, log output, ledger entry, live counters.
+
+    Idempotent per `part` (same keys, same item), so Aggregate can redo it for an orphaned batch.
+    """
+    owner, job_id = job.owner, job.job_id
+    partial = BatchPartial()
+    lines: list[bytes] = []
+    results: list[EvaluationResult] = []
+    for records in owned_records:
+        for record in records:
+            partial.add(record)
+            lines.append(orjson.dumps(record) + b"\n")
+            results.append(EvaluationResult.from_record(record))
+    common = {"owner": owner, "job_id": job_id, "job_arn": job.arn, "kms_key_arn": job_key(job)}
+    results_key = services.payloads.put_job_object(
+        **common, name=f"results/{part}.jsonl", body=b"".join(lines), content_type="application/jsonl"
+    )
+    partial_key = services.payloads.put_job_object(
+        **common, name=f"partials/{part}.json", body=partial.to_bytes(), content_type="application/json"
+    )
+    target = output_target(job, plan)
+    if target is not None:
+        writer = LogWriter(services.owners.clients_for(owner).client("logs"))
+        write_results(writer, results, target, time_ns=time_ns)
+    failed = sum(1 for records in owned_records if outcome_of(records) == "FAILED")
+    commit = BatchCommit(part, len(owned_records) - failed, failed, results_key, partial_key)
+    services.ledger.commit(owner, job_id, commit)
+    services.store.add_progress(
+        owner,
+        job_id,
+        completed=commit.completed,
+        failed=commit.failed,
+        results_export=services.payloads.uri(results_prefix(owner, job_id)),
+    )
+    return commit
