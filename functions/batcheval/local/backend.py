@@ -67,6 +67,8 @@ class Backend:
         }
         if self.endpoint_url is not None:
             env[ENV_AWS_ENDPOINT_URL] = self.endpoint_url
+        if self.embedded:
+            env["BATCHEVAL_DISCOVERY"] = "filter"  # the emulator has no Logs Insights queries
         if max_active_jobs is not None:
             env[ENV_MAX_ACTIVE_JOBS] = str(max_active_jobs)
         if max_stored_jobs is not None:

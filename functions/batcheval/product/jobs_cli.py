@@ -16,13 +16,13 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batcheval.errors import DomainError
+from batcheval.jobs.status import TERMINAL
 from batcheval.product import views
 from batcheval.product.connection import add_connection_options, make_client
 from batcheval.product.job_results import add_data_options, data_client, iter_job_results
 from batcheval.product.output import SERVICE_ERROR, fail, to_json, without_metadata
 from batcheval.product.service_errors import report
 
-TERMINAL = frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "STOPPED"})
 UNSUCCESSFUL = frozenset({"FAILED", "STOPPED"})
 Command = Callable[[argparse.Namespace, Any], int]
 
