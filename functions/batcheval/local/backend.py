@@ -117,12 +117,14 @@ def create_stack_key(clients: AwsClients) -> str:
 
 
 def reset_handler_dependencies() -> None:
-    """Drop the handlers' cached service so the next call reads the environment again (a cold start)."""
-    try:
-        dependencies = importlib.import_module("batcheval.api.dependencies")
-    except ModuleNotFoundError:
-        return  # no handler has been built yet, so nothing is cached
-    dependencies.reset()
+    """Drop what the API and pipeline handlers cached (service, runtime) so the next call reads the
+    environment again (a cold start): a second server in one process must not reuse the first's."""
+    for module in ("batcheval.api.dependencies", "batcheval.pipeline.runtime"):
+        try:
+            cached = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue  # not part of this install
+        cached.reset()
 
 
 @contextmanager

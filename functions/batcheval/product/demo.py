@@ -159,18 +159,25 @@ def seed_sessions(backend: Backend, count: int, out: TextIO) -> SampleSet:
     return sample
 
 
+MAX_FILTER_SESSION_IDS = 500
+"""The API's limit on `filterConfig.sessionIds` and on `sessionMetadata` entries."""
+
+
 def _request(sample: SampleSet, evaluators: list[str]) -> dict[str, Any]:
+    logs: dict[str, Any] = {
+        "serviceNames": [f"{DEMO_AGENT}.DEFAULT"],
+        "logGroupNames": [runtime_log_group(DEMO_AGENT)],
+    }
+    if len(sample.session_ids) <= MAX_FILTER_SESSION_IDS:
+        # Only this run's sessions: an earlier demo in the same emulator wrote to the same group.
+        logs["filterConfig"] = {"sessionIds": list(sample.session_ids)}
     return {
         "batchEvaluationName": "demo_" + wire_time_compact(),
         "description": "Sample job started by `batcheval demo`",
-        "dataSourceConfig": {
-            "cloudWatchLogs": {
-                "serviceNames": [f"{DEMO_AGENT}.DEFAULT"],
-                "logGroupNames": [runtime_log_group(DEMO_AGENT)],
-            }
-        },
+        "dataSourceConfig": {"cloudWatchLogs": logs},
         "evaluators": [{"evaluatorId": e} for e in evaluators],
-        "evaluationMetadata": {"sessionMetadata": sample.ground_truth},
+        # The API takes ground truth for at most 500 sessions; the rest get MissingGroundTruth results.
+        "evaluationMetadata": {"sessionMetadata": sample.ground_truth[:MAX_FILTER_SESSION_IDS]},
     }
 
 
