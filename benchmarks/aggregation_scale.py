@@ -132,9 +132,10 @@ def main() -> None:
     for summary in summaries[: args.continuous + 1]:
         ext = summary.extended
         print(
-            f"  {summary.evaluator_id}: n={ext.get('count')} mean={ext.get('mean'):.4f} p50={ext.get('p50'):.4f} "
-            f"p90={ext.get('p90'):.4f} sketch={'quantileSketch' in ext} "
-            f"scenarios={len(ext.get('byTestScenario', {}))} omitted={ext.get('testScenariosOmittedResults', 0)}"
+            f"  {summary.evaluator_id}: n={ext.get('count')} mean={ext.get('mean'):.4f} "
+            f"p50={ext.get('p50'):.4f} p90={ext.get('p90'):.4f} sketch={'quantileSketch' in ext} "
+            f"scenarios={len(ext.get('byTestScenario', {}))} "
+            f"omitted={ext.get('testScenariosOmittedResults', 0)}"
         )
     usage = total.judge_usage()
     print(

@@ -7,10 +7,12 @@ line switched the signing.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import boto3
@@ -23,6 +25,7 @@ from batcheval.local.gateway import SERVICE_SIGNATURE_WARNING, LocalGateway
 from batcheval.local.proxy import ApiIdentity
 from batcheval.local.server import LocalApiServer
 from batcheval.local.sigv4 import DEFAULT_TENANT
+from batcheval.product import demo
 from tests.contract.support import REGION
 
 LOG_GROUP = "/aws/bedrock-agentcore/runtimes/compat_agent-DEFAULT"
@@ -160,3 +163,42 @@ def test_the_local_server_warns_once_about_the_service_signature(local_api, tena
     assert len(warnings) == 1
     assert "batcheval.install(endpoint_url=...)" in warnings[0]
     assert "aws configure set plugins.batcheval batcheval.awscli_plugin" in warnings[0]
+
+
+@pytest.fixture
+def running_jobs(local_api, monkeypatch):
+    """Jobs started through the local API run to the end (the local orchestration `serve` uses)."""
+    from batcheval.api import dependencies
+    from batcheval.api.settings import ApiSettings
+    from batcheval.local.orchestrator import LocalOrchestrator
+
+    monkeypatch.setenv("BATCHEVAL_DISCOVERY", "filter")
+    backend = local_api.backend
+    orchestrator = LocalOrchestrator(backend.clients, account_id=backend.kms_key_arn.split(":")[4])
+    dependencies.use(
+        dependencies.build_service(ApiSettings.from_env(), starter=orchestrator, clients=backend.clients)
+    )
+    yield backend
+    orchestrator.close()
+    dependencies.reset()
+
+
+def test_the_sdk_waits_for_a_job_to_complete(installed, running_jobs, monkeypatch):
+    # Given the service account's own tenant (its logs are the emulator's) and sample sessions there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DEFAULT_TENANT.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DEFAULT_TENANT.secret_key)
+    from bedrock_agentcore.evaluation import EvaluationClient, WaitConfig
+
+    sample = demo.seed_sessions(running_jobs, 3, io.StringIO())
+    request = demo.build_request(sample, ["ThirdParty.Batcheval.ToolErrorRate"])
+    request.pop("batchEvaluationName")
+    # When the official SDK starts a job and waits for it
+    job = EvaluationClient(region_name=REGION).start_batch_evaluation_and_wait(
+        wait_config=WaitConfig(max_wait=120, poll_interval=1),
+        batchEvaluationName=f"sdk_wait_{time.time_ns()}",
+        **request,
+    )
+    # Then it returns the completed job, with batcheval's extensions visible through the stock client
+    assert job["status"] == "COMPLETED"
+    assert job["evaluationResults"]["totalNumberOfSessions"] == 3
+    assert job["resultsExport"]["format"] == "JSONL"

@@ -115,7 +115,7 @@ def run_demo(
         aws_secret_access_key=DEFAULT_TENANT.secret_key,
     )
     try:
-        started = client.start_batch_evaluation(**_request(sample, evaluators))
+        started = client.start_batch_evaluation(**build_request(sample, evaluators))
     except ClientError as error:
         print(f"batcheval: error: the demo job was refused: {describe(error)}", file=sys.stderr)
         return 1
@@ -163,7 +163,7 @@ MAX_FILTER_SESSION_IDS = 500
 """The API's limit on `filterConfig.sessionIds` and on `sessionMetadata` entries."""
 
 
-def _request(sample: SampleSet, evaluators: list[str]) -> dict[str, Any]:
+def build_request(sample: SampleSet, evaluators: list[str]) -> dict[str, Any]:
     logs: dict[str, Any] = {
         "serviceNames": [f"{DEMO_AGENT}.DEFAULT"],
         "logGroupNames": [runtime_log_group(DEMO_AGENT)],

@@ -140,3 +140,12 @@ def test_an_unknown_source_is_a_service_error(bad, monkeypatch, capsys):
     monkeypatch.setattr(report_cli, "make_client", lambda args: Client())
     assert main(["compare", bad, bad]) == 1
     assert "ResourceNotFoundException: no such job" in capsys.readouterr().err
+
+
+def test_compare_markdown_for_a_pull_request(tmp_path, capsys):
+    baseline = _jsonl(tmp_path / "base.jsonl", run(seed=9))
+    worse = _jsonl(tmp_path / "worse.jsonl", run(seed=9, shift=-0.2))
+    assert main(["compare", baseline, worse, "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"### Compared with {baseline}: **regression**")
+    assert "| evaluator | pairs |" in out

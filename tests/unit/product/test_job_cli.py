@@ -244,3 +244,22 @@ def test_retry_failed_is_an_extension_operation_of_the_stock_client(fake_client,
     assert json.loads(capsys.readouterr().out)["numberOfSessionsToRetry"] == 3
     operation = client.meta.service_model.operation_model("RetryFailedBatchEvaluation")
     assert operation.http["requestUri"] == "/evaluations/batch-evaluate/{batchEvaluationId}/retry-failed"
+
+
+def test_start_with_watch_follows_the_new_job(fake_client, capsys, tmp_path):
+    # Given a client that starts a job which then completes
+    class Starting(FakeClient):
+        def start_batch_evaluation(self, **request):
+            self.request = request
+            return {"batchEvaluationId": JOB_ID, "batchEvaluationName": "nightly", "status": "PENDING"}
+
+    client = fake_client(Starting(_job("IN_PROGRESS", 3), _job("COMPLETED", 10)))
+    # When started with --watch
+    code = main(
+        ["start", "--service-name", "a.DEFAULT", "--log-group", "/spans", "--watch", "--interval", "0"]
+    )
+    # Then it watched the job it started to the end
+    assert code == 0
+    assert client.calls == [JOB_ID, JOB_ID]
+    assert client.request["dataSourceConfig"]["cloudWatchLogs"]["serviceNames"] == ["a.DEFAULT"]
+    assert "COMPLETED" in capsys.readouterr().out

@@ -90,3 +90,11 @@ def test_a_file_that_is_not_results_is_a_usage_error(tmp_path, capsys):
     bad.write_text('{"hello": 1}\n')
     assert main(["report", str(bad)]) == 2
     assert "not a result record" in capsys.readouterr().err
+
+
+def test_report_price_flag_adds_the_cost(tmp_path, capsys):
+    source = _jsonl(tmp_path / "run.jsonl", run(seed=8))
+    assert main(["report", source, "--price", "3:15"]) == 0
+    tokens_in = sum(1000 + i for i in range(12))
+    assert f"cost ${(tokens_in * 3 + 1200 * 15) / 1e6:.4f}" in capsys.readouterr().out
+    assert main(["report", source, "--price", "cheap"]) == 2
