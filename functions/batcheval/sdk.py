@@ -91,11 +91,23 @@ def install(endpoint_url: str | None = None) -> None:
 
 
 def add_model_extensions(session: Any) -> None:
-    """Let `session` (boto3 or botocore) load batcheval's sdk-extras before it loads the AgentCore model."""
+    """Let `session` (boto3 or botocore) load batcheval's sdk-extras with the AgentCore model.
+
+    The session gets a new data loader searching batcheval's path first: the old one may already
+    have cached the stock model, which clients created from now on must not reuse.
+    """
+    from botocore.loaders import Loader
+
     core = getattr(session, "_session", session)  # boto3.Session wraps a botocore session
-    search_paths: list[str] = core.get_component("data_loader").search_paths
-    if MODEL_EXTRAS_PATH not in search_paths:
-        search_paths.insert(0, MODEL_EXTRAS_PATH)
+    loader = core.get_component("data_loader")
+    if MODEL_EXTRAS_PATH in loader.search_paths:
+        return
+    core.register_component(
+        "data_loader",
+        Loader(
+            extra_search_paths=[MODEL_EXTRAS_PATH, *loader.search_paths], include_default_search_paths=False
+        ),
+    )
 
 
 def _sign_for_api_gateway(request: Any, **_: Any) -> None:

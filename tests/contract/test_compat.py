@@ -132,7 +132,9 @@ def test_the_aws_cli_works_with_the_plugin(local_api, credentials, deployed_sign
     assert "Invalid choice" not in usage.stderr
 
 
-def test_the_local_server_warns_once_about_the_service_signature(local_api, tenant, caplog):
+def test_the_local_server_warns_once_about_the_service_signature(local_api, tenant, caplog, monkeypatch):
+    # (another suite's logging.config call may have disabled existing loggers)
+    monkeypatch.setattr(logging.getLogger("batcheval.local.gateway"), "disabled", False)
     # Given a fresh local server and a plain stock client (signs as bedrock-agentcore)
     gateway = LocalGateway(
         local_api.tenants, api=ApiIdentity(account_id=DEFAULT_TENANT.account_id), region=REGION
