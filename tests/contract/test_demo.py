@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 import pytest
 
 from batcheval.cli import main
 from batcheval.local import cli as local_cli
 from batcheval.product.demo import CODE_EVALUATORS, LLM_EVALUATORS
+from batcheval.traces.samples import generate
 
 
 @pytest.fixture
@@ -87,3 +89,26 @@ def test_demo_serve_keeps_the_api_up_afterwards(
 def test_demo_rejects_a_session_count_below_one(local_api, capsys, tmp_path, restore_environment):
     assert main(["demo", "--port", "0", "--sessions", "0", "--output-dir", str(tmp_path)]) == 2
     assert "--sessions must be at least 1" in capsys.readouterr().err
+
+
+def test_demo_loads_exported_spans_and_runs_the_job_to_its_end(local_api, capsys, tmp_path):
+    # Given a file of exported spans from 60 days ago
+    sample = generate(
+        3, seed=3, service_name="Old.DEFAULT", start_time_ns=time.time_ns() - 60 * 86_400 * 10**9
+    )
+    spans = tmp_path / "old.jsonl"
+    spans.write_bytes(sample.jsonl())
+    # When the demo loads it into a named group and runs its sample job
+    exit_code = main(
+        [
+            *("demo", "--port", "0", "--load-spans", str(spans), "--log-group", "old/spans"),
+            *("--output-dir", str(tmp_path / "out")),
+        ]
+    )
+    out = capsys.readouterr().out
+    # Then the spans were written, shifted and said so, and the sample job ran to its end
+    assert exit_code == 0
+    assert f"Loaded {len(sample.records)} records from {spans} into old/spans" in out
+    assert "Times shifted by +" in out
+    assert "Old.DEFAULT" in out
+    assert "status:    COMPLETED" in out

@@ -155,6 +155,8 @@ class MotoStepFunctions:
         self._name = name
         self._timeouts = {"score_batch": score_batch_timeout_ms}
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.failures: list[tuple[str, str]] = []
+        """(step, "ErrorType: message") of every invocation that raised."""
         self.retry_delays: list[float] = []
         """Every Retry wait the engine asked for (not slept: the tests run on virtual time)."""
         self._lock = threading.Lock()
@@ -175,6 +177,8 @@ class MotoStepFunctions:
             return json.dumps(self.handlers[step](event, context)).encode(), False
         except Exception as exc:  # the Lambda runtime's answer to an unhandled error
             error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+            with self._lock:
+                self.failures.append((step, f"{type(exc).__name__}: {exc}"))
             return json.dumps(error).encode(), True
 
     @contextmanager

@@ -27,13 +27,15 @@ EXECUTION_NAME_MAX = 80
 _NAME_UNSAFE = re.compile(r"[^0-9A-Za-z_-]")
 
 
-def execution_name(owner: str, job_id: str) -> str:
+def execution_name(owner: str, job_id: str, attempt: str = "") -> str:
     """The Step Functions execution name of a job's run: deterministic, ≤ 80 chars of `[0-9A-Za-z_-]`.
 
     A readable prefix of the job id plus a hash of owner and job id, so a repeated StartExecution for
     the same job names the same execution (harmless) and two owners' equal job ids never collide.
+    `attempt` names a later run of the same job (a retry of its failed sessions).
     """
-    digest = hashlib.sha256(f"{owner}/{job_id}".encode()).hexdigest()[:24]
+    seed = f"{owner}/{job_id}/{attempt}" if attempt else f"{owner}/{job_id}"
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:24]
     prefix = _NAME_UNSAFE.sub("_", job_id)[: EXECUTION_NAME_MAX - len(digest) - 1]
     return f"{prefix}-{digest}"
 

@@ -173,10 +173,19 @@ class RunLedger:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def release(self, owner: str, job_id: str, session_ids: Sequence[str]) -> None:
+        """Forget the markers of `session_ids` so a later batch scores and claims them again."""
+        pk = _s(run_key(owner, job_id))
+        self._delete_keys([{"pk": pk, "sk": _s(f"S#{sid}")} for sid in session_ids])
+
     def purge(self, owner: str, job_id: str) -> int:
         """Delete every run item of the job (BatchWriteItem, unprocessed items retried); returns count."""
         pk = _s(run_key(owner, job_id))
         keys = [{"pk": pk, "sk": item["sk"]} for item in self._query_keys(owner, job_id)]
+        self._delete_keys(keys)
+        return len(keys)
+
+    def _delete_keys(self, keys: list[dict[str, Any]]) -> None:
         for start in range(0, len(keys), _BATCH_WRITE):
             request: dict[str, Any] = {
                 self._table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + _BATCH_WRITE]]
@@ -184,7 +193,6 @@ class RunLedger:
             while request:
                 response = self._db.batch_write_item(RequestItems=cast(Any, request))
                 request = cast(dict[str, Any], response.get("UnprocessedItems") or {})
-        return len(keys)
 
     def _query_keys(self, owner: str, job_id: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {

@@ -28,6 +28,8 @@ SPEC_OBJECT = "request.json"
 # A dataSourceConfig too large for the item, stored alone so Get never reads the ground truth.
 DATA_SOURCE_OBJECT = "data-source.json"
 DELETE_ATTEMPTS = 4
+# The S3 JSONL manifest of the sessions a run scores (the Distributed Map's ItemReader source).
+MANIFEST_OBJECT = "manifest.jsonl"
 
 
 def job_prefix(owner: str, job_id: str) -> str:

@@ -54,6 +54,8 @@ class Job:
     """Live session counters the pipeline moves while the job runs; None before discovery."""
     results_export: str | None = None
     """s3:// prefix of the per-session JSONL results export, once results exist."""
+    retry_manifest: str | None = None
+    """Set by "retry failed sessions": the run scores this manifest's sessions instead of discovering."""
 
     def wire_results(self) -> dict[str, Any] | None:
         """evaluationResults as Get shows it: the final one, else the live counters."""

@@ -19,14 +19,17 @@ from botocore.exceptions import ClientError
 
 from batcheval.errors import ConflictError, FieldIssue, ValidationError
 from batcheval.jobs.identifiers import job_arn, new_job_id
-from batcheval.jobs.ledger import RunLedger
+from batcheval.jobs.ledger import RunLedger, SessionMarker
 from batcheval.jobs.output import resolve_output_config
 from batcheval.jobs.page_tokens import PageTokenCodec
-from batcheval.jobs.payloads import PayloadStore
-from batcheval.jobs.records import Job, JobPage, SpecLocation
+from batcheval.jobs.payloads import MANIFEST_OBJECT, PayloadStore, job_prefix
+from batcheval.jobs.records import Job, JobPage, RunProgress, SpecLocation
 from batcheval.jobs.starter import JobStarter
 from batcheval.jobs.status import ACTIVE, TERMINAL, sources_of
 from batcheval.jobs.store import Created, JobStore, TokenClaim
+from batcheval.runs.summary import BatchPartial
+from batcheval.traces.discovery import SessionRef
+from batcheval.traces.discovery.manifest import manifest_body
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,10 @@ DEFAULT_MAX_RESULTS = 10
 # dataSourceConfig larger than this (e.g. 500 sessions x 100 trace ids) is echoed from its own S3 object.
 INLINE_DATA_SOURCE_LIMIT = 32_000
 START_FAILED_MESSAGE = "The evaluation pipeline could not be started."
+
+
+def _session_of(line: bytes) -> str:
+    return str(orjson.loads(line)["context"]["spanContext"]["sessionId"])
 
 
 def utc_now() -> datetime:
@@ -328,6 +335,92 @@ class JobService:
         self.purge(owner, job_id)
         self._store.remove(deleting)
         return deleting
+
+    # ---- Retry failed sessions (extension) -----------------------------------------------------
+    def retry_failed(self, owner: str, job_id: str) -> Job:
+        """Re-score only the failed (and never-scored) sessions of a finished job, into its result set.
+
+        The batches that hold failed sessions are rewritten without them (export object, partial
+        summary, ledger counts), the failed sessions' claims are released, and a run is started over
+        a manifest of just those sessions; Aggregate then merges old and new batches as one job.
+        Log records already written for the failed results stay in the output log group (CloudWatch
+        Logs is append-only); the new run adds the new ones. ConflictError unless the job is
+        COMPLETED_WITH_ERRORS or FAILED with something to retry.
+        """
+        job = self._store.require(owner, job_id)
+        if job.status not in {"COMPLETED_WITH_ERRORS", "FAILED"} or self._ledger is None:
+            raise ConflictError(
+                f"Batch evaluation {job_id} is {job.status}; only finished jobs with errors can retry."
+            )
+        markers = list(self._ledger.markers(owner, job_id))
+        failed = {m.session_id: m for m in markers if m.outcome == "FAILED"}
+        claimed = {m.session_id for m in markers}
+        manifest = self._payloads.read(job_prefix(owner, job_id) + MANIFEST_OBJECT) or b""
+        unscored = [
+            ref
+            for line in manifest.splitlines()
+            if line.strip()
+            if (ref := SessionRef.from_json(orjson.loads(line))).session_id not in claimed
+        ]
+        refs = [SessionRef.from_json(m.ref) for m in failed.values()] + unscored
+        if not refs:
+            raise ConflictError(f"Batch evaluation {job_id} has no failed sessions to retry.")
+        completed = self._drop_failed_results(job, failed)
+        self._ledger.release(owner, job_id, list(failed))
+        body = manifest_body(refs)
+        name = f"retry-{hashlib.sha256(body).hexdigest()[:16]}.jsonl"
+        key = self._payloads.put_job_object(
+            owner=owner,
+            job_id=job_id,
+            job_arn=job.arn,
+            kms_key_arn=job.spec.kms_key_arn,
+            name=name,
+            body=body,
+            content_type="application/jsonl",
+        )
+        progress = job.progress or RunProgress(total=len(refs) + completed)
+        pending = self._store.prepare_retry(
+            job,
+            manifest_key=key,
+            progress=RunProgress(total=progress.total, ignored=progress.ignored, completed=completed),
+            now=self._clock(),
+        )
+        return self._hand_to_pipeline(pending)
+
+    def _drop_failed_results(self, job: Job, failed: Mapping[str, SessionMarker]) -> int:
+        """Rewrite every committed batch holding failed sessions without them; returns completed sessions."""
+        assert self._ledger is not None
+        parts = {marker.part for marker in failed.values()}
+        completed = 0
+        for commit in self._ledger.commits(job.owner, job.job_id):
+            completed += commit.completed
+            if commit.part not in parts:
+                continue
+            lines = (self._payloads.read(commit.results_key) or b"").splitlines()
+            kept = [line for line in lines if line.strip() and _session_of(line) not in failed]
+            partial = BatchPartial()
+            for line in kept:
+                partial.add(orjson.loads(line))
+            common = {
+                "owner": job.owner,
+                "job_id": job.job_id,
+                "job_arn": job.arn,
+                "kms_key_arn": job.spec.kms_key_arn,
+            }
+            self._payloads.put_job_object(
+                **common,
+                name=f"results/{commit.part}.jsonl",
+                body=b"".join(line + b"\n" for line in kept),
+                content_type="application/jsonl",
+            )
+            self._payloads.put_job_object(
+                **common,
+                name=f"partials/{commit.part}.json",
+                body=partial.to_bytes(),
+                content_type="application/json",
+            )
+            self._ledger.commit(job.owner, job.job_id, replace(commit, failed=0))
+        return completed
 
     def purge(self, owner: str, job_id: str) -> None:
         """Remove every stored object and run record of a job (idempotent; raises if any survive)."""

@@ -37,6 +37,10 @@ class NoOpStarter:
         return None
 
 
+def _name(job: Job) -> str:
+    return execution_name(job.owner, job.job_id, job.retry_manifest or "")
+
+
 class StepFunctionsStarter:
     """Runs each job as one Step Functions execution named by the job (`execution_name`).
 
@@ -52,13 +56,13 @@ class StepFunctionsStarter:
     def execution_arn(self, job: Job) -> str:
         # arn:aws:states:<region>:<account>:stateMachine:<name> → ...:execution:<name>:<execution>
         head, machine_name = self._machine.rsplit(":stateMachine:", 1)
-        return f"{head}:execution:{machine_name}:{execution_name(job.owner, job.job_id)}"
+        return f"{head}:execution:{machine_name}:{_name(job)}"
 
     def start(self, job: Job) -> str | None:
         payload = orjson.dumps({"owner": job.owner, "batchEvaluationId": job.job_id}).decode()
         try:
             response = self._sfn.start_execution(
-                stateMachineArn=self._machine, name=execution_name(job.owner, job.job_id), input=payload
+                stateMachineArn=self._machine, name=_name(job), input=payload
             )
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":

@@ -33,8 +33,9 @@ TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     "IN_PROGRESS": frozenset({"COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "STOPPING", "DELETING"}),
     "STOPPING": frozenset({"STOPPED", "FAILED", "DELETING"}),
     "COMPLETED": frozenset({"DELETING"}),
-    "COMPLETED_WITH_ERRORS": frozenset({"DELETING"}),
-    "FAILED": frozenset({"DELETING"}),
+    # "Retry failed sessions" (an extension) runs a finished job with failures again.
+    "COMPLETED_WITH_ERRORS": frozenset({"DELETING", "PENDING"}),
+    "FAILED": frozenset({"DELETING", "PENDING"}),
     "STOPPED": frozenset({"DELETING"}),
     # A Delete interrupted half-way is finished by the next Delete.
     "DELETING": frozenset({"DELETING"}),

@@ -125,6 +125,8 @@ def job_to_item(job: Job) -> dict[str, Any]:
         )
     if job.results_export is not None:
         item["resultsExport"] = _s(job.results_export)
+    if job.retry_manifest is not None:
+        item["retryManifest"] = _s(job.retry_manifest)
     return item
 
 
@@ -168,6 +170,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         error_details=[entry["S"] for entry in item.get("errorDetails", {}).get("L", [])],
         progress=_progress_from_item(item),
         results_export=item.get("resultsExport", {}).get("S"),
+        retry_manifest=item.get("retryManifest", {}).get("S"),
     )
 
 
@@ -566,6 +569,57 @@ class JobStore:
             ExpressionAttributeNames={"#doc": "doc"},
             ExpressionAttributeValues={":new": _s(orjson.dumps(doc).decode()), ":old": item["doc"]},
         )
+
+    def prepare_retry(self, job: Job, *, manifest_key: str, progress: RunProgress, now: datetime) -> Job:
+        """A finished job back to PENDING for a run over `manifest_key` (retry failed sessions).
+
+        Its run, final results and errorDetails are cleared and the live counters set to `progress`;
+        the job counts as active again. ConflictError if it changed meanwhile.
+        """
+        pk = _s(owner_key(job.owner))
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"pk": pk, "sk": _s(f"JOB#{job.job_id}")},
+                    "UpdateExpression": (
+                        "SET #status = :pending, #updatedAt = :now, #manifest = :manifest, "
+                        "#t = :t, #i = :i, #c = :c, #f = :f REMOVE #runId, #results, #errors"
+                    ),
+                    "ConditionExpression": "#status = :from",
+                    "ExpressionAttributeNames": {
+                        "#status": "status",
+                        "#updatedAt": "updatedAt",
+                        "#manifest": "retryManifest",
+                        "#runId": "runId",
+                        "#results": "results",
+                        "#errors": "errorDetails",
+                        "#t": PROGRESS_TOTAL,
+                        "#i": PROGRESS_IGNORED,
+                        "#c": PROGRESS_COMPLETED,
+                        "#f": PROGRESS_FAILED,
+                    },
+                    "ExpressionAttributeValues": {
+                        ":pending": _s("PENDING"),
+                        ":from": _s(job.status),
+                        ":now": _s(format_instant(now)),
+                        ":manifest": _s(manifest_key),
+                        ":t": _n(progress.total),
+                        ":i": _n(progress.ignored),
+                        ":c": _n(progress.completed),
+                        ":f": _n(progress.failed),
+                    },
+                }
+            },
+            self._counter_update(pk, "active", changes_activity(job.status, "PENDING")),
+        ]
+        try:
+            self._transact(items)
+        except ClientError as error:
+            if not _is_cancelled(error):
+                raise
+            raise ConflictError(f"Batch evaluation {job.job_id} changed concurrently; retry.") from error
+        return self.require(job.owner, job.job_id)
 
     def stranded(self, owner: str, *, created_before: datetime) -> list[Job]:
         """PENDING jobs with no run created before `created_before` (their start crashed)."""

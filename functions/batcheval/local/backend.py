@@ -67,8 +67,6 @@ class Backend:
         }
         if self.endpoint_url is not None:
             env[ENV_AWS_ENDPOINT_URL] = self.endpoint_url
-        if self.embedded:
-            env["BATCHEVAL_DISCOVERY"] = "filter"  # the emulator has no Logs Insights queries
         if max_active_jobs is not None:
             env[ENV_MAX_ACTIVE_JOBS] = str(max_active_jobs)
         if max_stored_jobs is not None:
@@ -116,15 +114,18 @@ def create_stack_key(clients: AwsClients) -> str:
     return arn
 
 
+CACHED_BY_HANDLERS = ("batcheval.api.dependencies", "batcheval.pipeline.runtime")
+"""Modules that cache what handlers build at cold start; each has a `reset()`."""
+
+
 def reset_handler_dependencies() -> None:
-    """Drop what the API and pipeline handlers cached (service, runtime) so the next call reads the
-    environment again (a cold start): a second server in one process must not reuse the first's."""
-    for module in ("batcheval.api.dependencies", "batcheval.pipeline.runtime"):
+    """Drop what the handlers cached so the next call reads the environment again (a cold start)."""
+    for name in CACHED_BY_HANDLERS:
         try:
-            cached = importlib.import_module(module)
+            module = importlib.import_module(name)
         except ModuleNotFoundError:
-            continue  # not part of this install
-        cached.reset()
+            continue  # no such handler in this build: nothing cached
+        module.reset()
 
 
 @contextmanager

@@ -193,6 +193,8 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
             env = backend.handler_environment(
                 max_active_jobs=args.max_active_jobs, max_stored_jobs=args.max_stored_jobs
             )
+            if backend.embedded:  # moto's Logs Insights has no query engine: discover with FilterLogEvents
+                env.setdefault("BATCHEVAL_DISCOVERY", os.environ.get("BATCHEVAL_DISCOVERY", "filter"))
             if quiet:
                 env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
             if demo:

@@ -13,10 +13,8 @@ aborted (EventBridge "Execution Status Change", ABORTED), as the deployed stack 
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import logging
-import re
 import threading
 import time
 import uuid
@@ -29,6 +27,7 @@ from typing import Any
 import orjson
 
 from batcheval.aws import AwsClients
+from batcheval.jobs.identifiers import execution_name
 from batcheval.jobs.records import Job
 from batcheval.local.lambda_context import LocalLambdaContext
 from batcheval.local.statemachine import MapSettings, load_definition, map_settings
@@ -42,13 +41,6 @@ STATE_MACHINE_NAME = "batcheval-local"
 SCORE_BATCH_TIMEOUT_MS = 900_000
 """The ScoreBatch Lambda's timeout: its deadline is the context's remaining time, as in Lambda."""
 TOLERANCE_EXCEEDED = "States.ExceedToleratedFailureThreshold"
-
-
-def execution_name(owner: str, job_id: str) -> str:
-    """A deterministic execution name for the job (≤ 80 chars of `[0-9A-Za-z_-]`)."""
-    readable = re.sub(r"[^0-9A-Za-z_-]", "-", job_id)[:50]
-    digest = hashlib.sha256(f"{owner}/{job_id}".encode()).hexdigest()[:24]
-    return f"{readable}-{digest}"
 
 
 def import_handlers() -> dict[str, StepHandler]:
@@ -108,7 +100,7 @@ class LocalOrchestrator:
 
     # ---- JobStarter ----------------------------------------------------------------------------
     def start(self, job: Job) -> str:
-        arn = self.execution_arn(job.owner, job.job_id)
+        arn = self.execution_arn(job.owner, job.job_id, job.retry_manifest or "")
         with self._lock:
             existing = self._runs.get(arn)
             if existing is not None and not existing.done.is_set():
@@ -121,7 +113,7 @@ class LocalOrchestrator:
         return arn
 
     def stop(self, job: Job) -> None:
-        arn = job.run_id or self.execution_arn(job.owner, job.job_id)
+        arn = job.run_id or self.execution_arn(job.owner, job.job_id, job.retry_manifest or "")
         with self._lock:
             run = self._runs.get(arn)
         if run is not None and not run.done.is_set():
@@ -131,13 +123,16 @@ class LocalOrchestrator:
         self._step("finalize", self._aborted_event(job.owner, job.job_id, arn))
 
     # ---- observation (CLI, tests, benchmark) ---------------------------------------------------
-    def execution_arn(self, owner: str, job_id: str) -> str:
-        name = execution_name(owner, job_id)
+    def execution_arn(self, owner: str, job_id: str, attempt: str = "") -> str:
+        """The ARN the run would have on the deployed machine (named as StepFunctionsStarter names it)."""
+        name = execution_name(owner, job_id, attempt)
         return f"arn:aws:states:{self._clients.region}:{self._account}:execution:{STATE_MACHINE_NAME}:{name}"
 
     def run_of(self, owner: str, job_id: str) -> LocalRun | None:
+        """The job's latest run (a retry of failed sessions is a later run)."""
         with self._lock:
-            return self._runs.get(self.execution_arn(owner, job_id))
+            runs = [run for run in self._runs.values() if (run.owner, run.job_id) == (owner, job_id)]
+        return runs[-1] if runs else None
 
     def wait(self, owner: str, job_id: str, timeout_s: float | None = None) -> LocalRun:
         run = self.run_of(owner, job_id)
@@ -213,7 +208,7 @@ class LocalOrchestrator:
             return 0  # never started (the execution was aborted first)
         items = batch
         attempts = 0
-        while items:
+        while items and not run.stop_requested.is_set():  # an aborted execution calls nothing more
             try:
                 result = self._step("score_batch", {"Items": items, "BatchInput": job})
             except Exception:

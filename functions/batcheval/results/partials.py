@@ -41,7 +41,8 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from itertools import accumulate
 from typing import Any, cast
 
@@ -160,23 +161,24 @@ class _Scores:
         for value, count in histogram.items():
             self._sketch_add(value, count)
 
-    def merge(self, other: _Scores, limit: int | None) -> None:
-        if other.exact is not None:
-            for value, count in other.exact.items():
-                self.add(value, count, limit)
+    def merge_json(self, data: Mapping[str, Any], limit: int | None) -> None:
+        """Fold in another distribution's `to_json()`."""
+        if "x" in data:
+            for value, count in data["x"]:
+                self.add(float(value), int(count), limit)
             return
         if self.exact is not None:
             self._to_sketch()
-        self.n += other.n
-        self.sum1 += other.sum1
-        self.sum2 += other.sum2
-        self.low = min(self.low, other.low)
-        self.high = max(self.high, other.high)
-        self.zeros += other.zeros
-        for key, count in other.positive.items():
-            _add_count(self.positive, key, count)
-        for key, count in other.negative.items():
-            _add_count(self.negative, key, count)
+        self.n += int(data["n"])
+        self.sum1 += _unpack(data["s1"])
+        self.sum2 += _unpack(data["s2"])
+        self.low = min(self.low, float(data["lo"]))
+        self.high = max(self.high, float(data["hi"]))
+        self.zeros += int(data["z"])
+        for key, count in data["p"]:
+            _add_count(self.positive, int(key), int(count))
+        for key, count in data["m"]:
+            _add_count(self.negative, int(key), int(count))
 
     def items(self) -> list[tuple[float, int]]:
         """(value, count) in ascending value order; sketch values are clamped bucket representatives."""
@@ -247,47 +249,16 @@ class _Scores:
             "m": [[k, c] for k, c in self.negative.items()],
         }
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> _Scores:
-        scores = cls()
-        if "x" in data:
-            scores.exact = {float(v): int(c) for v, c in data["x"]}
-            scores.n = sum(scores.exact.values())
-            return scores
-        scores.exact = None
-        scores.n = int(data["n"])
-        scores.sum1 = _unpack(data["s1"])
-        scores.sum2 = _unpack(data["s2"])
-        scores.low, scores.high = float(data["lo"]), float(data["hi"])
-        scores.zeros = int(data["z"])
-        scores.positive = {int(k): int(c) for k, c in data["p"]}
-        scores.negative = {int(k): int(c) for k, c in data["m"]}
-        return scores
 
-
+@dataclass(slots=True)
 class _Scenario:
-    """One test scenario's counts within a group; its score sum is exact (* 2^1074)."""
+    """One test scenario's counts within a group; its score sum is exact (`total` = sum * 2^1074)."""
 
-    __slots__ = ("count", "evaluated", "failed", "passed", "total")
-
-    def __init__(self, evaluated: int = 0, failed: int = 0, count: int = 0, total: int = 0, passed: int = 0):
-        self.evaluated, self.failed, self.count, self.total, self.passed = (
-            evaluated,
-            failed,
-            count,
-            total,
-            passed,
-        )
-
-    def merge(self, other: _Scenario) -> None:
-        self.evaluated += other.evaluated
-        self.failed += other.failed
-        self.count += other.count
-        self.total += other.total
-        self.passed += other.passed
-
-    def copy(self) -> _Scenario:
-        return _Scenario(self.evaluated, self.failed, self.count, self.total, self.passed)
+    evaluated: int = 0
+    failed: int = 0
+    count: int = 0
+    total: int = 0
+    passed: int = 0
 
     def to_json(self) -> list[Any]:
         return [self.evaluated, self.failed, self.count, _pack(self.total), self.passed]
@@ -361,52 +332,56 @@ class _Group:
             tokens[0] += usage.input_tokens
             tokens[1] += usage.output_tokens
         if scenario_id is not None:
-            scored = result.error_code is None and value is not None
-            one = _Scenario(
-                evaluated=int(result.error_code is None),
-                failed=int(result.error_code is not None),
-                count=int(scored),
-                total=_scaled(value) if scored and value is not None else 0,
-                passed=passed,
-            )
-            self._merge_scenario(scenario_id, one)
+            ok = result.error_code is None
+            scenario = self._scenario(scenario_id, 1)
+            if scenario is not None:
+                scenario.evaluated += ok
+                scenario.failed += not ok
+                if ok and value is not None:
+                    scenario.count += 1
+                    scenario.total += _scaled(value)
+                    scenario.passed += passed
 
-    def _merge_scenario(self, scenario_id: str, scenario: _Scenario) -> None:
-        mine = self.scenarios.get(scenario_id)
-        if mine is not None:
-            mine.merge(scenario)
-        elif len(self.scenarios) < MAX_SCENARIOS:
-            self.scenarios[scenario_id] = scenario
-        else:
-            self.scenarios_omitted += scenario.evaluated + scenario.failed
+    def _scenario(self, scenario_id: str, results: int) -> _Scenario | None:
+        """The scenario's counters; None (and `results` counted as omitted) past MAX_SCENARIOS."""
+        scenario = self.scenarios.get(scenario_id)
+        if scenario is None:
+            if len(self.scenarios) >= MAX_SCENARIOS:
+                self.scenarios_omitted += results
+                return None
+            scenario = self.scenarios[scenario_id] = _Scenario()
+        return scenario
 
-    def merge(self, other: _Group, limit: int | None) -> None:
-        if other.policy != self.policy:
+    def merge_json(self, data: Mapping[str, Any], limit: int | None) -> None:
+        """Fold in another group's `to_json()` (scored under the same policy)."""
+        policy = _policy_of(data)
+        if policy != self.policy:
             raise ValueError(
-                f"cannot merge partials scored under different policies: {self.policy} vs {other.policy}"
+                f"cannot merge partials scored under different policies: {self.policy} vs {policy}"
             )
-        self.evaluated += other.evaluated
-        self.failed += other.failed
-        self.passed += other.passed
-        self.scores.merge(other.scores, limit)
-        for label, count in other.labels.items():
-            _add_count(self.labels, label, count)
-        for code, count in other.errors.items():
-            _add_count(self.errors, code, count)
-        self.usage = [a + b for a, b in zip(self.usage, other.usage, strict=True)]
-        for model, (tokens_in, tokens_out) in other.judge_tokens.items():
+        self.evaluated += int(data["ok"])
+        self.failed += int(data["failed"])
+        self.passed += int(data["passed"])
+        self.scores.merge_json(data["scores"], limit)
+        for label, count in data.get("labels", {}).items():
+            _add_count(self.labels, label, int(count))
+        for code, count in data.get("errors", {}).items():
+            _add_count(self.errors, code, int(count))
+        for i, count in enumerate(data.get("usage", ())):
+            self.usage[i] += int(count)
+        for model, (tokens_in, tokens_out) in data.get("judge", {}).items():
             tokens = self.judge_tokens.setdefault(model, [0, 0])
-            tokens[0] += tokens_in
-            tokens[1] += tokens_out
-        for scenario_id, scenario in other.scenarios.items():
-            mine = self.scenarios.get(scenario_id)
-            if mine is not None:
-                mine.merge(scenario)
-            elif len(self.scenarios) < MAX_SCENARIOS:
-                self.scenarios[scenario_id] = scenario.copy()
-            else:
-                self.scenarios_omitted += scenario.evaluated + scenario.failed
-        self.scenarios_omitted += other.scenarios_omitted
+            tokens[0] += int(tokens_in)
+            tokens[1] += int(tokens_out)
+        for scenario_id, (ok, failed, count, total, passed) in data.get("scenarios", {}).items():
+            scenario = self._scenario(scenario_id, ok + failed)
+            if scenario is not None:
+                scenario.evaluated += ok
+                scenario.failed += failed
+                scenario.count += count
+                scenario.total += _unpack(total)
+                scenario.passed += passed
+        self.scenarios_omitted += int(data.get("omitted", 0))
 
     def extended(self, seed: int) -> dict[str, Any]:
         n = self.scores.n
@@ -462,26 +437,10 @@ class _Group:
             out["usage"] = self.usage
         return out
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> _Group:
-        polarity, threshold = data["policy"]
-        group = cls(ScorePolicy(cast(Polarity, polarity), threshold))
-        group.evaluated, group.failed, group.passed = (
-            int(data["ok"]),
-            int(data["failed"]),
-            int(data["passed"]),
-        )
-        group.scores = _Scores.from_json(data["scores"])
-        group.labels = dict(data.get("labels", {}))
-        group.errors = dict(data.get("errors", {}))
-        group.usage = list(data.get("usage", [0, 0, 0]))
-        group.judge_tokens = {m: list(t) for m, t in data.get("judge", {}).items()}
-        group.scenarios = {
-            sid: _Scenario(ok, failed, count, _unpack(total), passed)
-            for sid, (ok, failed, count, total, passed) in data.get("scenarios", {}).items()
-        }
-        group.scenarios_omitted = int(data.get("omitted", 0))
-        return group
+
+def _policy_of(group: Mapping[str, Any]) -> ScorePolicy:
+    polarity, threshold = group["policy"]
+    return ScorePolicy(cast(Polarity, polarity), threshold)
 
 
 def _judge_cost(judge_tokens: Mapping[str, list[int]]) -> dict[str, Any]:
@@ -533,11 +492,17 @@ class SummaryAccumulator:
 
     def merge(self, other: SummaryAccumulator) -> None:
         """Fold `other` in; groups new to this accumulator follow in `other`'s order."""
-        for (evaluator_id, dimension), group in other._groups.items():
-            mine = self._groups.get((evaluator_id, dimension))
-            if mine is None:
-                mine = self._groups[(evaluator_id, dimension)] = _Group(group.policy)
-            mine.merge(group, self._limit)
+        self.merge_json(other.to_json())
+
+    def merge_json(self, partial: Mapping[str, Any]) -> None:
+        """Fold in a `to_json()` partial without building an accumulator for it (the aggregate path)."""
+        if partial.get("version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported summary partial version {partial.get('version')!r}")
+        for evaluator_id, dimension, data in partial["groups"]:
+            group = self._groups.get((evaluator_id, dimension))
+            if group is None:
+                group = self._groups[(evaluator_id, dimension)] = _Group(_policy_of(data))
+            group.merge_json(data, self._limit)
 
     def __len__(self) -> int:
         """Results folded in so far."""
@@ -598,19 +563,16 @@ class SummaryAccumulator:
         cls, data: Mapping[str, Any], *, exact_max_distinct: int | None = EXACT_MAX_DISTINCT
     ) -> SummaryAccumulator:
         """Read a `to_json()` back; its groups keep the policies they were scored under."""
-        if data.get("version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported summary partial version {data.get('version')!r}")
         accumulator = cls(exact_max_distinct=exact_max_distinct)
-        for evaluator_id, dimension, group in data["groups"]:
-            accumulator._groups[(evaluator_id, dimension)] = _Group.from_json(group)
+        accumulator.merge_json(data)
         return accumulator
 
 
 def merge_all(
-    partials: Iterator[Mapping[str, Any]], *, exact_max_distinct: int | None = EXACT_MAX_DISTINCT
+    partials: Iterable[Mapping[str, Any]], *, exact_max_distinct: int | None = EXACT_MAX_DISTINCT
 ) -> SummaryAccumulator:
     """Merge `to_json()` partials in the given order (batch order) with memory bounded by one partial."""
     total = SummaryAccumulator(exact_max_distinct=exact_max_distinct)
     for partial in partials:
-        total.merge(SummaryAccumulator.from_json(partial, exact_max_distinct=exact_max_distinct))
+        total.merge_json(partial)
     return total

@@ -23,6 +23,7 @@ import orjson
 from batcheval.errors import AccessDeniedError, ConflictError, DomainError, SpanQueryError, ValidationError
 from batcheval.jobs.ledger import SessionMarker
 from batcheval.jobs.output import resolve_output_config
+from batcheval.jobs.payloads import MANIFEST_OBJECT
 from batcheval.jobs.records import Job, RunProgress
 from batcheval.jobs.status import TERMINAL, JobStatus
 from batcheval.runs.context import RunServices, job_key, load_plan
@@ -34,7 +35,6 @@ from batcheval.traces.discovery.manifest import manifest_body
 logger = logging.getLogger(__name__)
 
 MAX_ERROR_DETAIL = 1000
-MANIFEST_OBJECT = "manifest.jsonl"
 PARTIAL_READERS = 16
 """Partial summaries read in parallel (20,000 batches of a 1,000,000-session job: one GET each)."""
 NOTHING_EVALUATED = "No session could be evaluated: every batch of the evaluation failed."
@@ -98,6 +98,9 @@ class RunLifecycle:
                 self._finish(job, "STOPPED", None)
             return Begun(proceed=False)
         job = store.require(owner, job_id)
+        if job.retry_manifest is not None:  # retry failed sessions: the sessions are known
+            total = job.progress.total if job.progress is not None else 0
+            return Begun(True, {"Bucket": self._s.payloads.bucket, "Key": job.retry_manifest}, total)
         plan = load_plan(self._s.payloads, job)
         try:
             source = self._s.source_for(self._s.owners.clients_for(owner))

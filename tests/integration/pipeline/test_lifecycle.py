@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 import pytest
 
-from batcheval.errors import CallerRoleError
+from batcheval.errors import CallerRoleError, ConflictError, JudgeError
 from batcheval.jobs.identifiers import execution_name
 from batcheval.jobs.starter import StepFunctionsStarter
 from batcheval.pipeline.handlers import aggregate, discover, finalize, score_batch
@@ -17,6 +17,7 @@ from batcheval.runs.context import SameAccountClients
 from batcheval.runs.lifecycle import INTERNAL_FAILURE, TIMED_OUT
 from tests.integration.pipeline.conftest import (
     BUCKET,
+    HELPFUL,
     OWNER,
     REGION,
     RUNTIME_GROUP,
@@ -374,3 +375,50 @@ def test_sample_events_run_on_an_empty_stack_and_end_quietly(pipeline: Pipeline)
     # And the console request creates a job in the service's account and runs its discovery
     console = discover.lambda_handler(load("discover_console_request.json"), FakeContext())
     assert (console["owner"], console["proceed"], console["totalSessions"]) == (OWNER, True, 10)
+
+
+def test_retry_failed_sessions_rescores_only_those_into_the_same_result_set(pipeline: Pipeline, machine: str):
+    # Given a job that finished with errors: the judge was down for the first batch only
+    service = _service_with(pipeline, machine)
+    job = service.start(OWNER, pipeline.request()).job
+    items = pipeline.manifest_items(pipeline.discover(job, job.run_id))
+    pipeline.judge_answers(JudgeError("JudgeUnavailable", "the model is down"))
+    pipeline.score(job, items[:4])
+    pipeline.judge_answers(HELPFUL)
+    pipeline.score(job, items[4:])
+    assert pipeline.aggregate(job)["status"] == "COMPLETED_WITH_ERRORS"
+    calls = pipeline.judge.calls
+
+    # When its failed sessions are retried, and the new run goes through the steps
+    retried = service.retry_failed(OWNER, job.job_id)
+    assert (retried.status, retried.run_id is not None) == ("PENDING", True)
+    assert retried.run_id != job.run_id
+    assert pipeline.progress(job)["numberOfSessionsInProgress"] == 4
+    discovered = pipeline.discover(job, retried.run_id)
+    retry_items = pipeline.manifest_items(discovered)
+    pipeline.score(job, retry_items)
+
+    # Then only the 4 failed sessions were judged again, and the job is COMPLETED with all 10
+    assert sorted(r["sessionId"] for r in retry_items) == sorted(r["sessionId"] for r in items[:4])
+    assert {r.metadata["sessionId"] for r in pipeline.judge.requests[calls:]} == {
+        r["sessionId"] for r in items[:4]
+    }
+    assert pipeline.aggregate(job)["status"] == "COMPLETED"
+    done = pipeline.get(job)
+    assert (done.evaluation_results or {})["numberOfSessionsCompleted"] == 10
+    assert done.error_details == []
+    # And the result set holds each result once, none of the failed ones
+    lines = pipeline.export_lines(job)
+    identities = {(x["evaluatorId"], str(x["context"]), x.get("evaluationDimensionName")) for x in lines}
+    assert len(identities) == len(lines)
+    assert not any(line.get("errorCode") == "JudgeUnavailable" for line in lines)
+    summaries = (done.evaluation_results or {})["evaluatorSummaries"]
+    helpfulness = next(s for s in summaries if s["evaluatorId"] == "Builtin.Helpfulness")
+    assert helpfulness["totalFailed"] == 0
+
+
+def test_retry_of_a_clean_job_is_a_conflict(pipeline: Pipeline):
+    job = pipeline.start()
+    pipeline.run(job)
+    with pytest.raises(ConflictError):
+        pipeline.service.retry_failed(OWNER, job.job_id)

@@ -40,9 +40,11 @@ def test_transition_table(source, target, allowed):
     assert can_transition(source, target) is allowed
 
 
-def test_terminal_statuses_only_lead_to_deleting():
+def test_terminal_statuses_lead_to_deleting_or_a_retry_of_their_failures():
+    # Given the finished statuses / Then each may be deleted; those with failures may run again
     for status in TERMINAL:
-        assert TRANSITIONS[status] == {"DELETING"}
+        retry = {"PENDING"} if status in {"COMPLETED_WITH_ERRORS", "FAILED"} else set()
+        assert TRANSITIONS[status] == {"DELETING"} | retry
 
 
 def test_sources_and_activity_changes():

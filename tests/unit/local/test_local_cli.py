@@ -103,3 +103,32 @@ def test_serve_prints_its_endpoints_and_stops_cleanly_on_ctrl_c():
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_log_group_needs_a_preceding_load_spans(capsys):
+    # Given --log-group with no --load-spans before it, Then it is a usage error naming the rule
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--log-group", "g"])
+    assert exc.value.code == 2
+    assert "preceding --load-spans" in capsys.readouterr().err
+
+
+def test_load_spans_is_refused_against_real_aws(tmp_path, capsys):
+    spans = tmp_path / "spans.jsonl"
+    spans.write_text("")
+    assert main(["serve", "--aws", "--load-spans", str(spans)]) == 2
+    assert "not with --aws" in capsys.readouterr().err
+
+
+def test_load_spans_pairs_each_file_with_its_log_group():
+    # Given two files, the second with its own log group
+    from batcheval.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["serve", "--load-spans", "a.jsonl", "--load-spans", "b.jsonl", "--log-group", "my/group"]
+    )
+    # Then the first goes to the default group and the second to its own
+    assert [(str(load.path), load.log_group) for load in args.load_spans] == [
+        ("a.jsonl", "aws/spans"),
+        ("b.jsonl", "my/group"),
+    ]

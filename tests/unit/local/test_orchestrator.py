@@ -12,8 +12,9 @@ import pytest
 from moto import mock_aws
 
 from batcheval.aws import AwsClients
+from batcheval.jobs.identifiers import execution_name
 from batcheval.jobs.records import Job, SpecLocation
-from batcheval.local.orchestrator import TOLERANCE_EXCEEDED, LocalOrchestrator, batches, execution_name
+from batcheval.local.orchestrator import TOLERANCE_EXCEEDED, LocalOrchestrator, batches
 from batcheval.local.statemachine import MapSettings, load_definition, map_settings
 
 OWNER = "111122223333"
@@ -165,13 +166,14 @@ def test_a_job_runs_discover_batches_and_aggregate(orchestrator: LocalOrchestrat
     assert fakes.events("finalize") == []
 
 
-def test_the_execution_arn_is_deterministic_and_well_formed(orchestrator: LocalOrchestrator) -> None:
-    name = execution_name(OWNER, "a job/with odd chars" * 5)
-    assert len(name) <= 80
-    assert all(c.isalnum() or c in "-_" for c in name)
-    assert name == execution_name(OWNER, "a job/with odd chars" * 5)
-    assert name != execution_name("999999999999", "a job/with odd chars" * 5)
-    assert orchestrator.execution_arn(OWNER, "j").startswith(f"arn:aws:states:us-east-1:{OWNER}:execution:")
+def test_the_execution_arn_is_named_as_the_step_functions_starter_names_it(
+    orchestrator: LocalOrchestrator,
+) -> None:
+    arn = orchestrator.start(_job())
+    assert (
+        arn == f"arn:aws:states:us-east-1:{OWNER}:execution:batcheval-local:{execution_name(OWNER, 'job-1')}"
+    )
+    orchestrator.wait(OWNER, "job-1", timeout_s=20)
 
 
 def test_a_second_start_of_a_running_job_is_the_same_run(

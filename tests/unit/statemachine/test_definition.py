@@ -216,3 +216,13 @@ def test_map_settings_are_read_from_the_definition(definition: dict[str, Any]) -
     assert settings.max_concurrency == state["MaxConcurrency"]
     assert settings.tolerated_failure_percentage == state["ToleratedFailurePercentage"]
     assert settings.task_failed_retries == 1
+
+
+def test_batch_size_and_concurrency_match_the_pipeline_settings_defaults(definition: dict[str, Any]) -> None:
+    # The step Lambdas and infra read PipelineSettings; the ASL literals must say the same
+    from batcheval.pipeline.settings import PipelineSettings
+
+    fields = PipelineSettings.model_fields
+    settings = map_settings(definition)
+    assert settings.max_items_per_batch == fields["max_items_per_batch"].default
+    assert settings.max_concurrency == fields["max_concurrency"].default
