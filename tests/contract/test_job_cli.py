@@ -110,3 +110,13 @@ def test_an_unknown_job_is_resource_not_found(cli):
     code, _, err = cli("get", "nightly-abcdefghij", "--format", "json")
     assert code == 1
     assert "ResourceNotFoundException" in err
+
+
+def test_retry_failed_reaches_the_service_through_the_extension_route(cli):
+    # Given a job that has not finished (nothing to retry yet)
+    job_id = _start(cli)["batchEvaluationId"]
+    # When retry-failed is asked for, Then the sixth handler answers with the service's conflict
+    code, _, err = cli("retry-failed", job_id, "--format", "json")
+    assert code == 1
+    assert "ConflictException: " in err
+    assert "only finished jobs with errors can retry" in err

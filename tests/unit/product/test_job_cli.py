@@ -229,21 +229,23 @@ def test_retry_failed_is_an_extension_operation_of_the_stock_client(fake_client,
     stub = Stubber(client)
     stub.add_response(
         "retry_failed_batch_evaluation",
-        {
-            "batchEvaluationId": JOB_ID,
-            "batchEvaluationArn": JOB_ARN,
-            "status": "IN_PROGRESS",
-            "numberOfSessionsToRetry": 3,
-        },
+        {"batchEvaluationId": JOB_ID, "batchEvaluationArn": JOB_ARN, "status": "PENDING"},
         {"batchEvaluationId": JOB_ID},
     )
     fake_client(client)
     # When retry-failed runs, Then it calls the extension and prints its answer
     with stub:
         assert main(["retry-failed", JOB_ID, "--format", "json"]) == 0
-    assert json.loads(capsys.readouterr().out)["numberOfSessionsToRetry"] == 3
+    assert json.loads(capsys.readouterr().out)["status"] == "PENDING"
+    # And the client's wire is the API's route
+    from batcheval.api.routes import RETRY_FAILED
+
     operation = client.meta.service_model.operation_model("RetryFailedBatchEvaluation")
-    assert operation.http["requestUri"] == "/evaluations/batch-evaluate/{batchEvaluationId}/retry-failed"
+    assert (operation.http["method"], operation.http["requestUri"], operation.http["responseCode"]) == (
+        RETRY_FAILED.method,
+        RETRY_FAILED.path,
+        RETRY_FAILED.success_status,
+    )
 
 
 def test_start_with_watch_follows_the_new_job(fake_client, capsys, tmp_path):
