@@ -60,6 +60,7 @@ def installed(local_api, credentials, monkeypatch) -> Iterator[None]:
     monkeypatch.delenv("AWS_DATA_PATH", raising=False)
     handlers = list(botocore.handlers.BUILTIN_HANDLERS)
     default_session = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = None  # install() changes the default session: let it change a throwaway one
     batcheval.install(endpoint_url=local_api.url)
     yield
     botocore.handlers.BUILTIN_HANDLERS[:] = handlers
@@ -143,7 +144,7 @@ def test_the_local_server_warns_once_about_the_service_signature(local_api, tena
         LocalApiServer(gateway, port=0) as server,
         caplog.at_level(logging.WARNING, "batcheval.local.gateway"),
     ):
-        plain = boto3.client(
+        plain = boto3.Session().client(
             "bedrock-agentcore",
             endpoint_url=server.url,
             region_name=REGION,
