@@ -223,10 +223,11 @@ def shape(
     parent_transitions = 8  # Bind, Discover, Proceed?, Map (+ start/end), Aggregate, Done
     transitions = parent_transitions + batches * child_transitions
     score_gb_s = sessions * score_ms_per_session / 1000 * lambda_gb
-    # Writes per session today (engine): staging object + claim marker; per batch: commit item, partial
-    # summary, export object, PutLogEvents; DynamoDB progress counters per batch.
+    # Writes (as the engine writes today): one conditional claim item per session (it carries the
+    # session's result lines); per batch an OPEN announcement, a commit and a progress update, an
+    # export object, a partial summary and one PutLogEvents.
     ddb_writes = sessions * 1 + batches * 3
-    s3_puts = sessions * 1 + batches * 2 + 3
+    s3_puts = batches * 2 + 3
     s3_gets = batches * 2 + batches  # spec + staged lookups (list) + aggregate reading partials
     cwl_bytes = results * (result_bytes + 26)
     spans_gb = sessions * spans_per_session * span_bytes / 1e9

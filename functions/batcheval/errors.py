@@ -106,10 +106,6 @@ class DeleteIncompleteError(DomainError):
     http_status = 500
 
 
-class PipelineError(DomainError):
-    """A run cannot go on for a reason the caller can act on; its message becomes errorDetails."""
-
-
 class InternalError(DomainError):
     """Unexpected failure; its message is never shown to callers."""
 

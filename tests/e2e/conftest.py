@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
 from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
 
 from batcheval.aws import AwsClients
 from tests.e2e.moto_sfn import MOTO_CONFIG
@@ -32,3 +36,39 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
         clients = AwsClients(region=REGION)
         clients.client("s3").create_bucket(Bucket=BUCKET)
         yield clients
+
+
+_DYNAMODB_CALLS = (
+    "transact_write_items",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "batch_write_item",
+)
+
+
+@contextmanager
+def isolated_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One moto DynamoDB call at a time, reads included.
+
+    The machine's children, the API handlers and the test poll concurrently here; moto's backend is
+    not thread-safe (a read iterating a table while a write changes it can raise inside moto and
+    surface as an InternalServerException). DynamoDB makes each call atomic; this restores that.
+    """
+    lock = threading.RLock()
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+
+        return wrapper
+
+    for name in _DYNAMODB_CALLS:
+        monkeypatch.setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
+    yield

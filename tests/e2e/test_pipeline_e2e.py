@@ -32,10 +32,9 @@ from batcheval.results.aggregate import summarize
 from batcheval.results.records import EvaluationResult
 from batcheval.traces.sample_logs import runtime_log_group, write_samples
 from batcheval.traces.samples import SampleSet, generate
-from tests.e2e.conftest import BUCKET, REGION
+from tests.e2e.conftest import BUCKET, REGION, isolated_dynamodb
 from tests.e2e.moto_sfn import Handler, MotoStepFunctions
 from tests.integration.api.conftest import api_event, invoke
-from tests.unit.jobs.moto_support import serializable_dynamodb
 
 OWNER = "111111111111"  # the API events' caller account
 TABLE = "batcheval-jobs"
@@ -83,7 +82,8 @@ class Stack:
         assert response.status == 200, response.body
         return response.body
 
-    def wait(self, job_id: str, timeout_s: float = 60) -> dict[str, Any]:
+    def wait(self, job_id: str, timeout_s: float = 300) -> dict[str, Any]:
+        """Poll Get until the job ends (the bound only guards against a hang)."""
         deadline = time.monotonic() + timeout_s
         while True:
             job = self.get(job_id)
@@ -121,7 +121,7 @@ def stack(aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
         responder=lambda request: replies["step"](request) if callable(replies["step"]) else replies["step"]
     )
     handlers = import_handlers()
-    with serializable_dynamodb(monkeypatch):
+    with isolated_dynamodb(monkeypatch):
         machine_ctx = MotoStepFunctions(aws, dict(handlers), bucket=BUCKET, name="batcheval").deployed()
         machine = machine_ctx.__enter__()
         try:
@@ -414,10 +414,14 @@ def test_local_orchestration_and_the_state_machine_give_identical_results(stack:
         )
     )
     on_local = stack.start("on_local")
-    local.wait(OWNER, on_local, timeout_s=60)
+    local.wait(OWNER, on_local, timeout_s=300)
     local_job = stack.wait(on_local)
     # Then status, counts, summaries and per-session results are identical
-    assert local_job["status"] == machine_job["status"] == "COMPLETED"
+    assert (local_job["status"], machine_job["status"]) == ("COMPLETED", "COMPLETED"), (
+        local_job.get("errorDetails"),
+        machine_job.get("errorDetails"),
+        stack.machine.failures,
+    )
     assert local_job["evaluationResults"] == machine_job["evaluationResults"]
 
     def comparable(lines: list[dict[str, Any]]) -> list[str]:

@@ -3,17 +3,22 @@
 Items live in the jobs table under their own partition per job, `pk = RUN#<owner>#<jobId>` (tenant
 scoped by key, and outside the owner's partition so a million markers never weigh on its index):
 
-- `S#<sessionId>`  the session's marker: written once, conditionally, after its results are stored.
-  Whoever wins that write owns the session's accounting (`part` names its batch commit); a retried,
-  redriven or duplicated batch loses it and skips the session.
-- `P#<part>`       a committed batch: the sessions it owns, their outcome counts and where its
-  results and partial summary are. Aggregate merges these and never reads result rows back.
+- `P#<part>`       a batch invocation (`part` = its Lambda request id). Written OPEN, naming the
+  sessions it is about to score, before it claims any; rewritten COMMITTED with its counts and
+  object keys once its results are published. Aggregate merges the COMMITTED ones and recovers the
+  OPEN ones (an invocation that died in between) without scanning markers.
+- `S#<sessionId>`  the session's marker: written once, conditionally, holding the session's result
+  records (zlib-compressed JSON Lines; a large one is spilled to S3 and the key kept instead). The
+  winner of that write owns the session's accounting; a retried, redriven or duplicated batch loses
+  it and skips the session. Claim and verdict are one write: a verdict recorded is never paid twice.
 
-Only single-item conditional writes and batch reads: nothing here uses transactions.
+Only single-item conditional writes and batch reads/writes: nothing here uses transactions.
 """
 
 from __future__ import annotations
 
+import time
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -27,6 +32,7 @@ if TYPE_CHECKING:
 Outcome = Literal["COMPLETED", "FAILED"]
 _BATCH_GET = 100
 _BATCH_WRITE = 25
+_UNPROCESSED_PAUSE_S = 0.05
 
 
 def run_key(owner: str, job_id: str) -> str:
@@ -35,11 +41,15 @@ def run_key(owner: str, job_id: str) -> str:
 
 @dataclass(frozen=True)
 class SessionMarker:
+    """A claimed session: who owns it, how it went, and its result records (inline or in S3)."""
+
     session_id: str
     part: str
     outcome: Outcome
-    staging_key: str
     ref: dict[str, Any]
+    records: bytes | None = None
+    """The session's result lines, JSON Lines; None when spilled (then `spill_key` names the object)."""
+    spill_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,8 +59,16 @@ class BatchCommit:
     part: str
     completed: int
     failed: int
-    results_key: str
-    partial_key: str
+    results_key: str | None
+    partial_key: str | None
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    """A batch that announced its sessions and has not committed (running, or died before its commit)."""
+
+    part: str
+    session_ids: tuple[str, ...]
 
 
 def _s(value: str) -> dict[str, Any]:
@@ -61,44 +79,66 @@ def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
+def _marker(item: dict[str, Any]) -> SessionMarker:
+    packed = item.get("records", {}).get("B")
+    return SessionMarker(
+        session_id=item["sk"]["S"][2:],
+        part=item["part"]["S"],
+        outcome=cast(Outcome, item["outcome"]["S"]),
+        ref=orjson.loads(item["ref"]["S"]),
+        records=zlib.decompress(packed) if packed is not None else None,
+        spill_key=item.get("spill", {}).get("S"),
+    )
+
+
 class RunLedger:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._db = client
         self._table = table_name
 
+    # ---- sessions --------------------------------------------------------------------------------
     def done_sessions(self, owner: str, job_id: str, session_ids: Sequence[str]) -> set[str]:
-        """Which of `session_ids` some batch already owns (BatchGetItem, 100 keys a call)."""
+        """Which of `session_ids` some batch already owns."""
+        return {m["sk"]["S"][2:] for m in self._get_markers(owner, job_id, session_ids, projection="sk")}
+
+    def markers_for(self, owner: str, job_id: str, session_ids: Sequence[str]) -> list[SessionMarker]:
+        """The markers (with records) of those of `session_ids` that are claimed."""
+        return [_marker(item) for item in self._get_markers(owner, job_id, session_ids, projection=None)]
+
+    def _get_markers(
+        self, owner: str, job_id: str, session_ids: Sequence[str], *, projection: str | None
+    ) -> Iterator[dict[str, Any]]:
         pk = _s(run_key(owner, job_id))
         unique = list(dict.fromkeys(session_ids))
-        found: set[str] = set()
         for start in range(0, len(unique), _BATCH_GET):
-            keys: list[dict[str, Any]] = [
-                {"pk": pk, "sk": _s(f"S#{sid}")} for sid in unique[start : start + _BATCH_GET]
-            ]
-            request: dict[str, Any] = {
-                self._table: {"Keys": keys, "ConsistentRead": True, "ProjectionExpression": "sk"}
-            }
+            keys = [{"pk": pk, "sk": _s(f"S#{sid}")} for sid in unique[start : start + _BATCH_GET]]
+            spec: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
+            if projection is not None:
+                spec["ProjectionExpression"] = projection
+            request: dict[str, Any] = {self._table: spec}
             while request:
                 response = self._db.batch_get_item(RequestItems=cast(Any, request))
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found.add(item["sk"]["S"][2:])
+                yield from response.get("Responses", {}).get(self._table, [])
                 request = cast(dict[str, Any], response.get("UnprocessedKeys") or {})
-        return found
+                if request:
+                    time.sleep(_UNPROCESSED_PAUSE_S)
 
     def claim(self, owner: str, job_id: str, marker: SessionMarker) -> bool:
         """Write the session's marker unless one exists; True when this batch now owns the session."""
+        item: dict[str, Any] = {
+            "pk": _s(run_key(owner, job_id)),
+            "sk": _s(f"S#{marker.session_id}"),
+            "part": _s(marker.part),
+            "outcome": _s(marker.outcome),
+            "ref": _s(orjson.dumps(marker.ref).decode()),
+        }
+        if marker.records is not None:
+            item["records"] = {"B": zlib.compress(marker.records)}
+        if marker.spill_key is not None:
+            item["spill"] = _s(marker.spill_key)
         try:
             self._db.put_item(
-                TableName=self._table,
-                Item={
-                    "pk": _s(run_key(owner, job_id)),
-                    "sk": _s(f"S#{marker.session_id}"),
-                    "part": _s(marker.part),
-                    "outcome": _s(marker.outcome),
-                    "staging": _s(marker.staging_key),
-                    "ref": _s(_json(marker.ref)),
-                },
-                ConditionExpression="attribute_not_exists(pk)",
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
             if _is_condition_failure(error):
@@ -106,66 +146,85 @@ class RunLedger:
             raise
         return True
 
-    def commit(self, owner: str, job_id: str, commit: BatchCommit) -> None:
-        """Record a batch's commit (idempotent: the same part rewrites the same item)."""
+    def markers(self, owner: str, job_id: str) -> Iterator[SessionMarker]:
+        """Every claimed session without its records (for retrying failed sessions)."""
+        for item in self._query(owner, job_id, "S#", projection="sk, part, outcome, #ref"):
+            yield _marker(item)
+
+    def release(self, owner: str, job_id: str, session_ids: Sequence[str]) -> None:
+        """Forget the markers of `session_ids` so a later batch scores and claims them again."""
+        pk = _s(run_key(owner, job_id))
+        self._delete_keys([{"pk": pk, "sk": _s(f"S#{sid}")} for sid in session_ids])
+
+    # ---- batches ---------------------------------------------------------------------------------
+    def open_batch(self, owner: str, job_id: str, part: str, session_ids: Sequence[str]) -> None:
+        """Announce the sessions invocation `part` may claim (before its first claim)."""
         self._db.put_item(
             TableName=self._table,
             Item={
                 "pk": _s(run_key(owner, job_id)),
-                "sk": _s(f"P#{commit.part}"),
-                "completed": {"N": str(commit.completed)},
-                "failed": {"N": str(commit.failed)},
-                "results": _s(commit.results_key),
-                "partial": _s(commit.partial_key),
+                "sk": _s(f"P#{part}"),
+                "state": _s("OPEN"),
+                "sessions": _s(orjson.dumps(list(session_ids)).decode()),
             },
+            ConditionExpression="attribute_not_exists(pk)",
         )
 
+    def commit(self, owner: str, job_id: str, commit: BatchCommit) -> None:
+        """Record a batch's commit (idempotent: the same part rewrites the same item)."""
+        item: dict[str, Any] = {
+            "pk": _s(run_key(owner, job_id)),
+            "sk": _s(f"P#{commit.part}"),
+            "state": _s("COMMITTED"),
+            "completed": {"N": str(commit.completed)},
+            "failed": {"N": str(commit.failed)},
+        }
+        if commit.results_key is not None:
+            item["results"] = _s(commit.results_key)
+        if commit.partial_key is not None:
+            item["partial"] = _s(commit.partial_key)
+        self._db.put_item(TableName=self._table, Item=item)
+
+    def batches(self, owner: str, job_id: str) -> tuple[list[BatchCommit], list[OpenBatch]]:
+        """Committed and still-open batches of the job."""
+        committed: list[BatchCommit] = []
+        open_: list[OpenBatch] = []
+        for item in self._query(owner, job_id, "P#", projection=None):
+            part = item["sk"]["S"][2:]
+            if item["state"]["S"] == "OPEN":
+                open_.append(OpenBatch(part, tuple(orjson.loads(item["sessions"]["S"]))))
+                continue
+            committed.append(
+                BatchCommit(
+                    part=part,
+                    completed=int(item["completed"]["N"]),
+                    failed=int(item["failed"]["N"]),
+                    results_key=item.get("results", {}).get("S"),
+                    partial_key=item.get("partial", {}).get("S"),
+                )
+            )
+        return committed, open_
+
     def commits(self, owner: str, job_id: str) -> list[BatchCommit]:
-        return [
-            BatchCommit(
-                part=item["sk"]["S"][2:],
-                completed=int(item["completed"]["N"]),
-                failed=int(item["failed"]["N"]),
-                results_key=item["results"]["S"],
-                partial_key=item["partial"]["S"],
-            )
-            for item in self._query(owner, job_id, "P#")
-        ]
+        return self.batches(owner, job_id)[0]
 
-    def claimed_count(self, owner: str, job_id: str) -> int:
-        """How many sessions have a marker (Select COUNT: no item comes back)."""
+    # ---- plumbing --------------------------------------------------------------------------------
+    def _query(
+        self, owner: str, job_id: str, prefix: str | None, *, projection: str | None
+    ) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": _s(run_key(owner, job_id)), ":prefix": _s("S#")},
-            "Select": "COUNT",
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": _s(run_key(owner, job_id))},
             "ConsistentRead": True,
         }
-        total = 0
-        while True:
-            response = self._db.query(**kwargs)
-            total += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                return total
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def markers(self, owner: str, job_id: str) -> Iterator[SessionMarker]:
-        for item in self._query(owner, job_id, "S#"):
-            yield SessionMarker(
-                session_id=item["sk"]["S"][2:],
-                part=item["part"]["S"],
-                outcome=cast(Outcome, item["outcome"]["S"]),
-                staging_key=item["staging"]["S"],
-                ref=orjson.loads(item["ref"]["S"]),
-            )
-
-    def _query(self, owner: str, job_id: str, prefix: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": _s(run_key(owner, job_id)), ":prefix": _s(prefix)},
-            "ConsistentRead": True,
-        }
+        if prefix is not None:
+            kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = _s(prefix)
+        if projection is not None:
+            kwargs["ProjectionExpression"] = projection
+            if "#ref" in projection:
+                kwargs["ExpressionAttributeNames"] = {"#ref": "ref"}
         while True:
             response = self._db.query(**kwargs)
             yield from cast(list[dict[str, Any]], response.get("Items", []))
@@ -173,15 +232,10 @@ class RunLedger:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def release(self, owner: str, job_id: str, session_ids: Sequence[str]) -> None:
-        """Forget the markers of `session_ids` so a later batch scores and claims them again."""
-        pk = _s(run_key(owner, job_id))
-        self._delete_keys([{"pk": pk, "sk": _s(f"S#{sid}")} for sid in session_ids])
-
     def purge(self, owner: str, job_id: str) -> int:
         """Delete every run item of the job (BatchWriteItem, unprocessed items retried); returns count."""
         pk = _s(run_key(owner, job_id))
-        keys = [{"pk": pk, "sk": item["sk"]} for item in self._query_keys(owner, job_id)]
+        keys = [{"pk": pk, "sk": item["sk"]} for item in self._query(owner, job_id, None, projection="sk")]
         self._delete_keys(keys)
         return len(keys)
 
@@ -193,22 +247,5 @@ class RunLedger:
             while request:
                 response = self._db.batch_write_item(RequestItems=cast(Any, request))
                 request = cast(dict[str, Any], response.get("UnprocessedItems") or {})
-
-    def _query_keys(self, owner: str, job_id: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(run_key(owner, job_id))},
-            "ProjectionExpression": "sk",
-            "ConsistentRead": True,
-        }
-        while True:
-            response = self._db.query(**kwargs)
-            yield from cast(list[dict[str, Any]], response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+                if request:
+                    time.sleep(_UNPROCESSED_PAUSE_S)

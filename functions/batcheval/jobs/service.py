@@ -394,7 +394,7 @@ class JobService:
         completed = 0
         for commit in self._ledger.commits(job.owner, job.job_id):
             completed += commit.completed
-            if commit.part not in parts:
+            if commit.part not in parts or commit.results_key is None:
                 continue
             lines = (self._payloads.read(commit.results_key) or b"").splitlines()
             kept = [line for line in lines if line.strip() and _session_of(line) not in failed]

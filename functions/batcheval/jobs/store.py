@@ -647,15 +647,18 @@ class JobStore:
     def record_run(self, owner: str, job_id: str, run_id: str, *, now: datetime) -> Job:
         """Attach the pipeline run that was started for a still-PENDING job (once).
 
-        ConflictError when the job has a run already or left PENDING meanwhile (a Stop moved it to
-        STOPPED while the run was starting): the caller must then stop the run it started.
+        Also fine when the run's first step recorded this same run first. ConflictError when the job
+        has another run or left PENDING without this run (a Stop moved it to STOPPED while the run was
+        starting): the caller must then stop the run it started.
         """
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
                 UpdateExpression="SET #runId = :run, #updatedAt = :now",
-                ConditionExpression="#status = :pending AND attribute_not_exists(#runId)",
+                # Or the run already began itself (its first step recorded this same run id): a run
+                # started in-process, or a fast first step, must not be taken for a lost race.
+                ConditionExpression="(#status = :pending AND attribute_not_exists(#runId)) OR #runId = :run",
                 ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt", "#status": "status"},
                 ExpressionAttributeValues={
                     ":run": _s(run_id),

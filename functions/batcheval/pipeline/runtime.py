@@ -26,6 +26,7 @@ from batcheval.judges.settings import build_judge
 from batcheval.pipeline.settings import PipelineSettings
 from batcheval.runs.context import ClientsForOwner, RunServices, SameAccountClients
 from batcheval.runs.lifecycle import RunLifecycle
+from batcheval.runs.output import LogWriter
 from batcheval.runs.scoring import BatchScorer, ScoringSettings
 from batcheval.traces.discovery import (
     DiscoverySettings,
@@ -112,16 +113,18 @@ def build_runtime(
     def source_for(owner_clients: AwsClients) -> SessionSource:
         logs: Any = owner_clients.client("logs")
         if settings.discovery == "filter":
-            return FilterLogEventsDiscovery(logs)
+            return FilterLogEventsDiscovery(logs, load_margin_s=settings.filter_load_margin_seconds)
         return InsightsDiscovery(logs)
 
+    owner_clients = owners or _owner_clients(settings, clients)
     services = RunServices(
         store=JobStore(dynamodb, settings.jobs_table),
         ledger=RunLedger(dynamodb, settings.jobs_table),
         payloads=PayloadStore(clients.client("s3"), clients.client("kms"), settings.payload_bucket),
-        owners=owners or _owner_clients(settings, clients),
+        owners=owner_clients,
         source_for=source_for,
         factory_for=factory_for,
+        log_writer_for=_log_writers(owner_clients),
     )
     discovery = DiscoverySettings(
         max_sessions=settings.max_sessions,
@@ -140,6 +143,21 @@ def build_runtime(
         lifecycle=RunLifecycle(services, discovery),
         scorer=BatchScorer(services, scoring, region=settings.region),
     )
+
+
+def _log_writers(owners: ClientsForOwner) -> Callable[[str], LogWriter]:
+    """One LogWriter per owner and process, so log groups and streams are created once, not per batch."""
+    lock = threading.Lock()
+    writers: dict[str, LogWriter] = {}
+
+    def writer_for(owner: str) -> LogWriter:
+        with lock:
+            writer = writers.get(owner)
+            if writer is None:
+                writer = writers[owner] = LogWriter(owners.clients_for(owner).client("logs"))
+            return writer
+
+    return writer_for
 
 
 def _owner_clients(settings: PipelineSettings, clients: AwsClients) -> ClientsForOwner:

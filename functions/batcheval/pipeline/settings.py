@@ -31,6 +31,7 @@ ENVIRONMENT: dict[str, str] = {
     "max_sessions": "BATCHEVAL_MAX_SESSIONS",
     "settle_seconds": "BATCHEVAL_SETTLE_SECONDS",
     "lookback_days": "BATCHEVAL_LOOKBACK_DAYS",
+    "filter_load_margin_seconds": "BATCHEVAL_FILTER_LOAD_MARGIN_SECONDS",
     "max_items_per_batch": "BATCHEVAL_MAX_ITEMS_PER_BATCH",
     "max_concurrency": "BATCHEVAL_MAX_CONCURRENCY",
     "deadline_safety_ms": "BATCHEVAL_DEADLINE_SAFETY_MS",
@@ -64,6 +65,9 @@ class PipelineSettings(BaseModel):
     max_sessions: int = Field(default=10_000, ge=1)
     settle_seconds: float = Field(default=300.0, ge=0)
     lookback_days: float = Field(default=30.0, gt=0)
+    filter_load_margin_seconds: float = Field(default=3600.0, ge=0)
+    """`filter` discovery: how far past a batch's last span its loading scan reaches (late event
+    records). Each batch scans its sessions' window plus this: smaller is faster on the emulator."""
     max_items_per_batch: int = Field(default=25, ge=1, le=1000)
     """Sessions per score-batch invocation (the ASL's ItemBatcher literal must match)."""
     max_concurrency: int = Field(default=10, ge=1)

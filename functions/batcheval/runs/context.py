@@ -14,7 +14,7 @@ from batcheval.jobs.output import DEFAULT_METRICS_NAMESPACE
 from batcheval.jobs.payloads import PayloadStore, job_prefix
 from batcheval.jobs.records import Job
 from batcheval.jobs.store import JobStore
-from batcheval.runs.output import OutputTarget
+from batcheval.runs.output import LogWriter, OutputTarget
 from batcheval.traces.discovery import SessionSource
 
 
@@ -46,6 +46,8 @@ class RunServices:
     """A session source over an owner's clients (Insights in AWS, FilterLogEvents locally)."""
     factory_for: Callable[[str], EvaluatorFactory]
     """The evaluator factory for an owner (its custom evaluators, the shared judge)."""
+    log_writer_for: Callable[[str], LogWriter]
+    """The output log writer in an owner's account (remembers the groups and streams it created)."""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +20,7 @@ from typing import Any
 import orjson
 
 from batcheval.errors import AccessDeniedError, ConflictError, DomainError, SpanQueryError, ValidationError
-from batcheval.jobs.ledger import SessionMarker
+from batcheval.jobs.ledger import OpenBatch, SessionMarker
 from batcheval.jobs.output import resolve_output_config
 from batcheval.jobs.payloads import MANIFEST_OBJECT
 from batcheval.jobs.records import Job, RunProgress
@@ -165,12 +164,13 @@ class RunLifecycle:
         count as failed when the job ran to its end; a stopped job reports only what was scored.
         """
         owner, job_id = job.owner, job.job_id
-        commits = self._s.ledger.commits(owner, job_id)
-        if sum(c.completed + c.failed for c in commits) != self._s.ledger.claimed_count(owner, job_id):
-            self.recover_orphans(job, {c.part for c in commits})
+        commits, open_batches = self._s.ledger.batches(owner, job_id)
+        if open_batches:
+            self.recover_orphans(job, open_batches)
             commits = self._s.ledger.commits(owner, job_id)
         with ThreadPoolExecutor(max_workers=PARTIAL_READERS) as pool:
-            bodies = pool.map(self._s.payloads.read, [commit.partial_key for commit in commits])
+            keys = [commit.partial_key for commit in commits if commit.partial_key is not None]
+            bodies = pool.map(self._s.payloads.read, keys)
             merged = merge_partials(body for body in bodies if body is not None)
         completed = sum(c.completed for c in commits)
         failed = sum(c.failed for c in commits)
@@ -187,21 +187,26 @@ class RunLifecycle:
             **merged,
         }
 
-    def recover_orphans(self, job: Job, committed: set[str]) -> int:
-        """Commit sessions claimed by a batch that died before its commit; returns how many."""
-        orphans: dict[str, list[SessionMarker]] = defaultdict(list)
-        for marker in self._s.ledger.markers(job.owner, job.job_id):
-            if marker.part not in committed:
-                orphans[marker.part].append(marker)
+    def recover_orphans(self, job: Job, open_batches: Sequence[OpenBatch]) -> int:
+        """Commit the sessions claimed by batches that died before their commit; returns how many.
+
+        Only called once the Map has finished (no batch is still running), so an OPEN batch is dead.
+        """
         plan = load_plan(self._s.payloads, job)
-        for part, markers in orphans.items():
-            owned = []
-            for marker in markers:
-                body = self._s.payloads.read(marker.staging_key) or b""
-                owned.append([orjson.loads(line) for line in body.splitlines() if line.strip()])
-            logger.warning("committing orphaned batch", extra={"part": part, "sessions": len(owned)})
-            commit_batch(self._s, job, plan, part, owned_records=owned, time_ns=time.time_ns())
-        return sum(len(m) for m in orphans.values())
+        recovered = 0
+        for batch in open_batches:
+            markers = self._s.ledger.markers_for(job.owner, job.job_id, batch.session_ids)
+            owned = [self._records(marker) for marker in markers if marker.part == batch.part]
+            logger.warning("committing orphaned batch", extra={"part": batch.part, "sessions": len(owned)})
+            commit_batch(self._s, job, plan, batch.part, owned_records=owned, time_ns=time.time_ns())
+            recovered += len(owned)
+        return recovered
+
+    def _records(self, marker: SessionMarker) -> list[dict[str, Any]]:
+        body = marker.records
+        if body is None and marker.spill_key is not None:
+            body = self._s.payloads.read(marker.spill_key)
+        return [orjson.loads(line) for line in (body or b"").splitlines() if line.strip()]
 
     # ---- finalize ------------------------------------------------------------------------------
     def finalize(self, owner: str, job_id: str, error: Mapping[str, Any] | None) -> JobStatus | None:

@@ -9,6 +9,7 @@ bytes (message bytes + 26 per event) per call, events in time order, and a call 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,10 +63,12 @@ class LogWriter:
     def __init__(self, logs: Any) -> None:
         self._logs = logs
         self._ready: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
 
     def _ensure(self, group: str, stream: str) -> None:
-        if (group, stream) in self._ready:
-            return
+        with self._lock:
+            if (group, stream) in self._ready:
+                return
         for call, kwargs in (
             (self._logs.create_log_group, {"logGroupName": group}),
             (self._logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
@@ -75,7 +78,8 @@ class LogWriter:
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
                     raise
-        self._ready.add((group, stream))
+        with self._lock:
+            self._ready.add((group, stream))
 
     def write(self, group: str, stream: str, events: Sequence[LogEvent]) -> int:
         """Put `events`; returns the number of PutLogEvents calls made."""
@@ -84,11 +88,17 @@ class LogWriter:
         self._ensure(group, stream)
         calls = 0
         for batch in log_batches(events):
-            self._logs.put_log_events(
-                logGroupName=group,
-                logStreamName=stream,
-                logEvents=[{"timestamp": e.timestamp_ms, "message": e.message} for e in batch],
-            )
+            entries = [{"timestamp": e.timestamp_ms, "message": e.message} for e in batch]
+            try:
+                self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=entries)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                    raise
+                # Deleted since this process created it: create it again, once.
+                with self._lock:
+                    self._ready.discard((group, stream))
+                self._ensure(group, stream)
+                self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=entries)
             calls += 1
         return calls
 

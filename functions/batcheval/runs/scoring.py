@@ -1,13 +1,14 @@
 """Score one batch of sessions of a running job: the work of one score-batch invocation.
 
-Per session, in order: evaluate → store its results (a staging object keyed by the batch's items, so a
-retry of the same items reuses a verdict instead of paying the judge again) → claim it in the ledger
-(one conditional write; a duplicate or retried batch that loses the claim skips the session). After
-the loop the batch commits what it owns: the JSONL results export object, its partial summary, the
-log records and EMF metrics, the ledger's batch entry, and one ADD to the job's live counters.
+The invocation first announces the sessions it may claim (an OPEN batch in the ledger). Per session,
+in order: evaluate → claim it with one conditional write that also records its result lines (a
+verdict recorded is never paid for again; a duplicate or retried batch that loses the claim skips
+the session). After the loop the batch commits what it owns: the JSONL results export object, its
+partial summary, the log records and EMF metrics, the ledger's COMMITTED batch item, and one ADD to
+the job's live counters.
 
-A crash between claims and the commit leaves claimed sessions no commit names; Aggregate finds and
-commits them (`runs.lifecycle.recover_orphans`), so nothing is lost and nothing counted twice.
+A batch that dies between its claims and its commit stays OPEN; Aggregate commits its claimed
+sessions from their markers (`runs.lifecycle`), so nothing is lost and nothing counted twice.
 Between sessions the job's status is re-read now and then (cooperative Stop), and no new session is
 started when the Lambda's remaining time could not cover it: those are handed back in `remaining`.
 """
@@ -29,11 +30,10 @@ from batcheval.evaluators.base import Evaluator
 from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.runner import run_evaluations
 from batcheval.jobs.ledger import BatchCommit, Outcome, SessionMarker
-from batcheval.jobs.payloads import job_prefix
 from batcheval.jobs.records import Job
 from batcheval.results.records import ErrorCodes, EvaluationResult, SpanContext, custom_arn
 from batcheval.runs.context import JobPlan, RunServices, job_key, load_plan, output_target, results_prefix
-from batcheval.runs.output import LogWriter, write_results
+from batcheval.runs.output import write_results
 from batcheval.runs.summary import BatchPartial
 from batcheval.traces.discovery import SessionRef
 from batcheval.traces.model import Session
@@ -41,6 +41,8 @@ from batcheval.traces.model import Session
 logger = logging.getLogger(__name__)
 
 EVALUATOR_NOT_FOUND = "ResourceNotFoundException"
+INLINE_RECORDS_MAX = 64_000
+"""Result lines kept in the session's marker item (compressed: a few KB); larger ones go to S3."""
 SPANS_NOT_FOUND_MESSAGE = (
     "Provided input has no spans to evaluate: the session's spans were not found in the log groups "
     "(they may have expired)."
@@ -74,12 +76,8 @@ def session_key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()[:40]
 
 
-def items_key(refs: Sequence[SessionRef]) -> str:
-    """Identity of a batch's items: a retry or duplicate of the same items shares its staging objects."""
-    digest = hashlib.sha256()
-    for ref in refs:
-        digest.update(ref.session_id.encode() + b"\x00")
-    return digest.hexdigest()[:40]
+def lines_of(records: Sequence[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(record) + b"\n" for record in records)
 
 
 def result_line(result: EvaluationResult, scenario: str | None) -> dict[str, Any]:
@@ -92,14 +90,6 @@ def result_line(result: EvaluationResult, scenario: str | None) -> dict[str, Any
 
 def outcome_of(records: Sequence[dict[str, Any]]) -> Outcome:
     return "FAILED" if any("errorCode" in record for record in records) else "COMPLETED"
-
-
-@dataclass
-class _Owned:
-    """A session this invocation claimed, with its records."""
-
-    session_id: str
-    records: list[dict[str, Any]]
 
 
 class BatchScorer:
@@ -137,21 +127,13 @@ class BatchScorer:
         todo = [ref for ref in refs if ref.session_id not in done]
         if not todo:
             return outcome
-        staging = f"staging/{items_key(refs)}/"
-        staged = {
-            key.rsplit("/", 1)[1].split(".", 1)[0]: key
-            for key in self._s.payloads.keys_under(job_prefix(owner, job_id) + staging)
-        }
         clients = self._s.owners.clients_for(owner)
-        factory = self._s.factory_for(owner)
-        evaluators, broken = self._build(factory, plan, owner)
-        unstaged = [ref for ref in todo if session_key(ref.session_id) not in staged]
-        sessions: dict[str, Session] = {}
-        if unstaged:
-            assembly = self._s.source_for(clients).load(unstaged)
-            sessions = {s.session_id: s for s in assembly.sessions}
+        evaluators, broken = self._build(self._s.factory_for(owner), plan, owner)
+        assembly = self._s.source_for(clients).load(todo)
+        sessions = {s.session_id: s for s in assembly.sessions}
+        self._s.ledger.open_batch(owner, job_id, part, [ref.session_id for ref in todo])
 
-        owned: list[_Owned] = []
+        owned: list[list[dict[str, Any]]] = []
         last_check = self._monotonic()
         longest_ms = 0.0
         for index, ref in enumerate(todo):
@@ -164,37 +146,35 @@ class BatchScorer:
                 if current is None or current.status != "IN_PROGRESS":
                     break  # Stop or Delete: keep what is done, start nothing new
             started = self._monotonic()
-            key = session_key(ref.session_id)
-            if key in staged:
-                body = self._s.payloads.read(staged[key])
-                records = [orjson.loads(line) for line in (body or b"").splitlines() if line.strip()]
-            else:
-                records = self._evaluate(ref, sessions.get(ref.session_id), evaluators, broken, plan, owner)
-                staged_key = self._s.payloads.put_job_object(
-                    owner=owner,
-                    job_id=job_id,
-                    job_arn=job.arn,
-                    kms_key_arn=job_key(job),
-                    name=f"{staging}{key}.jsonl",
-                    body=b"".join(orjson.dumps(r) + b"\n" for r in records),
-                    content_type="application/jsonl",
-                )
-                staged[key] = staged_key
-            marker = SessionMarker(ref.session_id, part, outcome_of(records), staged[key], ref.to_json())
-            if self._s.ledger.claim(owner, job_id, marker):
-                owned.append(_Owned(ref.session_id, records))
+            records = self._evaluate(ref, sessions.get(ref.session_id), evaluators, broken, plan, owner)
+            if self._s.ledger.claim(owner, job_id, self._marker(job, ref, part, records)):
+                owned.append(records)
             longest_ms = max(longest_ms, (self._monotonic() - started) * 1000)
 
-        if owned:
-            commit_batch(
-                self._s, job, plan, part, owned_records=[o.records for o in owned], time_ns=self._clock_ns()
-            )
-        for item in owned:
-            if outcome_of(item.records) == "FAILED":
+        commit_batch(self._s, job, plan, part, owned_records=owned, time_ns=self._clock_ns())
+        for records in owned:
+            if outcome_of(records) == "FAILED":
                 outcome.failed += 1
             else:
                 outcome.scored += 1
         return outcome
+
+    def _marker(self, job: Job, ref: SessionRef, part: str, records: list[dict[str, Any]]) -> SessionMarker:
+        """The claim of a scored session, carrying its records (spilled to S3 when too large)."""
+        body = lines_of(records)
+        marker = SessionMarker(ref.session_id, part, outcome_of(records), ref.to_json(), records=body)
+        if len(body) <= INLINE_RECORDS_MAX:
+            return marker
+        key = self._s.payloads.put_job_object(
+            owner=job.owner,
+            job_id=job.job_id,
+            job_arn=job.arn,
+            kms_key_arn=job_key(job),
+            name=f"staging/{session_key(ref.session_id)}.jsonl",
+            body=body,
+            content_type="application/jsonl",
+        )
+        return SessionMarker(ref.session_id, part, marker.outcome, marker.ref, spill_key=key)
 
     def _build(
         self, factory: EvaluatorFactory, plan: JobPlan, owner: str
@@ -281,6 +261,10 @@ def commit_batch(
     Idempotent per `part` (same keys, same item), so Aggregate can redo it for an orphaned batch.
     """
     owner, job_id = job.owner, job.job_id
+    if not owned_records:  # a duplicate or a stopped batch: nothing owned, nothing to publish
+        commit = BatchCommit(part, 0, 0, None, None)
+        services.ledger.commit(owner, job_id, commit)
+        return commit
     partial = BatchPartial()
     lines: list[bytes] = []
     results: list[EvaluationResult] = []
@@ -298,8 +282,7 @@ def commit_batch(
     )
     target = output_target(job, plan)
     if target is not None:
-        writer = LogWriter(services.owners.clients_for(owner).client("logs"))
-        write_results(writer, results, target, time_ns=time_ns)
+        write_results(services.log_writer_for(owner), results, target, time_ns=time_ns)
     failed = sum(1 for records in owned_records if outcome_of(records) == "FAILED")
     commit = BatchCommit(part, len(owned_records) - failed, failed, results_key, partial_key)
     services.ledger.commit(owner, job_id, commit)

@@ -44,22 +44,23 @@ def test_duplicated_batch_neither_counts_nor_pays_twice(pipeline: Pipeline):
     assert pipeline.get(job).evaluation_results["numberOfSessionsCompleted"] == 10  # type: ignore[index]
 
 
-def test_crashing_batch_is_retried_without_loss_and_reuses_recorded_verdicts(
+def test_crashing_batch_is_retried_without_loss_or_paying_twice(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ):
-    # Given a batch whose invocation crashes on its third session (after that session was judged)
+    # Given a batch whose invocation dies right after recording its third session
     job = pipeline.start()
     items = pipeline.manifest_items(pipeline.discover(job))
     original = RunLedger.claim
     claims = {"n": 0}
 
-    def crash_on_third(self: RunLedger, owner: str, job_id: str, marker: Any) -> bool:
+    def die_after_third(self: RunLedger, owner: str, job_id: str, marker: Any) -> bool:
+        won = original(self, owner, job_id, marker)
         claims["n"] += 1
         if claims["n"] == 3:
             raise ConnectionError("the Lambda died")
-        return original(self, owner, job_id, marker)
+        return won
 
-    monkeypatch.setattr(RunLedger, "claim", crash_on_third)
+    monkeypatch.setattr(RunLedger, "claim", die_after_third)
     with pytest.raises(ConnectionError):
         pipeline.score(job, items[:5])
     judged_before = {request.metadata["sessionId"] for request in pipeline.judge.requests}
@@ -69,15 +70,15 @@ def test_crashing_batch_is_retried_without_loss_and_reuses_recorded_verdicts(
     # When Step Functions retries the same batch
     pipeline.score(job, items[:5])
 
-    # Then only the two sessions never judged are judged now (the third's verdict was recorded)
+    # Then only the two sessions never recorded are judged now
     judged_on_retry = {
         request.metadata["sessionId"] for request in pipeline.judge.requests[calls_before_retry:]
     }
     assert judged_before == {item["sessionId"] for item in items[:3]}
     assert judged_on_retry == {item["sessionId"] for item in items[3:5]}
-    # And after the rest, all 10 sessions are counted once and exported once
+    # And after the rest, Aggregate commits the dead batch's three: all 10 counted and exported once
     pipeline.score(job, items[5:])
-    pipeline.aggregate(job)
+    assert pipeline.aggregate(job)["status"] == "COMPLETED"
     results = pipeline.get(job).evaluation_results or {}
     assert results["numberOfSessionsCompleted"] + results["numberOfSessionsFailed"] == 10
     lines = pipeline.export_lines(job)

@@ -102,7 +102,7 @@ def test_delete_mid_run_removes_everything_and_late_writes_are_purged(pipeline: 
     # Then the job, its objects and its run records are gone, and a late batch writes nothing
     assert pipeline.runtime.services.store.get(OWNER, job.job_id) is None
     assert _objects(pipeline, prefix) == []
-    assert pipeline.runtime.services.ledger.claimed_count(OWNER, job.job_id) == 0
+    assert pipeline.runtime.services.ledger.batches(OWNER, job.job_id) == ([], [])
     assert pipeline.score(job, items[4:]) == {"scored": 0, "failed": 0, "remaining": []}
     # And an object a step wrote after the Delete is removed when the run ends
     pipeline.clients.client("s3").put_object(Bucket=BUCKET, Key=prefix + "results/late.jsonl", Body=b"{}\n")
@@ -422,3 +422,24 @@ def test_retry_of_a_clean_job_is_a_conflict(pipeline: Pipeline):
     pipeline.run(job)
     with pytest.raises(ConflictError):
         pipeline.service.retry_failed(OWNER, job.job_id)
+
+
+def test_a_run_that_records_itself_before_start_returns_is_not_stopped(pipeline: Pipeline, machine: str):
+    # Given a starter whose run's first step runs (and records the run) before Start records it
+    class EagerStarter(StepFunctionsStarter):
+        def start(self, job: Any) -> str | None:
+            run = super().start(job)
+            assert run is not None
+            pipeline.discover(job, run)
+            return run
+
+    service = pipeline.runtime.job_service(EagerStarter(pipeline.clients.client("stepfunctions"), machine))
+
+    # When the job is started
+    job = service.start(OWNER, pipeline.request()).job
+
+    # Then Start keeps the run (no stop), and the job is IN_PROGRESS on it
+    assert pipeline.get(job).status == "IN_PROGRESS"
+    assert pipeline.get(job).run_id == job.run_id
+    sfn = pipeline.clients.client("stepfunctions")
+    assert sfn.describe_execution(executionArn=job.run_id)["status"] != "ABORTED"

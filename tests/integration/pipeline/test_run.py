@@ -7,7 +7,7 @@ from collections import Counter
 from batcheval.evaluators.registry import score_policy
 from batcheval.results.aggregate import summarize
 from batcheval.results.records import EvaluationResult
-from tests.integration.pipeline.conftest import CODE_EVALUATOR, JUDGE_EVALUATOR, Pipeline
+from tests.integration.pipeline.conftest import CODE_EVALUATOR, JUDGE_EVALUATOR, RUNTIME_GROUP, Pipeline
 
 
 def test_a_started_job_runs_to_completion_with_results_everywhere(pipeline: Pipeline):
@@ -66,3 +66,33 @@ def test_a_started_job_runs_to_completion_with_results_everywhere(pipeline: Pipe
     assert all(
         m["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Bedrock-AgentCore/Evaluations" for m in metrics
     )
+
+
+def test_source_log_group_destination_writes_next_to_the_traces(pipeline: Pipeline):
+    # Given a job asking for results in its source log group, on a stream of its choosing
+    output = {"cloudWatchConfig": {"resultDestination": "SOURCE_LOG_GROUP", "logStreamName": "evals"}}
+    job = pipeline.start(outputConfig=output)
+    # Then Start already answers with the resolved group
+    assert (job.output_config or {})["cloudWatchConfig"]["logGroupName"] == RUNTIME_GROUP
+
+    # When it runs
+    pipeline.run(job)
+
+    # Then the records are in the source group's `evals` stream, one per result
+    records = pipeline.log_records(RUNTIME_GROUP, "evals")
+    assert len(records) == len(pipeline.export_lines(job))
+    assert {r["attributes"]["session.id"] for r in records} == set(pipeline.sample.session_ids)
+
+
+def test_a_named_dedicated_group_is_created_with_a_custom_namespace(pipeline: Pipeline):
+    # Given a job naming its own output group (not existing yet) and metrics namespace
+    output = {"cloudWatchConfig": {"logGroupName": "/team/evals", "metricsNamespace": "Team/Evals"}}
+    job = pipeline.start(outputConfig=output)
+
+    # When it runs
+    pipeline.run(job)
+
+    # Then the group was created, the stream is the job id, and EMF uses the namespace
+    assert pipeline.log_records("/team/evals", job.job_id)
+    metrics = pipeline.log_records("/team/evals", job.job_id + "-metrics")
+    assert {m["_aws"]["CloudWatchMetrics"][0]["Namespace"] for m in metrics} == {"Team/Evals"}

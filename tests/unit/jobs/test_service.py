@@ -433,3 +433,15 @@ def test_a_start_that_stays_contended_is_throttled_and_leaves_nothing(
 
     # And the request object written to S3 before the transaction is gone again
     assert clients.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_recording_a_run_that_already_began_itself_is_not_a_lost_race(service: JobService):
+    # Given a job whose run started so fast that its first step already claimed the job
+    job = service.start(OWNER, start_request("fast_run")).job
+    now = datetime.now(UTC)
+    assert service.store.begin_run(OWNER, job.job_id, "run-1", now=now)
+    # When the starter then records that same run, Then it is accepted (the run must go on)
+    assert service.store.record_run(OWNER, job.job_id, "run-1", now=now).run_id == "run-1"
+    # But another run is still refused
+    with pytest.raises(ConflictError):
+        service.store.record_run(OWNER, job.job_id, "run-2", now=now)

@@ -53,7 +53,6 @@ class Fakes:
         self.hand_back_once: set[str] = set()
         self.crash_discover = False
         self.gate: threading.Event | None = None
-        self.entered = threading.Event()
         self._lock = threading.Lock()
 
     def _record(self, step: str, event: dict[str, Any]) -> None:
@@ -78,7 +77,6 @@ class Fakes:
     def score_batch(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         self._record("score_batch", event)
         assert context.get_remaining_time_in_millis() > 0
-        self.entered.set()
         if self.gate is not None:
             self.gate.wait(10)
         ids = [item["sessionId"] for item in event["Items"]]
@@ -240,7 +238,10 @@ def test_stop_mid_run_starts_no_new_batch_and_finalizes_as_aborted(
     # Given a run whose first batches are in progress
     fakes.gate = threading.Event()
     arn = orchestrator.start(_job())
-    assert fakes.entered.wait(10)
+    for _ in range(1000):  # until both workers hold a batch
+        if len(fakes.events("score_batch")) == SETTINGS.max_concurrency:
+            break
+        threading.Event().wait(0.01)
     # When the job is stopped, then the running batches return
     orchestrator.stop(_job())
     fakes.gate.set()
