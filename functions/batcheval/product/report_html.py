@@ -106,13 +106,14 @@ def render(data: ReportData) -> str:
         histogram = go.Figure(
             go.Histogram(
                 x=values,
-                # Scores on a 0-1 scale get fixed 0.1-wide bins, so charts of different runs line up.
-                xbins={"start": 0, "end": 1.0001, "size": 0.1} if unit_range else None,
+                # Scores on a 0-1 scale get fixed 0.1-wide bins centred on 0, 0.1, ..., 1 (so 1.0 is
+                # drawn, and charts of different runs line up).
+                xbins={"start": -0.05, "end": 1.05, "size": 0.1} if unit_range else None,
                 marker_color="#6c8ebf",
             ),
             layout={
                 "title": f"{name} (n={len(values)})",
-                "xaxis": {"title": "score", **({"range": [0, 1.0001]} if unit_range else {})},
+                "xaxis": {"title": "score", **({"range": [-0.05, 1.05]} if unit_range else {})},
                 "yaxis": {"title": "results"},
                 "bargap": 0.05,
             },
