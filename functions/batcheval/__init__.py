@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batcheval.sdk import client
+from batcheval.sdk import client, install
 
-__all__ = ["__version__", "client"]
+__all__ = ["__version__", "client", "install"]
 __version__ = "0.1.0"

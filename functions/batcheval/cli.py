@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -17,10 +18,13 @@ def _register_all(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from batcheval import __version__
+
     parser = argparse.ArgumentParser(
         prog="batcheval",
         description="Self-hosted Amazon Bedrock AgentCore batch evaluation.",
     )
+    parser.add_argument("--version", action="version", version=f"batcheval {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _register_all(sub)
     return parser
@@ -33,7 +37,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    return handler(args)
+    try:
+        return handler(args)
+    except BrokenPipeError:  # `batcheval ... | head`: the reader has seen enough; end quietly
+        _silence_stdout()
+        return 0
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

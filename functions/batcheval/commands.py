@@ -19,3 +19,11 @@ def register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     from batcheval.traces.cli import register as register_inspect
 
     register_inspect(sub)
+
+    from batcheval.product.jobs_cli import register as register_jobs
+
+    register_jobs(sub)  # start, get, list, stop, delete, watch, retry-failed, results
+
+    from batcheval.product.report_cli import register as register_reports
+
+    register_reports(sub)  # report, compare

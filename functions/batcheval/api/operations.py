@@ -1,4 +1,4 @@
-"""The five operations as functions of (proxy event, JobService): parse → service → wire response.
+"""The five operations and the RetryFailed extension: (proxy event, JobService) → parse → service → wire.
 
 Handler modules only bind these to their route, so each operation can be deployed as its own
 Lambda function with its own least-privilege role.
@@ -21,7 +21,7 @@ from batcheval.api.models import (
     WireModel,
 )
 from batcheval.api.requests import json_body, parse, path_parameter, query_parameter
-from batcheval.api.routes import DELETE, GET, LIST, START, STOP
+from batcheval.api.routes import DELETE, GET, LIST, RETRY_FAILED, START, STOP
 from batcheval.api.tenancy import owner_from_event
 from batcheval.errors import ValidationError
 from batcheval.jobs.service import JobService, request_issues
@@ -77,3 +77,9 @@ def stop(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
 def delete(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
     job = service.delete(*_owner_and_job(event, DeleteBatchEvaluationRequest))
     return wire_response(responses.delete_response(job), DELETE.success_status)
+
+
+def retry_failed(event: APIGatewayProxyEvent, service: JobService) -> Response[str]:
+    """The RetryFailedBatchEvaluation extension: answers like Stop (id, ARN, new status)."""
+    job = service.retry_failed(*_owner_and_job(event, StopBatchEvaluationRequest))
+    return wire_response(responses.stop_response(job), RETRY_FAILED.success_status)

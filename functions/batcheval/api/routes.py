@@ -27,4 +27,13 @@ LIST = Route("ListBatchEvaluations", "GET", "/evaluations/batch-evaluate", 200)
 STOP = Route("StopBatchEvaluation", "POST", "/evaluations/batch-evaluate/{batchEvaluationId}/stop", 202)
 DELETE = Route("DeleteBatchEvaluation", "DELETE", "/evaluations/batch-evaluate/{batchEvaluationId}", 202)
 
-ROUTES: dict[str, Route] = {route.operation: route for route in (START, GET, LIST, STOP, DELETE)}
+RETRY_FAILED = Route(
+    "RetryFailedBatchEvaluation", "POST", "/evaluations/batch-evaluate/{batchEvaluationId}/retry-failed", 202
+)
+"""batcheval extension (not in botocore's model): re-score only the failed sessions of a finished job.
+Its wire (request, response, errors) is in `botocore_data/.../service-2.sdk-extras.json`, which the
+client helper merges into the stock client."""
+
+ROUTES: dict[str, Route] = {
+    route.operation: route for route in (START, GET, LIST, STOP, DELETE, RETRY_FAILED)
+}

@@ -1,14 +1,16 @@
 """`batcheval evaluators` (list the registry) and `batcheval evaluate` (score exported spans in CI).
 
-Exit codes: 0 when the run completed, even if some results are errors (they are data); 2 on usage
-or input errors (unknown evaluator, unreadable or invalid files, no judge backend).
+Exit codes: 0 when the run completed, even if some results are errors (they are data); 1 when every
+LLM-judge result is unscored because the judge could not be reached (a run that judged nothing is not
+a success); 2 on usage or input errors (unknown evaluator, unreadable or invalid files, a file without
+any session, no judge backend).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,23 +18,47 @@ from batcheval.errors import DomainError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition
 from batcheval.evaluators.registry import ALL_SPECS
 from batcheval.evaluators.runner import DEFAULT_MAX_WORKERS
+from batcheval.product.output import SERVICE_ERROR, fail, note, table, warn
+from batcheval.product.views import pass_rule, reason
 
 if TYPE_CHECKING:
     from batcheval.evaluators.ground_truth import GroundTruth
+    from batcheval.product.progress import ProgressSink
+    from batcheval.results.records import EvaluationResult
     from batcheval.traces.files import SessionLoad
 
-USAGE_ERROR = 2
 LAMBDA_READ_TIMEOUT_S = 310.0
 """Above the control plane's 300 s cap on lambdaTimeoutInSeconds."""
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    listing = sub.add_parser("evaluators", help="list the evaluators (built-in, ours, custom)")
-    listing.add_argument("--format", choices=("json", "table"), default="table")
+    listing = sub.add_parser(
+        "evaluators",
+        help="list the evaluators (built-in, ours, custom)",
+        description="List every evaluator id a job or `batcheval evaluate` accepts: AgentCore's "
+        "built-ins (Builtin.*), batcheval's zero-token evaluators (ThirdParty.Batcheval.*) and custom "
+        "definitions. Columns: level = what one result scores (SESSION, TRACE = one turn, TOOL_CALL); "
+        "kind = llm_judge (needs a judge) or code; inLaunchSet = part of AgentCore's launch set of "
+        "built-ins (yes) or added later / ours (no); ratingScale and polarity = how to read a score; "
+        "groundTruthFields = the ground truth it uses.",
+    )
+    listing.add_argument(
+        "--format",
+        choices=("json", "table"),
+        default="table",
+        help="table for people (default), json for scripts",
+    )
     listing.add_argument("--custom-evaluators", metavar="FILE", help="JSON/YAML custom evaluator definitions")
     listing.set_defaults(handler=list_command)
 
-    run = sub.add_parser("evaluate", help="evaluate exported spans without the service")
+    run = sub.add_parser(
+        "evaluate",
+        help="evaluate exported spans without the service",
+        description="Score the agent sessions in a spans file with the given evaluators, on this machine "
+        "(no service, no job). Prints every result and the per-evaluator summary. Progress goes to "
+        "stderr. Exit 0 when the run completed (unscored results say why in errorCode), 1 when the judge "
+        "could not be reached for any LLM-judge result, 2 on usage or input errors.",
+    )
     run.add_argument("--spans", required=True, metavar="FILE", help="spans file (as for `batcheval inspect`)")
     run.add_argument("--ground-truth", metavar="FILE", help="JSON list of sessionMetadata entries")
     run.add_argument(
@@ -55,13 +81,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--max-workers", type=int, default=DEFAULT_MAX_WORKERS, help="evaluations run at once (default 8)"
     )
-    run.add_argument("--format", choices=("json", "table"), default="json")
+    run.add_argument(
+        "--format",
+        choices=("json", "table"),
+        default="json",
+        help="json (default): {results, evaluatorSummaries} as a result file for report/compare; "
+        "table: results with the reason of each unscored one, and the summary with pass thresholds",
+    )
     run.set_defaults(handler=evaluate_command)
 
 
-def _fail(message: str) -> int:
-    print(f"batcheval: error: {message}", file=sys.stderr)
-    return USAGE_ERROR
+_fail = fail
+JUDGE_UNREACHABLE_CODES = frozenset({"JudgeUnavailable", "JudgeNotConfigured", "ModelTimeout"})
+"""errorCodes that mean the judge was never heard from (as opposed to a verdict that was unusable)."""
 
 
 def _custom_store(path: str | None, region: str = "us-east-1") -> Any:
@@ -83,7 +115,7 @@ def list_command(args: argparse.Namespace) -> int:
         print(json.dumps({"evaluators": rows}, indent=2, ensure_ascii=False))
         return 0
     print(
-        _table(
+        table(
             rows,
             ["evaluatorId", "level", "kind", "inLaunchSet", "ratingScale", "polarity", "groundTruthFields"],
         )
@@ -97,6 +129,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from batcheval.evaluators.report import evaluate_sessions
     from batcheval.judges.base import Judge
     from batcheval.judges.factory import make_judge
+    from batcheval.product.progress import progress
 
     try:
         store = _custom_store(args.custom_evaluators, args.region)
@@ -104,6 +137,13 @@ def evaluate_command(args: argparse.Namespace) -> int:
         loaded = _load_sessions(args.spans)
     except (DomainError, OSError, ValueError) as exc:
         return _fail(str(getattr(exc, "message", exc)))
+    for skip in loaded.skipped:
+        warn(f"skipped {skip.count} record(s): {skip.reason}")
+    if not loaded.sessions:
+        return _fail(
+            f"{args.spans}: no agent session found (expected span documents / event records as "
+            "CloudWatch stores them; `batcheval inspect --spans FILE` shows how a file is read)"
+        )
     clients = AwsClients(region=args.region)
 
     def judge() -> Judge:
@@ -121,24 +161,79 @@ def evaluate_command(args: argparse.Namespace) -> int:
         # Build the judge now, so a bad --judge is a usage error rather than N error results.
         if any(factory.exists(e) and factory.needs_judge(e) for e in args.evaluators):
             factory.build_all(args.evaluators)
-        report = evaluate_sessions(
-            loaded.sessions,
-            args.evaluators,
-            factory=factory,
-            ground_truth=truth,
-            max_workers=args.max_workers,
-        )
+        with progress("evaluating", total=len(loaded.sessions)) as bar:
+            counter = SessionCounter(bar)
+            report = evaluate_sessions(
+                loaded.sessions,
+                args.evaluators,
+                factory=factory,
+                ground_truth=truth,
+                max_workers=args.max_workers,
+                on_results=counter.add,
+            )
+            counter.finish(len(loaded.sessions))
     except (DomainError, ValueError) as exc:
         return _fail(str(getattr(exc, "message", exc)))
-    for skip in loaded.skipped:
-        print(f"batcheval: warning: skipped {skip.count} record(s): {skip.reason}", file=sys.stderr)
     for warning in report.warnings:
-        print(f"batcheval: warning: {warning}", file=sys.stderr)
+        warn(warning)
+    wire = report.to_wire()
+    _add_scenarios(wire["results"], truth)
     if args.format == "json":
-        print(json.dumps(report.to_wire(), indent=2, ensure_ascii=False))
+        print(json.dumps(wire, indent=2, ensure_ascii=False))
     else:
-        print(_results_table(report.to_wire()))
+        print(_results_table(wire))
+    unreachable = _judge_unreachable(report.results, factory)
+    if unreachable is not None:
+        return _fail(unreachable, SERVICE_ERROR)
     return 0
+
+
+def _add_scenarios(results: list[dict[str, Any]], truth: GroundTruth | None) -> None:
+    """`testScenarioId` on each result whose session's ground truth names one (as the job export does),
+    so `batcheval report` and `compare` can group and pair by scenario."""
+    if truth is None:
+        return
+    for result in results:
+        entry = truth.sessions.get(result["context"]["spanContext"]["sessionId"])
+        if entry is not None and entry.test_scenario_id:
+            result["testScenarioId"] = entry.test_scenario_id
+
+
+class SessionCounter:
+    """Sessions done / failed from results emitted in session order (the runner's guarantee)."""
+
+    def __init__(self, sink: ProgressSink) -> None:
+        self._sink = sink
+        self._current: str | None = None
+        self._done = 0
+        self._failed: set[str] = set()
+
+    def add(self, batch: list[EvaluationResult]) -> None:
+        for result in batch:
+            session = result.context.session_id
+            if result.failed:
+                self._failed.add(session)
+            if session != self._current:
+                if self._current is not None:
+                    self._done += 1
+                self._current = session
+        self._sink.update(self._done, len(self._failed))
+
+    def finish(self, total: int) -> None:
+        self._sink.update(total, len(self._failed))
+
+
+def _judge_unreachable(results: list[EvaluationResult], factory: Any) -> str | None:
+    """A plain sentence when every LLM-judge result is unscored because the judge was never reached."""
+    judged = [r for r in results if factory.exists(r.evaluator_id) and factory.needs_judge(r.evaluator_id)]
+    if not judged or any(r.error_code not in JUDGE_UNREACHABLE_CODES for r in judged):
+        return None
+    first = judged[0]
+    return (
+        f"the judge could not be reached: all {len(judged)} LLM-judge result(s) are unscored "
+        f"({first.error_code}: {first.error_message}). "
+        "Check --judge / --model and the endpoint or credentials."
+    )
 
 
 def _read_ground_truth(path: str) -> GroundTruth:
@@ -181,25 +276,11 @@ def _custom_judge_model(args: argparse.Namespace, store: Any) -> str | None:
 def _load_sessions(path: str) -> SessionLoad:
     from batcheval.traces.files import load_sessions
 
-    return load_sessions(path)
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    if isinstance(value, list | tuple):
-        return ",".join(str(v) for v in value)
-    return str(value)
-
-
-def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    cells = [[_cell(row.get(c)) for c in columns] for row in rows]
-    widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines.extend("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells)
-    return "\n".join(line.rstrip() for line in lines)
+    note(f"reading {path} ...")
+    started = time.monotonic()
+    loaded = load_sessions(path)
+    note(f"read {len(loaded.sessions)} session(s) in {time.monotonic() - started:.1f} s")
+    return loaded
 
 
 def _results_table(wire: dict[str, Any]) -> str:
@@ -215,7 +296,7 @@ def _results_table(wire: dict[str, Any]) -> str:
                 "span": span.get("spanId"),
                 "label": result.get("label"),
                 "value": result.get("value"),
-                "error": result.get("errorCode"),
+                "unscored because": reason(result),
             }
         )
     summaries = []
@@ -231,12 +312,21 @@ def _results_table(wire: dict[str, Any]) -> str:
                 "p50": ext.get("p50"),
                 "p90": ext.get("p90"),
                 "passRate": ext.get("passRate"),
+                "passes when": pass_rule(ext),
             }
         )
+    columns = ["evaluator", "dimension", "session", "trace", "span", "label", "value", "unscored because"]
     return (
-        _table(rows, ["evaluator", "dimension", "session", "trace", "span", "label", "value", "error"])
+        table(rows, columns)
         + "\n\n"
-        + _table(
-            summaries, ["evaluator", "dimension", "average", "evaluated", "failed", "p50", "p90", "passRate"]
+        + table(
+            summaries,
+            [
+                *("evaluator", "dimension", "average", "evaluated", "failed"),
+                "p50",
+                "p90",
+                "passRate",
+                "passes when",
+            ],
         )
     )

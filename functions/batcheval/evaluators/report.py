@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ def evaluate_sessions(
     ground_truth: GroundTruth | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
     seed: int = 0,
+    on_results: Callable[[list[EvaluationResult]], None] | None = None,
 ) -> EvaluationReport:
     """Run `evaluator_ids` over `sessions`. Unknown or repeated ids raise ValidationError before any work."""
     repeated = sorted({e for e in evaluator_ids if list(evaluator_ids).count(e) > 1})
@@ -56,5 +57,7 @@ def evaluate_sessions(
                 f"session {session.session_id!r}: ground-truth turn {index} matched no trace; "
                 "its expectedResponse was not used"
             )
-    results = run_evaluations(sessions, evaluators, ground_truth=truth, max_workers=max_workers)
+    results = run_evaluations(
+        sessions, evaluators, ground_truth=truth, max_workers=max_workers, on_results=on_results
+    )
     return EvaluationReport(results, summarize(results, policy_for=score_policy, seed=seed), warnings)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -95,18 +95,30 @@ def run_evaluations(
     *,
     ground_truth: GroundTruth | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    on_results: Callable[[list[EvaluationResult]], None] | None = None,
 ) -> list[EvaluationResult]:
-    """Every evaluator over every session; results in deterministic (session, evaluator, target) order."""
+    """Every evaluator over every session; results in deterministic (session, evaluator, target) order.
+
+    `on_results` sees each finished unit's results as they are emitted, in that same order (progress).
+    """
     units = _units(sessions, evaluators, ground_truth or GroundTruth())
-    if max_workers <= 1:
-        return [result for unit in units for result in _run_unit(unit)]
     results: list[EvaluationResult] = []
+
+    def emit(batch: list[EvaluationResult]) -> None:
+        results.extend(batch)
+        if on_results is not None:
+            on_results(batch)
+
+    if max_workers <= 1:
+        for unit in units:
+            emit(_run_unit(unit))
+        return results
     pending: deque[Future[list[EvaluationResult]]] = deque()  # submission order
     max_running, max_pending = max_workers * 2, max_workers * REORDER_FACTOR
 
     def emit_finished_head() -> None:
         while pending and pending[0].done():
-            results.extend(pending.popleft().result())
+            emit(pending.popleft().result())
 
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="evaluate") as pool:
         for unit in units:
@@ -122,5 +134,5 @@ def run_evaluations(
                     wait(running, return_when=FIRST_COMPLETED)
                 emit_finished_head()
         for future in pending:
-            results.extend(future.result())
+            emit(future.result())
     return results

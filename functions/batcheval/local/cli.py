@@ -1,31 +1,24 @@
 """`batcheval serve` and `batcheval demo`: the local API server on the embedded emulator (or on AWS).
 
-`demo` is an interim command: the same server, sample agent sessions written to the emulated CloudWatch
-Logs, and one sample job (with their ground truth) started with the stock client.
-It will be replaced by the full demo (sample sessions, evaluation, results).
+`demo` is the same server plus one whole sample batch evaluation (`batcheval.product.demo`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from batcheval.errors import DomainError, ValidationError
-from batcheval.jobs.status import TERMINAL
 from batcheval.local.backend import (
     DEFAULT_BUCKET_NAME,
     DEFAULT_TABLE_NAME,
@@ -40,9 +33,8 @@ from batcheval.local.server import DEFAULT_PORT, LocalApiServer
 from batcheval.local.sigv4 import DEFAULT_TENANT, Tenant, TenantRegistry
 from batcheval.local.span_loader import DEFAULT_LOG_GROUP, load_spans
 from batcheval.local.throttle import TokenBucket
-from batcheval.sdk import client as agentcore_client
-from batcheval.traces.sample_logs import runtime_log_group, write_samples
-from batcheval.traces.samples import FRAMEWORKS, SampleSet, generate
+from batcheval.product.demo import add_demo_options, judge_environment
+from batcheval.product.demo import run_demo as run_demo_job
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,12 +50,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     demo = sub.add_parser(
         "demo",
-        help="serve locally and start one sample job with the stock boto3 client (interim demo)",
-        description="Like `serve`, then start one sample batch evaluation through the stock boto3 client "
-        "and print it. Keeps serving until Ctrl-C unless --once.",
+        help="run a whole sample batch evaluation locally and report it (finishes on its own)",
+        description="Start the local API on the embedded AWS emulator, write realistic sample agent sessions "
+        "into its CloudWatch Logs, run a batch evaluation on them through the stock boto3 client with a "
+        "progress bar, then print the statistics and worst sessions and write the per-session results and "
+        "the HTML / Markdown reports. --serve keeps the API up afterwards.",
     )
     _add_server_options(demo)
-    demo.add_argument("--once", action="store_true", help="exit after the sample job instead of serving")
+    add_demo_options(demo)
     demo.set_defaults(handler=run_demo)
 
 
@@ -180,8 +174,11 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace, *, demo: bool) -> int:
+    # The demo's console is for its story: request and handler logs only with --verbose.
+    quiet = args.quiet or (demo and not args.verbose)
+    out = sys.stderr if demo and args.json else sys.stdout  # `demo --json`: stdout holds the JSON only
     logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
+        level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -198,8 +195,10 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
             )
             if backend.embedded:  # moto's Logs Insights has no query engine: discover with FilterLogEvents
                 env.setdefault("BATCHEVAL_DISCOVERY", os.environ.get("BATCHEVAL_DISCOVERY", "filter"))
-            if args.quiet:
+            if quiet:
                 env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
+            if demo:
+                env.update(judge_environment(args))
             stack.enter_context(handler_environment(env))
             orchestrator = _use_local_orchestration(backend, stack)
             for load in args.load_spans:
@@ -218,15 +217,14 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
                 return 1
             stop = threading.Event()
             stack.enter_context(_stop_on_signals(stop))
-            print(_ready_banner(server.url, backend, tenants), flush=True)
+            print(_ready_banner(server.url, backend, tenants, demo=demo), file=out, flush=True)
             if demo:
-                sample = _seed_sample_sessions(backend) if backend.embedded else None
-                job_id = _start_sample_job(server.url, backend.region, sample)
-                if job_id is None:
-                    return 1
-                _follow_job(server.url, backend.region, job_id, orchestrator)
-                if args.once:
-                    return 0
+                if not backend.embedded:
+                    raise ValidationError("the demo writes sample sessions into the embedded emulator")
+                code = run_demo_job(server.url, backend, args, out, run_over=_run_over(orchestrator))
+                if code != 0 or not args.serve:
+                    return code
+                print("\nThe API stays up for exploring (--serve); Ctrl-C stops.", file=out, flush=True)
             _wait(stop)
             print("\nbatcheval: stopping", flush=True)
         return 0
@@ -250,6 +248,16 @@ def _use_local_orchestration(backend: Backend, stack: ExitStack) -> LocalOrchest
     dependencies.use(service)
     stack.callback(orchestrator.close)  # at shutdown: stop live runs, let them finalize
     return orchestrator
+
+
+def _run_over(orchestrator: LocalOrchestrator) -> Callable[[str], bool]:
+    """Whether the local run of the default tenant's job has ended (its last write is then visible)."""
+
+    def over(job_id: str) -> bool:
+        run = orchestrator.run_of(DEFAULT_TENANT.account_id, job_id)
+        return run is not None and run.done.is_set()
+
+    return over
 
 
 def _load_spans(backend: Backend, load: SpanLoad) -> None:
@@ -319,7 +327,7 @@ def _account_of(arn: str) -> str:
     return parts[4]
 
 
-def _ready_banner(api_url: str, backend: Backend, tenants: TenantRegistry) -> str:
+def _ready_banner(api_url: str, backend: Backend, tenants: TenantRegistry, *, demo: bool = False) -> str:
     default = DEFAULT_TENANT
     lines = [
         "batcheval local API is ready.",
@@ -355,119 +363,10 @@ def _ready_banner(api_url: str, backend: Backend, tenants: TenantRegistry) -> st
             f"  aws --endpoint-url {backend.endpoint_url} dynamodb scan --table-name {backend.table_name}",
             f'  boto3.client("logs", endpoint_url="{backend.endpoint_url}")',
         ]
+    if demo:  # the demo says at its end whether the API stays up
+        return "\n".join(lines[:3])
     lines += ["", "Press Ctrl-C to stop."]
     return "\n".join(lines)
-
-
-DEMO_AGENT = "demo_agent"
-DEMO_SESSIONS = 12
-
-
-def _seed_sample_sessions(backend: Backend) -> SampleSet:
-    """Write realistic agent sessions (four frameworks, tool errors, ground truth) into the emulated logs."""
-    now_ns = time.time_ns()
-    sample = generate(
-        DEMO_SESSIONS,
-        seed=7,
-        service_name=f"{DEMO_AGENT}.DEFAULT",
-        frameworks=FRAMEWORKS,
-        ground_truth=True,
-        start_time_ns=now_ns - 40 * 60 * 10**9,
-        window_s=30 * 60,
-    )
-    group = runtime_log_group(DEMO_AGENT)
-    write_samples(backend.clients.client("logs"), sample, runtime_group=group)
-    print(
-        f"\nWrote {len(sample.session_ids)} sample agent sessions ({len(sample.records)} span records) "
-        f"to CloudWatch Logs group {group} on the emulator.",
-        flush=True,
-    )
-    return sample
-
-
-def _start_sample_job(api_url: str, region: str, sample: SampleSet | None) -> str | None:
-    client = _client(api_url, region)
-    name = "demo_" + datetime.now(UTC).strftime("%Y%m%d%H%M%S")
-    try:
-        job = _sample_job(client, name, sample)
-    except ClientError as exc:
-        print(f"batcheval: the sample job failed: {exc}", file=sys.stderr)
-        return None
-    print("\nStarted a sample batch evaluation with the stock boto3 client:")
-    print(_json({k: v for k, v in job.items() if k != "ResponseMetadata"}), flush=True)
-    job_id: str = job["batchEvaluationId"]
-    return job_id
-
-
-FOLLOW_TIMEOUT_S = 600
-
-
-def _follow_job(api_url: str, region: str, job_id: str, orchestrator: LocalOrchestrator) -> None:
-    """Print the job's statuses as GetBatchEvaluation reports them until it ends; then the final Get."""
-    client = _client(api_url, region)
-    seen: tuple[str, int | None] | None = None
-    deadline = time.monotonic() + FOLLOW_TIMEOUT_S
-    while time.monotonic() < deadline:
-        run = orchestrator.run_of(DEFAULT_TENANT.account_id, job_id)
-        run_over = run is not None and run.done.is_set()  # read before Get: Get then sees its last write
-        job = client.get_batch_evaluation(batchEvaluationId=job_id)
-        done = job.get("evaluationResults", {}).get("numberOfSessionsCompleted")
-        if (job["status"], done) != seen:
-            seen = (job["status"], done)
-            print(
-                f"  {job['status']}" + (f" ({done} sessions completed)" if done is not None else ""),
-                flush=True,
-            )
-        if job["status"] in TERMINAL:
-            print("\nFinished:")
-            print(_json({k: v for k, v in job.items() if k != "ResponseMetadata"}), flush=True)
-            return
-        if run_over:
-            print(f"batcheval: the sample job's run ended and left it {job['status']}", file=sys.stderr)
-            return
-        time.sleep(0.5)
-    print(f"batcheval: the sample job is still {seen} after {FOLLOW_TIMEOUT_S} s", file=sys.stderr)
-
-
-def _client(api_url: str, region: str) -> Any:
-    return agentcore_client(
-        endpoint_url=api_url,
-        region_name=region,
-        aws_access_key_id=DEFAULT_TENANT.access_key,
-        aws_secret_access_key=DEFAULT_TENANT.secret_key,
-    )
-
-
-def _sample_job(client: Any, name: str, sample: SampleSet | None) -> dict[str, Any]:
-    metadata = {"evaluationMetadata": {"sessionMetadata": sample.ground_truth}} if sample else {}
-    started = client.start_batch_evaluation(
-        batchEvaluationName=name,
-        description="Sample job started by `batcheval demo`",
-        dataSourceConfig={
-            "cloudWatchLogs": {
-                "serviceNames": [f"{DEMO_AGENT}.DEFAULT"],
-                "logGroupNames": [runtime_log_group(DEMO_AGENT)],
-            }
-        },
-        evaluators=[
-            {"evaluatorId": "Builtin.Helpfulness"},
-            {"evaluatorId": "Builtin.GoalSuccessRate"},
-            {"evaluatorId": "Builtin.TrajectoryInOrderMatch"},
-            {"evaluatorId": "ThirdParty.Batcheval.ToolErrorRate"},
-        ],
-        **metadata,
-    )
-    job: dict[str, Any] = client.get_batch_evaluation(batchEvaluationId=started["batchEvaluationId"])
-    return job
-
-
-def _json(value: Any) -> str:
-    def encode(item: Any) -> str:
-        if isinstance(item, datetime):  # boto3 parses timestamps; show them as the wire had them
-            return item.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return str(item)
-
-    return json.dumps(value, indent=2, default=encode)
 
 
 @contextmanager

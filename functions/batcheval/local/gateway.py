@@ -45,11 +45,19 @@ from batcheval.local.proxy import (
 from batcheval.local.routes import ROUTES, handler_module, match_route
 from batcheval.local.sigv4 import TenantRegistry, VerifiedCaller, verify_request
 from batcheval.local.throttle import TokenBucket
+from batcheval.sdk import API_GATEWAY_SIGNING_NAME
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 """API Gateway REST payload limit."""
+
+SERVICE_SIGNATURE_WARNING = (
+    "accepted a request signed for 'bedrock-agentcore' (a stock client). A deployed API Gateway refuses "
+    "that signature; sign for 'execute-api' with one line: batcheval.client(endpoint_url=...) for new "
+    "code, batcheval.install(endpoint_url=...) for the AgentCore SDK / existing boto3 code, or "
+    "`aws configure set plugins.batcheval batcheval.awscli_plugin` for the AWS CLI. (Said once.)"
+)
 
 Handler = Callable[[dict[str, Any], Any], object]
 HandlerResolver = Callable[[Route], Handler]
@@ -96,6 +104,7 @@ class LocalGateway:
         self._clock = clock
         self._handlers: dict[Route, Handler] = {}
         self._lock = threading.Lock()
+        self._warned_service_signature = False
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = new_request_id()
@@ -120,6 +129,7 @@ class LocalGateway:
         now = self._clock()
         caller = verify_request(request, self.tenants, now=now, region=self.region)
         self._authorize(caller, request)
+        self._warn_once_about_service_signature(caller)
         event = build_proxy_event(request, matched, caller, self.api, request_id=request_id, now=now)
         operation = matched.route.operation
         try:
@@ -148,6 +158,16 @@ class LocalGateway:
             f"User: {caller.tenant.user_arn} is not authorized to perform: execute-api:Invoke"
             f" on resource: {resource}"
         )
+
+    def _warn_once_about_service_signature(self, caller: VerifiedCaller) -> None:
+        """Works here, breaks when deployed: say so once per server, not once per request."""
+        if caller.signing_name == API_GATEWAY_SIGNING_NAME:
+            return
+        with self._lock:
+            if self._warned_service_signature:
+                return
+            self._warned_service_signature = True
+        logger.warning(SERVICE_SIGNATURE_WARNING)
 
     def _handler(self, route: Route) -> Handler:
         with self._lock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 import orjson
@@ -39,9 +38,5 @@ def run_inspect(args: argparse.Namespace) -> int:
         text = orjson.dumps(inspect_json(load.sessions, load.skipped), option=orjson.OPT_INDENT_2).decode()
     else:
         text = inspect_table(load.sessions, load.skipped)
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:  # `batcheval inspect ... | head`: the reader has seen enough
-        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+    print(text, flush=True)  # a closed pipe (`| head`) is handled once, in `batcheval.cli.main`
     return 0

@@ -183,9 +183,14 @@ def inspect_table(sessions: list[Session], skipped: list[SkipCount], *, width: i
     turns = sum(len(s.turns) for s in sessions)
     calls = [c for s in sessions for c in s.tool_calls]
     failed_calls = sum(1 for c in calls if c.status == "error")
+    with_failed_calls = sum(1 for s in sessions if any(c.status == "error" for c in s.tool_calls))
     with_errors = sum(1 for s in sessions if s.errors)
+    # Two different things: tool calls the agent saw fail (data to evaluate) and sessions whose spans
+    # could not be fully understood (instrumentation problems, the ERROR lines above).
     lines.append(
-        f"{len(sessions)} session(s), {turns} turn(s), {len(calls)} tool call(s) ({failed_calls} failed), "
-        f"{with_errors} session(s) with errors, {sum(s.count for s in skipped)} record(s) skipped"
+        f"{len(sessions)} session(s), {turns} turn(s), {len(calls)} tool call(s) "
+        f"({failed_calls} failed, in {with_failed_calls} session(s)), "
+        f"{with_errors} session(s) with span problems (ERROR lines), "
+        f"{sum(s.count for s in skipped)} record(s) skipped"
     )
     return "\n".join(lines)

@@ -60,4 +60,5 @@ def test_every_operation_has_a_handler_module_named_after_it():
         "batcheval.api.handlers.list_batch_evaluations",
         "batcheval.api.handlers.stop_batch_evaluation",
         "batcheval.api.handlers.delete_batch_evaluation",
+        "batcheval.api.handlers.retry_failed_batch_evaluation",
     }
