@@ -196,7 +196,7 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
         tenants = _tenants(args.tenant)
         allowed = _allowed_accounts(args.allow_account)
         throttle = _throttle(args.rate_limit, args.burst_limit)
-        judge = local_judge(args.judge, args.model)  # no credentials for Bedrock: said before anything runs
+        judge = _judge_for(args)  # no credentials for Bedrock: said before anything runs
         if args.load_spans and args.aws:
             raise ValidationError("--load-spans writes into an emulated CloudWatch Logs; not with --aws")
         with ExitStack() as stack:
@@ -210,7 +210,8 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
                 env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
             env.update(judge_environment(args))
             stack.enter_context(handler_environment(env))
-            _use_judge(judge)
+            if judge is not None:
+                _use_judge(judge)
             orchestrator = _use_local_orchestration(backend, stack)
             for load in args.load_spans:
                 _load_spans(backend, load)
@@ -259,6 +260,13 @@ def _use_local_orchestration(backend: Backend, stack: ExitStack) -> LocalOrchest
     dependencies.use(service)
     stack.callback(orchestrator.close)  # at shutdown: stop live runs, let them finalize
     return orchestrator
+
+
+def _judge_for(args: argparse.Namespace) -> Judge | None:
+    """The local run's judge; None with --aws and no --judge: the handlers' own (as in Lambda)."""
+    if args.aws and args.judge is None:
+        return None
+    return local_judge(args.judge, args.model)
 
 
 def _use_judge(judge: Judge) -> None:
