@@ -62,7 +62,8 @@ def test_demo_judges_on_real_bedrock_while_the_rest_stays_on_the_emulator(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "shell-secret")
     monkeypatch.setenv("AWS_REGION", JUDGE_REGION)
     monkeypatch.setattr(demo, "LLM_EVALUATORS", ("Builtin.Helpfulness",))
-    made: list[tuple[Any, Stubber]] = []
+    made: list[AwsClients] = []
+    calls: list[int] = []
 
     def stubbed_judge_clients() -> AwsClients:
         clients = real_judge_clients()
@@ -71,8 +72,11 @@ def test_demo_judges_on_real_bedrock_while_the_rest_stays_on_the_emulator(
         expected = {k: ANY for k in ("system", "messages", "inferenceConfig", "toolConfig")}
         for _ in range(STUBBED_CALLS):
             stubber.add_response("converse", _verdict(), {**expected, "modelId": JUDGE_MODEL})
+        bedrock.meta.events.register(
+            "before-parameter-build.bedrock-runtime.Converse", lambda **_: calls.append(1)
+        )
         stubber.activate()
-        made.append((bedrock, stubber))
+        made.append(clients)
         return clients
 
     real_judge_clients = local_judge.judge_clients
@@ -86,15 +90,18 @@ def test_demo_judges_on_real_bedrock_while_the_rest_stays_on_the_emulator(
     assert code == 0, out
     assert "Skipping the LLM-judge evaluators" not in out
     # And the judge's client is on real AWS in the shell's region, credentials from the shell
-    ((bedrock, stubber),) = made
+    ((clients,),) = [made]
+    bedrock = clients.client("bedrock-runtime", total_max_attempts=1, read_timeout=60.0)
     assert bedrock.meta.endpoint_url == f"https://bedrock-runtime.{JUDGE_REGION}.amazonaws.com"
-    assert bedrock._request_signer._credentials.access_key == "AKIASHELLEXAMPLE"
+    credentials = clients.session.get_credentials() if clients.session is not None else None
+    assert credentials is not None
+    assert credentials.access_key == "AKIASHELLEXAMPLE"
     # And every Helpfulness result is the stubbed verdict's score, one Converse call each
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     judged = [r for r in results if r["evaluatorId"] == "Builtin.Helpfulness"]
     assert judged
     assert all(r.get("value") is not None and r.get("label") == "Very Helpful" for r in judged), judged
-    assert STUBBED_CALLS - len(stubber._queue) == len(judged)
+    assert len(calls) == len(judged)
     # And the code evaluators still ran on the emulator's sessions
     assert {r["evaluatorId"] for r in results} >= set(demo.CODE_EVALUATORS)
 
@@ -146,7 +153,7 @@ def test_serve_without_a_judge_gives_judge_not_configured_results(local_api, cap
         seen["job"] = job
         seen["results"] = list(
             iter_job_results(
-                job, source="auto", client_for=lambda s: session.client(s, endpoint_url=emulator)
+                job, source="auto", client_for=AwsClients(endpoint_url=emulator, session=session).client
             )
         )
 
