@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from batcheval.errors import DomainError, ValidationError
+from batcheval.judges.base import Judge
 from batcheval.local.backend import (
     DEFAULT_BUCKET_NAME,
     DEFAULT_TABLE_NAME,
@@ -27,6 +28,7 @@ from batcheval.local.backend import (
     handler_environment,
 )
 from batcheval.local.gateway import LocalGateway
+from batcheval.local.judge import local_judge
 from batcheval.local.orchestrator import LocalOrchestrator
 from batcheval.local.proxy import ApiIdentity
 from batcheval.local.server import DEFAULT_PORT, LocalApiServer
@@ -107,6 +109,14 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--burst-limit", type=int, help="stage throttling: burst size (default: the rate, min 1)"
     )
+    parser.add_argument(
+        "--judge",
+        metavar="bedrock|openai:URL",
+        help="judge for LLM evaluators: bedrock (real AWS: standard credential chain, AWS_PROFILE, "
+        "AWS_REGION; the rest stays on the emulator) or an OpenAI-compatible server; without one their "
+        "results are JudgeNotConfigured errors",
+    )
+    parser.add_argument("--model", metavar="MODEL_ID", help="judge model id (with --judge)")
     parser.add_argument("--quiet", action="store_true", help="log warnings only (no request log)")
     parser.add_argument(
         "--load-spans",
@@ -186,6 +196,7 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
         tenants = _tenants(args.tenant)
         allowed = _allowed_accounts(args.allow_account)
         throttle = _throttle(args.rate_limit, args.burst_limit)
+        judge = _judge_for(args)  # no credentials for Bedrock: said before anything runs
         if args.load_spans and args.aws:
             raise ValidationError("--load-spans writes into an emulated CloudWatch Logs; not with --aws")
         with ExitStack() as stack:
@@ -197,9 +208,10 @@ def _run(args: argparse.Namespace, *, demo: bool) -> int:
                 env.setdefault("BATCHEVAL_DISCOVERY", os.environ.get("BATCHEVAL_DISCOVERY", "filter"))
             if quiet:
                 env.setdefault("POWERTOOLS_LOG_LEVEL", os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"))
-            if demo:
-                env.update(judge_environment(args))
+            env.update(judge_environment(args))
             stack.enter_context(handler_environment(env))
+            if judge is not None:
+                _use_judge(judge)
             orchestrator = _use_local_orchestration(backend, stack)
             for load in args.load_spans:
                 _load_spans(backend, load)
@@ -248,6 +260,21 @@ def _use_local_orchestration(backend: Backend, stack: ExitStack) -> LocalOrchest
     dependencies.use(service)
     stack.callback(orchestrator.close)  # at shutdown: stop live runs, let them finalize
     return orchestrator
+
+
+def _judge_for(args: argparse.Namespace) -> Judge | None:
+    """The local run's judge; None with --aws and no --judge: the handlers' own (as in Lambda)."""
+    if args.aws and args.judge is None:
+        return None
+    return local_judge(args.judge, args.model)
+
+
+def _use_judge(judge: Judge) -> None:
+    """The pipeline's runtime, as its handlers would build it, but with the local run's judge."""
+    from batcheval.pipeline import runtime
+    from batcheval.pipeline.settings import PipelineSettings
+
+    runtime.use(runtime.build_runtime(PipelineSettings.from_env(), judge=judge))
 
 
 def _run_over(orchestrator: LocalOrchestrator) -> Callable[[str], bool]:

@@ -5,7 +5,8 @@ Runs on the embedded runtime the local server already started: writes realistic 
 starts a job with the stock boto3 client, watches it with a progress bar, then prints the
 per-evaluator statistics and the worst sessions, and writes the per-session results and the
 reports. Code and ground-truth evaluators always run; LLM-judge evaluators only with a judge
-(`--judge openai:URL --model M`): without one they are named as skipped, never given a fake score.
+(`--judge bedrock` or `--judge openai:URL --model M`): without one they are named as skipped,
+never given a fake score.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ LLM_EVALUATORS = ("Builtin.Helpfulness", "Builtin.GoalSuccessRate", "Builtin.Cor
 POLL_S = 0.5
 FOLLOW_TIMEOUT_S = 600
 WORST_SHOWN = 5
-JUDGE_HINT = "--judge openai:URL --model MODEL (any OpenAI-compatible server, e.g. Ollama)"
+JUDGE_HINT = (
+    "--judge bedrock (AWS credentials) or --judge openai:URL --model MODEL "
+    "(any OpenAI-compatible server, e.g. Ollama)"
+)
 
 
 def add_demo_options(parser: argparse.ArgumentParser) -> None:
@@ -58,10 +62,6 @@ def add_demo_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print only the final GetBatchEvaluation response (JSON) on stdout",
     )
-    parser.add_argument(
-        "--judge", metavar="openai:URL", help="judge for the LLM evaluators (without one they are skipped)"
-    )
-    parser.add_argument("--model", metavar="MODEL_ID", help="judge model id (with --judge)")
     parser.add_argument(
         "--output-dir",
         default="batcheval-demo",

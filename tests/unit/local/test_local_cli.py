@@ -132,3 +132,24 @@ def test_load_spans_pairs_each_file_with_its_log_group():
         ("a.jsonl", "aws/spans"),
         ("b.jsonl", "my/group"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["serve"], "UnconfiguredJudge"),
+        (["serve", "--endpoint-url", "http://127.0.0.1:5000"], "UnconfiguredJudge"),
+        (["serve", "--aws"], None),
+        (["demo"], "UnconfiguredJudge"),
+        (["serve", "--judge", "openai:http://127.0.0.1:9/v1", "--model", "m"], "RetryingJudge"),
+    ],
+)
+def test_the_local_judge_is_unconfigured_unless_asked_for_but_aws_keeps_the_handlers_own(argv, expected):
+    # Given the parsed options of a local run
+    from batcheval.cli import build_parser
+    from batcheval.local.cli import _judge_for
+
+    # When the local run's judge is chosen
+    judge = _judge_for(build_parser().parse_args(argv))
+    # Then an emulator run without --judge never reaches a model; --aws leaves the handlers' default
+    assert (type(judge).__name__ if judge is not None else None) == expected
