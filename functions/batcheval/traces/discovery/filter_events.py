@@ -42,7 +42,8 @@ def _of_service(record: dict[str, Any], service: str | set[str] | None) -> bool:
 class FilterLogEventsDiscovery:
     """`SessionSource` over FilterLogEvents with an injected `logs` client."""
 
-    def __init__(self, logs: Any, *, include_aws_spans: bool = True, load_margin_s: float = DEFAULT_LOAD_MARGIN_S
+    def __init__(
+        self, logs: Any, *, include_aws_spans: bool = True, load_margin_s: float = DEFAULT_LOAD_MARGIN_S
     ) -> None:
         self._logs = logs
         self._include_aws_spans = include_aws_spans
