@@ -21,7 +21,7 @@ from batcheval.jobs.payloads import PayloadStore
 from batcheval.jobs.service import JobService
 from batcheval.jobs.starter import JobStarter, NoOpStarter, StepFunctionsStarter
 from batcheval.jobs.store import JobStore
-from batcheval.judges.base import Judge
+from batcheval.judges.base import DeadlineJudge, Judge
 from batcheval.judges.settings import build_judge
 from batcheval.pipeline.settings import PipelineSettings
 from batcheval.runs.context import ClientsForOwner, RunServices, SameAccountClients
@@ -89,26 +89,32 @@ def build_runtime(
                 judges.append(build_judge(settings.judge, clients))
             return judges[0]
 
-    factories: dict[str, EvaluatorFactory] = {}
+    stores: dict[str, DynamoEvaluatorStore | None] = {}
 
-    def factory_for(owner: str) -> EvaluatorFactory:
+    def factory_for(owner: str, deadline: float | None) -> EvaluatorFactory:
+        """A factory per invocation (cheap), so its judge carries that invocation's deadline; the
+        owner's evaluator store and the judge (its limiter and leases) are shared by the process."""
         with judge_lock:
-            factory = factories.get(owner)
-            if factory is None:
-                store = (
+            if owner not in stores:
+                stores[owner] = (
                     DynamoEvaluatorStore(
                         settings.evaluators_table, dynamodb, region=settings.region, account_id=owner
                     )
                     if settings.evaluators_table
                     else None
                 )
-                factory = factories[owner] = EvaluatorFactory(
-                    judge=shared_judge,
-                    store=store,
-                    lambda_client=lambda: clients.client("lambda"),
-                    model_id=settings.judge.model_id,
-                )
-            return factory
+            store = stores[owner]
+
+        def judge_until() -> Judge:
+            judge = shared_judge()
+            return judge if deadline is None else DeadlineJudge(judge, deadline)
+
+        return EvaluatorFactory(
+            judge=judge_until,
+            store=store,
+            lambda_client=lambda: clients.client("lambda"),
+            model_id=settings.judge.model_id,
+        )
 
     def source_for(owner_clients: AwsClients) -> SessionSource:
         logs: Any = owner_clients.client("logs")

@@ -16,6 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 from batcheval.aws import DEFAULT_CALLER_ROLE_NAME, CallerAccess
 from batcheval.errors import FieldIssue, ValidationError
 from batcheval.judges.settings import JudgeSettings
+from batcheval.traces.discovery.filter_events import DEFAULT_LOAD_MARGIN_S
 
 # field name → environment variable
 ENVIRONMENT: dict[str, str] = {
@@ -65,9 +66,10 @@ class PipelineSettings(BaseModel):
     max_sessions: int = Field(default=10_000, ge=1)
     settle_seconds: float = Field(default=300.0, ge=0)
     lookback_days: float = Field(default=30.0, gt=0)
-    filter_load_margin_seconds: float = Field(default=3600.0, ge=0)
-    """`filter` discovery: how far past a batch's last span its loading scan reaches (late event
-    records). Each batch scans its sessions' window plus this: smaller is faster on the emulator."""
+    filter_load_margin_seconds: float = Field(default=DEFAULT_LOAD_MARGIN_S, ge=0)
+    """`filter` discovery: how far past a batch's last span its loading scan reaches. It only covers
+    split-mode event records stamped seconds after their span (see `DEFAULT_LOAD_MARGIN_S`); each batch
+    scans its sessions' window plus this on each side, so smaller is faster on the emulator."""
     max_items_per_batch: int = Field(default=25, ge=1, le=1000)
     """Sessions per score-batch invocation (the ASL's ItemBatcher literal must match)."""
     max_concurrency: int = Field(default=10, ge=1)

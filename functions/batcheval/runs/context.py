@@ -44,8 +44,9 @@ class RunServices:
     owners: ClientsForOwner
     source_for: Callable[[AwsClients], SessionSource]
     """A session source over an owner's clients (Insights in AWS, FilterLogEvents locally)."""
-    factory_for: Callable[[str], EvaluatorFactory]
-    """The evaluator factory for an owner (its custom evaluators, the shared judge)."""
+    factory_for: Callable[[str, float | None], EvaluatorFactory]
+    """The evaluator factory for an owner (its custom evaluators, the shared judge), whose judge calls
+    give up at the deadline (epoch seconds; None: no deadline) instead of waiting past the batch."""
     log_writer_for: Callable[[str], LogWriter]
     """The output log writer in an owner's account (remembers the groups and streams it created)."""
 

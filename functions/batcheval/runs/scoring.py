@@ -11,6 +11,12 @@ A batch that dies between its claims and its commit stays OPEN; Aggregate commit
 sessions from their markers (`runs.lifecycle`), so nothing is lost and nothing counted twice.
 Between sessions the job's status is re-read now and then (cooperative Stop), and no new session is
 started when the Lambda's remaining time could not cover it: those are handed back in `remaining`.
+
+Judge calls carry the invocation's deadline (its end minus `safety_ms`, via `DeadlineJudge`): a call
+that cannot get capacity or a retry before it fails at once with `JudgeDeadlineExceeded`. Such a
+session is not claimed but handed back with the rest (its other verdicts are paid again when it is
+rescored) -- unless it is the invocation's first session, which is then recorded with that per-result
+error, so every invocation makes progress and a judge that never frees capacity cannot loop a batch.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from batcheval.evaluators.factory import EvaluatorFactory
 from batcheval.evaluators.runner import run_evaluations
 from batcheval.jobs.ledger import BatchCommit, Outcome, SessionMarker
 from batcheval.jobs.records import Job
+from batcheval.judges.base import DEADLINE_EXCEEDED
 from batcheval.results.records import ErrorCodes, EvaluationResult, SpanContext, custom_arn
 from batcheval.runs.context import JobPlan, RunServices, job_key, load_plan, output_target, results_prefix
 from batcheval.runs.output import write_results
@@ -88,6 +95,11 @@ def result_line(result: EvaluationResult, scenario: str | None) -> dict[str, Any
     return record
 
 
+def hit_judge_deadline(records: Sequence[dict[str, Any]]) -> bool:
+    """True when a judge call gave up at the invocation's deadline (no capacity or retry before it)."""
+    return any(record.get("errorCode") == DEADLINE_EXCEEDED for record in records)
+
+
 def outcome_of(records: Sequence[dict[str, Any]]) -> Outcome:
     return "FAILED" if any("errorCode" in record for record in records) else "COMPLETED"
 
@@ -128,7 +140,8 @@ class BatchScorer:
         if not todo:
             return outcome
         clients = self._s.owners.clients_for(owner)
-        evaluators, broken = self._build(self._s.factory_for(owner), plan, owner)
+        judge_deadline = self._clock_ns() / 1e9 + (remaining_ms() - self._settings.safety_ms) / 1000
+        evaluators, broken = self._build(self._s.factory_for(owner, judge_deadline), plan, owner)
         assembly = self._s.source_for(clients).load(todo)
         sessions = {s.session_id: s for s in assembly.sessions}
         self._s.ledger.open_batch(owner, job_id, part, [ref.session_id for ref in todo])
@@ -147,6 +160,9 @@ class BatchScorer:
                     break  # Stop or Delete: keep what is done, start nothing new
             started = self._monotonic()
             records = self._evaluate(ref, sessions.get(ref.session_id), evaluators, broken, plan, owner)
+            if index > 0 and hit_judge_deadline(records):
+                outcome.remaining = list(todo[index:])  # unclaimed: the next invocation scores it
+                break
             if self._s.ledger.claim(owner, job_id, self._marker(job, ref, part, records)):
                 owned.append(records)
             longest_ms = max(longest_ms, (self._monotonic() - started) * 1000)

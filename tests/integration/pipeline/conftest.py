@@ -44,7 +44,8 @@ _request_ids = itertools.count()
 
 @dataclass
 class FakeContext:
-    """A Lambda context whose remaining time is scripted: `remaining()` is called before each session."""
+    """A Lambda context whose remaining time is scripted: `remaining()` is called once for the judge
+    deadline, then before each session."""
 
     remaining: Callable[[], int] = lambda: 600_000
     aws_request_id: str = field(default_factory=lambda: f"req-{next(_request_ids):06d}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -9,7 +10,8 @@ import pytest
 
 from batcheval.errors import JudgeError
 from batcheval.jobs.ledger import RunLedger
-from tests.integration.pipeline.conftest import BUCKET, FakeContext, Pipeline
+from batcheval.judges.base import DEADLINE_EXCEEDED
+from tests.integration.pipeline.conftest import BUCKET, HELPFUL, FakeContext, Pipeline
 
 
 def _session_ids(lines: list[dict[str, Any]]) -> Counter[str]:
@@ -117,7 +119,7 @@ def test_batch_reaching_its_deadline_hands_back_the_rest_and_keeps_what_it_made(
     # Given an invocation with time for two sessions only
     job = pipeline.start()
     items = pipeline.manifest_items(pipeline.discover(job))
-    budget = iter([600_000, 600_000])
+    budget = iter([600_000] * 3)  # one read sets the judges' deadline, then one before each session
     context = FakeContext(remaining=lambda: next(budget, 0))
 
     # When it scores a batch of five
@@ -238,3 +240,77 @@ def test_objects_are_kms_encrypted_with_the_jobs_key(pipeline: Pipeline):
         head = s3.head_object(Bucket=BUCKET, Key=key)
         assert head["ServerSideEncryption"] == "aws:kms"
         assert head["SSEKMSKeyId"] == job.spec.kms_key_arn
+
+
+def _judge_until_capacity_runs_out(pipeline: Pipeline, free_sessions: int) -> list[float | None]:
+    """A judge whose capacity is gone after the calls of `free_sessions` sessions: like the limiter,
+    a later call waits until its request's deadline on a fake clock, then fails JudgeDeadlineExceeded."""
+    deadlines: list[float | None] = []
+    sessions: list[str] = []
+
+    def answer(request: Any) -> Any:
+        deadlines.append(request.deadline)
+        if request.metadata["sessionId"] not in sessions:
+            sessions.append(request.metadata["sessionId"])
+        if len(sessions) > free_sessions:
+            return JudgeError(DEADLINE_EXCEEDED, "no judge capacity before the caller's deadline")
+        return HELPFUL
+
+    pipeline.judge_answers(answer)
+    return deadlines
+
+
+def test_judge_call_at_the_batch_deadline_hands_the_session_back_unclaimed(pipeline: Pipeline):
+    # Given a judge with capacity for two calls, then none before the batch's deadline
+    job = pipeline.start()
+    items = pipeline.manifest_items(pipeline.discover(job))
+    deadlines = _judge_until_capacity_runs_out(pipeline, free_sessions=2)
+
+    # When a batch of five is scored with 600 s left (safety margin 1 s)
+    before = time.time()
+    out = pipeline.score(job, items[:5], FakeContext(remaining=lambda: 600_000))
+    after = time.time()
+
+    # Then every judge call carried the invocation's end minus the safety margin as its deadline
+    assert all(d is not None and before + 599 <= d <= after + 599 for d in deadlines)
+    # And the two judged sessions are kept; the one that hit the deadline and the rest come back
+    assert (out["scored"], out["failed"]) == (2, 0)
+    assert [r["sessionId"] for r in out["remaining"]] == [r["sessionId"] for r in items[2:5]]
+    # And the handed-back session is not recorded: no result line, no claim
+    assert set(_session_ids(pipeline.export_lines(job))) == {r["sessionId"] for r in items[:2]}
+    ledger = RunLedger(pipeline.clients.client("dynamodb"), "batcheval-jobs")
+    assert ledger.done_sessions(job.owner, job.job_id, [items[2]["sessionId"]]) == set()
+
+    # When capacity is back and the machine loops on `remaining`, then the rest of the job
+    pipeline.judge_answers(HELPFUL)
+    assert pipeline.score(job, out["remaining"])["remaining"] == []
+    pipeline.score(job, items[5:])
+
+    # Then it completes with every session scored exactly once, none failed on the deadline
+    assert pipeline.aggregate(job)["status"] == "COMPLETED"
+    lines = pipeline.export_lines(job)
+    assert set(_session_ids(lines)) == {r["sessionId"] for r in items}
+    assert set(Counter(_result_identity(line) for line in lines).values()) == {1}
+    assert not any(line.get("errorCode") for line in lines)
+    assert (pipeline.get(job).evaluation_results or {})["numberOfSessionsCompleted"] == 10
+
+
+def test_judge_deadline_on_an_invocations_first_session_is_a_per_result_error(pipeline: Pipeline):
+    # Given a judge that never has capacity before the batch's deadline
+    job = pipeline.start()
+    items = pipeline.manifest_items(pipeline.discover(job))
+    _judge_until_capacity_runs_out(pipeline, free_sessions=0)
+
+    # When a batch is scored
+    out = pipeline.score(job, items[:3])
+
+    # Then its first session is recorded with the per-result error (the batch makes progress) and the
+    # others are handed back, so looping on `remaining` ends
+    assert (out["scored"], out["failed"]) == (0, 1)
+    assert [r["sessionId"] for r in out["remaining"]] == [r["sessionId"] for r in items[1:3]]
+    codes = {
+        line.get("errorCode")
+        for line in pipeline.export_lines(job)
+        if line["evaluatorId"] == "Builtin.Helpfulness"
+    }
+    assert codes == {DEADLINE_EXCEEDED}

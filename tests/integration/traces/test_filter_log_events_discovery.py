@@ -187,3 +187,36 @@ def test_writing_samples_cloudwatch_rejects_is_an_error_not_a_count(aws):
     # When written, Then the rejection is reported instead of counting the events as written
     with pytest.raises(ValueError, match="rejected sample events"):
         write_samples(aws["logs"], old, runtime_group=RUNTIME_GROUP)
+
+
+@pytest.mark.parametrize(("margin_s", "kept"), [(None, True), (60.0, False)])
+def test_split_mode_event_record_stamped_inside_the_load_margin_is_loaded(aws, margin_s, kept):
+    # Given split-mode sessions where one session's last event record is stamped 295 s after its last span
+    now_ns = time.time_ns()
+    sample = generate(3, seed=5, mode="split", start_time_ns=now_ns - 2 * HOUR_NS)
+    tool_events = [
+        r
+        for r in sample.records
+        if "timeUnixNano" in r and r["body"]["input"]["messages"][0]["role"] == "tool"
+    ]
+    late = tool_events[-1]  # a tool result: the session's content depends on it
+    target = late["attributes"]["session.id"]
+    mine = [r for r in sample.records if r.get("attributes", {}).get("session.id") == target]
+    last_span_ns = max(r["endTimeUnixNano"] for r in mine if "endTimeUnixNano" in r)
+    late["timeUnixNano"] = late["observedTimeUnixNano"] = last_span_ns + 295 * 10**9
+    write_samples(aws["logs"], sample, runtime_group=RUNTIME_GROUP)
+    source = (
+        FilterLogEventsDiscovery(aws["logs"])
+        if margin_s is None
+        else FilterLogEventsDiscovery(aws["logs"], load_margin_s=margin_s)
+    )
+    refs = discover(source, _config(), DiscoverySettings(settle_seconds=0), now_ns=now_ns).refs
+
+    # When the session is loaded alone (the default margin; then a margin shorter than the gap)
+    loaded = {s.session_id: s for s in source.load([r for r in refs if r.session_id == target]).sessions}
+
+    # Then with the default margin the late event record is part of the session; a shorter one misses it
+    expected = next(s for s in assemble(sample.records).sessions if s.session_id == target)
+    without = assemble([r for r in sample.records if r is not late]).sessions
+    assert next(s for s in without if s.session_id == target) != expected  # the record shows in the session
+    assert (loaded[target] == expected) is kept

@@ -17,6 +17,12 @@ from batcheval.traces.discovery.refs import SessionRef, SessionStats, merge_stat
 from batcheval.traces.records import decode, record_kind, service_name_of
 
 _MS = 1_000_000
+DEFAULT_LOAD_MARGIN_S = 300.0
+"""How far a batch's loading scan reaches past its sessions' spans. It only has to cover the gap
+between a session's spans and its split-mode event records, which carry their own timestamps, seconds
+after the span they belong to; 300 s (discovery's settle time) covers that with room to spare. Every
+batch re-reads this much of the log on each side, so a wider margin makes every batch slower (an hour
+made a 10,000-session local job read about two hours of events per batch)."""
 
 
 def _session_id(record: dict[str, Any]) -> str | None:
@@ -36,7 +42,9 @@ def _of_service(record: dict[str, Any], service: str | set[str] | None) -> bool:
 class FilterLogEventsDiscovery:
     """`SessionSource` over FilterLogEvents with an injected `logs` client."""
 
-    def __init__(self, logs: Any, *, include_aws_spans: bool = True, load_margin_s: float = 3600.0) -> None:
+    def __init__(
+        self, logs: Any, *, include_aws_spans: bool = True, load_margin_s: float = DEFAULT_LOAD_MARGIN_S
+    ) -> None:
         self._logs = logs
         self._include_aws_spans = include_aws_spans
         self._margin_ns = int(load_margin_s * 1e9)
