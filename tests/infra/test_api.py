@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import botocore.session
 import pytest
+from botocore.loaders import Loader
+from botocore.model import ServiceModel
 from infra.components.api import OPERATIONS
 
 from batcheval.api.routes import ROUTES
@@ -41,8 +42,9 @@ BATCH_OPERATIONS = {
 
 
 def test_paths_and_methods_are_exactly_the_botocore_model_plus_the_retry_extension(full: Synth):
-    # Given the five batch operations of the stock client's model
-    model = botocore.session.get_session().get_service_model("bedrock-agentcore")
+    # Given the five batch operations of the stock client's model (botocore's own data only: a
+    # session would also load batcheval's sdk-extras once some test has run `batcheval.install()`)
+    model = ServiceModel(Loader().load_service_model("bedrock-agentcore", "service-2"), "bedrock-agentcore")
     modeled = {
         (model.operation_model(name).http["method"], model.operation_model(name).http["requestUri"])
         for name in BATCH_OPERATIONS
