@@ -2,7 +2,8 @@
 
 Every method requires SigV4 (AWS_IAM); the resource policy admits only the configured accounts
 or organization (by default only this account). Each operation's function has a role with
-exactly what its code calls: Get and List read, only Start starts executions, only Delete deletes.
+exactly what its code calls: Get and List read, only Start and the RetryFailed extension start
+executions, only Delete deletes job records and objects.
 """
 
 from __future__ import annotations
@@ -23,18 +24,23 @@ from infra.config import BatchEvalConfig
 COLLECTION = "/evaluations/batch-evaluate"
 JOB = f"{COLLECTION}/{{batchEvaluationId}}"
 STOP = f"{JOB}/stop"
+RETRY_FAILED = f"{JOB}/retry-failed"
 JOB_ID_PARAMETER = "method.request.path.batchEvaluationId"
 
 
 @dataclass(frozen=True)
 class Operation:
-    """One operation: its route (batcheval.api.routes), handler module and whether it mutates."""
+    """One operation: its route (batcheval.api.routes), handler module and whether it mutates.
+
+    `extension`: a batcheval operation that is not in botocore's model (its wire is in the client
+    helper's `service-2.sdk-extras.json`)."""
 
     name: str
     method: str
     path: str
     handler: str
     mutating: bool
+    extension: bool = False
 
 
 OPERATIONS = (
@@ -47,6 +53,14 @@ OPERATIONS = (
     ),
     Operation("StopBatchEvaluation", "POST", STOP, "batcheval.api.handlers.stop_batch_evaluation", True),
     Operation("DeleteBatchEvaluation", "DELETE", JOB, "batcheval.api.handlers.delete_batch_evaluation", True),
+    Operation(
+        "RetryFailedBatchEvaluation",
+        "POST",
+        RETRY_FAILED,
+        "batcheval.api.handlers.retry_failed_batch_evaluation",
+        True,
+        extension=True,
+    ),
 )
 
 # API Gateway's own refusals in the service's error shape (header x-amzn-ErrorType + {"message"}),
@@ -215,6 +229,27 @@ def operation_statements(permissions: Permissions) -> dict[str, list[iam.PolicyS
             ),
             p.list_job_objects(),
             p.job_objects("s3:DeleteObject"),
+            p.executions("states:StopExecution"),
+        ],
+        # JobService.retry_failed: reads the job, its run's markers and batch commits (Query), releases
+        # the failed sessions' markers (BatchWriteItem deletes), rewrites the failed batches' results
+        # and partials and writes a retry manifest (overwrites under the job's prefix: no
+        # s3:DeleteObject), moves the job back to PENDING and starts its run.
+        "RetryFailedBatchEvaluation": [
+            p.jobs_table(
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:Query",
+                "dynamodb:BatchWriteItem",
+            ),
+            p.job_objects("s3:GetObject", "s3:PutObject"),
+            # Without ListBucket a missing manifest reads as AccessDenied instead of NoSuchKey.
+            p.list_job_objects(),
+            p.stack_key("kms:Decrypt", "kms:GenerateDataKey"),
+            *p.caller_keys("kms:Decrypt", "kms:GenerateDataKey"),
+            p.start_executions(),
+            # A Stop that won the race against the new run: it stops the run it just began.
             p.executions("states:StopExecution"),
         ],
     }

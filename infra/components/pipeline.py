@@ -210,12 +210,14 @@ def step_statements(p: Permissions) -> Mapping[str, list[iam.PolicyStatement | N
             p.list_job_objects(),
             *keys,
         ],
-        # Finalize also re-starts jobs whose Start crashed before their run began.
+        # Finalize also re-starts jobs whose Start crashed before their run began
+        # (JobService.resume_stranded), and stops such a run again when a Stop won the race.
         "Finalize": [
             p.jobs_table(*items, "dynamodb:Query"),
             p.job_objects("s3:GetObject"),
             *keys,
             p.start_executions(),
+            p.executions("states:StopExecution"),
         ],
     }
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import botocore.session
 import pytest
+from botocore.loaders import Loader
+from botocore.model import ServiceModel
 from infra.components.api import OPERATIONS
 
+from batcheval.api.routes import ROUTES
 from tests.infra.conftest import CALLER, ORG, Synth
 from tests.infra.support import actions_of, as_list, function_by_handler, function_role, role_statements
 
@@ -29,16 +32,34 @@ def methods(template: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def test_paths_and_methods_are_exactly_the_botocore_model(full: Synth):
-    # Given the five operations of the stock client's model
-    model = botocore.session.get_session().get_service_model("bedrock-agentcore")
-    expected = {
-        (model.operation_model(op.name).http["method"], model.operation_model(op.name).http["requestUri"])
-        for op in OPERATIONS
+BATCH_OPERATIONS = {
+    "StartBatchEvaluation",
+    "GetBatchEvaluation",
+    "ListBatchEvaluations",
+    "StopBatchEvaluation",
+    "DeleteBatchEvaluation",
+}
+
+
+def test_paths_and_methods_are_exactly_the_botocore_model_plus_the_retry_extension(full: Synth):
+    # Given the five batch operations of the stock client's model (botocore's own data only: a
+    # session would also load batcheval's sdk-extras once some test has run `batcheval.install()`)
+    model = ServiceModel(Loader().load_service_model("bedrock-agentcore", "service-2"), "bedrock-agentcore")
+    modeled = {
+        (model.operation_model(name).http["method"], model.operation_model(name).http["requestUri"])
+        for name in BATCH_OPERATIONS
     }
+    # and the one documented extension, on the route the product serves it
+    retry = ROUTES["RetryFailedBatchEvaluation"]
+    assert retry.operation not in model.operation_names
+    assert {op.name for op in OPERATIONS if op.extension} == {retry.operation}
+    assert {op.name for op in OPERATIONS if not op.extension} == BATCH_OPERATIONS
 
     # Then the API has exactly those methods on exactly those paths
-    assert set(methods(full.service)) == expected
+    assert set(methods(full.service)) == modeled | {(retry.method, retry.path)}
+    # and each deployed operation is bound as the handlers route it
+    for op in OPERATIONS:
+        assert (op.method, op.path) == (ROUTES[op.name].method, ROUTES[op.name].path), op.name
 
 
 def test_every_method_requires_sigv4_and_validates_its_request(full: Synth):
@@ -143,7 +164,77 @@ def test_only_start_starts_executions_and_only_delete_deletes(full: Synth):
     starters = {name for name, granted in actions.items() if "states:StartExecution" in granted}
     record_deleters = {name for name, granted in actions.items() if "dynamodb:DeleteItem" in granted}
     object_deleters = {name for name, granted in actions.items() if "s3:DeleteObject" in granted}
-    assert starters == {"StartBatchEvaluation"}
+    assert starters == {"StartBatchEvaluation", "RetryFailedBatchEvaluation"}
     assert record_deleters == {"DeleteBatchEvaluation"}
     # Start may remove its own half-written objects after a lost race, never a job record.
     assert object_deleters == {"DeleteBatchEvaluation", "StartBatchEvaluation"}
+
+
+MACHINE = "stateMachine:batcheval-test-batch-evaluation"
+EXECUTIONS = "execution:batcheval-test-batch-evaluation:*"
+
+
+def resources_granting(synth: Synth, operation: str, action: str) -> list[str]:
+    """The resources (as JSON text) on which the operation's role is allowed `action`."""
+    handler = next(op.handler for op in OPERATIONS if op.name == operation)
+    statements = role_statements(
+        synth.service, function_role(synth.service, function_by_handler(synth.service, handler))
+    )
+    return [
+        json.dumps(resource)
+        for s in statements
+        if s["Effect"] == "Allow" and action in as_list(s["Action"])
+        for resource in as_list(s["Resource"])
+    ]
+
+
+def test_retry_failed_route_requires_sigv4_validates_its_id_and_is_throttled_like_start(full: Synth):
+    # Given the RetryFailed extension's method
+    method = methods(full.service)[("POST", "/evaluations/batch-evaluate/{batchEvaluationId}/retry-failed")]
+
+    # Then it is SigV4-only, validates its path parameter, integrates its own function
+    assert method["AuthorizationType"] == "AWS_IAM"
+    assert method["RequestParameters"] == {"method.request.path.batchEvaluationId": True}
+    validator = full.service["Resources"][method["RequestValidatorId"]["Ref"]]["Properties"]
+    assert validator["ValidateRequestParameters"] is True
+    function_id = function_by_handler(full.service, "batcheval.api.handlers.retry_failed_batch_evaluation")
+    assert f"'{function_id}'" in str(method["Integration"]["Uri"])
+    # and it is throttled at Start's 3 TPS
+    (stage,) = full.resources("AWS::ApiGateway::Stage").values()
+    settings = {(s["HttpMethod"], s["ResourcePath"]): s for s in stage["Properties"]["MethodSettings"]}
+    retry = settings[("POST", "/~1evaluations~1batch-evaluate~1{batchEvaluationId}~1retry-failed")]
+    assert retry["ThrottlingRateLimit"] == 3
+
+
+def test_retry_failed_role_starts_runs_of_this_machine_and_removes_no_record_or_object(full: Synth):
+    # Given the RetryFailed function's role
+    actions = operation_actions(full)["RetryFailedBatchEvaluation"]
+
+    # Then it may start (and, after a lost race with Stop, stop) runs of this machine only
+    start = resources_granting(full, "RetryFailedBatchEvaluation", "states:StartExecution")
+    assert start
+    assert all(MACHINE in r for r in start)
+    stop = resources_granting(full, "RetryFailedBatchEvaluation", "states:StopExecution")
+    assert stop
+    assert all(EXECUTIONS in r for r in stop)
+    # and it reads and rewrites the job's objects and run records, encrypting with the job's key
+    assert {
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    } <= actions
+    assert all("jobs/*" in r for r in resources_granting(full, "RetryFailedBatchEvaluation", "s3:PutObject"))
+    # but removes no job record and no object
+    assert not {a for a in actions if a in {"dynamodb:DeleteItem", "s3:DeleteObject"}}
+
+
+@pytest.mark.parametrize("operation", ["StopBatchEvaluation", "DeleteBatchEvaluation"])
+def test_stop_and_delete_may_stop_executions_of_this_machine_only(full: Synth, operation: str):
+    stop = resources_granting(full, operation, "states:StopExecution")
+    assert stop
+    assert all(EXECUTIONS in r for r in stop)

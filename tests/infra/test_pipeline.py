@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import pytest
 from infra.asl import placeholders
 from infra.components.pipeline import STEPS
 
+from batcheval.pipeline import settings
 from tests.infra.conftest import Synth, definition_file
-from tests.infra.support import actions_of, function_by_handler, function_role, role_statements
+from tests.infra.support import actions_of, as_list, function_by_handler, function_role, role_statements
 
 FUNCTIONS = Path(__file__).parents[2] / "functions"
 
@@ -187,7 +187,6 @@ def step_environment(synth: Synth, step: str) -> dict[str, Any]:
 
 def test_step_environment_is_what_the_pipeline_settings_model_reads(full: Synth):
     # Given the engine's settings model (one model for every step; names in ENVIRONMENT)
-    settings = pytest.importorskip("batcheval.pipeline.settings")
     known = set(settings.ENVIRONMENT.values()) | {"AWS_REGION"}
     required = {
         settings.ENVIRONMENT[name]
@@ -214,3 +213,32 @@ def test_batch_size_and_concurrency_match_the_definition(full: Synth):
     env = step_environment(full, "ScoreBatch")
     assert env["BATCHEVAL_MAX_ITEMS_PER_BATCH"] == str(maps[0]["ItemBatcher"]["MaxItemsPerBatch"])
     assert env["BATCHEVAL_MAX_CONCURRENCY"] == str(maps[0]["MaxConcurrency"])
+
+
+def test_finalize_restarts_stranded_jobs_on_this_machine(full: Synth):
+    # Given the Finalize step (it re-starts PENDING jobs whose Start crashed: JobService.resume_stranded)
+    env = step_environment(full, "Finalize")
+    statements = role_statements(
+        full.service, function_role(full.service, function_by_handler(full.service, STEPS["Finalize"]))
+    )
+
+    def granted(action: str) -> list[str]:
+        return [
+            json.dumps(resource)
+            for s in statements
+            if s["Effect"] == "Allow" and action in as_list(s["Action"])
+            for resource in as_list(s["Resource"])
+        ]
+
+    # Then it knows the machine by its fixed-name ARN (no reference to the machine: no cycle)
+    arn = json.dumps(env["BATCHEVAL_STATE_MACHINE_ARN"])
+    assert ":stateMachine:batcheval-test-batch-evaluation" in arn
+    (machine_id,) = full.resources("AWS::StepFunctions::StateMachine")
+    assert machine_id not in arn
+    # and may start runs of that machine only, and stop its executions (a Stop that won the race)
+    start = granted("states:StartExecution")
+    assert start
+    assert all("stateMachine:batcheval-test-batch-evaluation" in r for r in start)
+    stop = granted("states:StopExecution")
+    assert stop
+    assert all("execution:batcheval-test-batch-evaluation:*" in r for r in stop)

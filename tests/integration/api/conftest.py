@@ -31,6 +31,7 @@ HANDLERS = {
     "list": "batcheval.api.handlers.list_batch_evaluations",
     "stop": "batcheval.api.handlers.stop_batch_evaluation",
     "delete": "batcheval.api.handlers.delete_batch_evaluation",
+    "retry_failed": "batcheval.api.handlers.retry_failed_batch_evaluation",
 }
 RESOURCES = {
     "start": ("POST", "/evaluations/batch-evaluate"),
@@ -38,6 +39,7 @@ RESOURCES = {
     "list": ("GET", "/evaluations/batch-evaluate"),
     "stop": ("POST", "/evaluations/batch-evaluate/{batchEvaluationId}/stop"),
     "delete": ("DELETE", "/evaluations/batch-evaluate/{batchEvaluationId}"),
+    "retry_failed": ("POST", "/evaluations/batch-evaluate/{batchEvaluationId}/retry-failed"),
 }
 
 

@@ -20,6 +20,7 @@ EVENTS = Path(__file__).resolve().parents[3] / "events"
         ("get", "get_batch_evaluation.json", 404),
         ("stop", "stop_batch_evaluation.json", 404),
         ("delete", "delete_batch_evaluation.json", 404),
+        ("retry_failed", "retry_failed_batch_evaluation.json", 404),
     ],
 )
 def test_sample_event_is_served(stack: Stack, operation: str, file: str, expected: int):
@@ -29,3 +30,6 @@ def test_sample_event_is_served(stack: Stack, operation: str, file: str, expecte
     # When invoking its handler / Then it is routed and answered as the operation
     response = invoke(operation, event)
     assert response.status == expected, response.body
+    if expected == 404:  # the operation's own answer about the job, not "No operation matches"
+        job_id = event["pathParameters"]["batchEvaluationId"]
+        assert response.body["message"] == f"Batch evaluation {job_id} not found."
