@@ -86,6 +86,7 @@ class PayloadStore:
                 ServerSideEncryption="aws:kms",
                 SSEKMSKeyId=kms_key_arn,
                 SSEKMSEncryptionContext=context,
+                BucketKeyEnabled=False,  # see put_job_object
             )
         return SpecLocation(bucket=self._bucket, key=prefix + SPEC_OBJECT, kms_key_arn=kms_key_arn)
 
@@ -120,6 +121,10 @@ class PayloadStore:
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=kms_key_arn,
             SSEKMSEncryptionContext=base64.b64encode(orjson.dumps(encryption_context(job_arn))).decode(),
+            # With an S3 Bucket Key, S3 calls KMS under the bucket ARN instead of this context, and a
+            # caller's key policy that allows only batch-evaluation data (conditioned on the job ARN)
+            # would refuse: job objects are encrypted per object, the bucket's key serves the rest.
+            BucketKeyEnabled=False,
         )
         return key
 

@@ -107,7 +107,11 @@ def build_runtime(
 
         def judge_until() -> Judge:
             judge = shared_judge()
-            return judge if deadline is None else DeadlineJudge(judge, deadline)
+            if deadline is None:
+                return judge
+            # An attempt already started is not cut short, so the last one may start a call's
+            # timeout before the invocation's deadline: it then ends before the Lambda does.
+            return DeadlineJudge(judge, deadline - settings.judge.timeout_s)
 
         return EvaluatorFactory(
             judge=judge_until,

@@ -11,6 +11,7 @@ import pytest
 from batcheval.errors import JudgeError
 from batcheval.jobs.ledger import RunLedger
 from batcheval.judges.base import DEADLINE_EXCEEDED
+from batcheval.judges.settings import JudgeSettings
 from tests.integration.pipeline.conftest import BUCKET, HELPFUL, FakeContext, Pipeline
 
 
@@ -271,8 +272,10 @@ def test_judge_call_at_the_batch_deadline_hands_the_session_back_unclaimed(pipel
     out = pipeline.score(job, items[:5], FakeContext(remaining=lambda: 600_000))
     after = time.time()
 
-    # Then every judge call carried the invocation's end minus the safety margin as its deadline
-    assert all(d is not None and before + 599 <= d <= after + 599 for d in deadlines)
+    # Then every judge call carried the invocation's end minus the safety margin and one call's
+    # timeout as its deadline (an attempt started before it ends before the Lambda does)
+    timeout_s = JudgeSettings().timeout_s
+    assert all(d is not None and before + 599 - timeout_s <= d <= after + 599 - timeout_s for d in deadlines)
     # And the two judged sessions are kept; the one that hit the deadline and the rest come back
     assert (out["scored"], out["failed"]) == (2, 0)
     assert [r["sessionId"] for r in out["remaining"]] == [r["sessionId"] for r in items[2:5]]
