@@ -66,6 +66,8 @@ def installed(local_api, credentials, monkeypatch) -> Iterator[None]:
     botocore.handlers.BUILTIN_HANDLERS[:] = handlers
     boto3.DEFAULT_SESSION = default_session
     os.environ.pop("AWS_ENDPOINT_URL_BEDROCK_AGENTCORE", None)
+    # monkeypatch restores only what existed before; install() added this one (the model extras)
+    os.environ.pop("AWS_DATA_PATH", None)
 
 
 def test_the_official_sdk_works_after_install(installed, deployed_signing):
