@@ -14,7 +14,6 @@ without a time cannot be placed and is reported. Nothing is dropped without bein
 
 from __future__ import annotations
 
-import contextlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,14 +22,9 @@ from typing import Any
 import orjson
 
 from batcheval.errors import ValidationError
+from batcheval.log_events import ensure_log_stream, log_batches
 from batcheval.traces.files import utf8_source
 from batcheval.traces.records import as_nanos, decode, iter_file_items, service_name_of
-from batcheval.traces.sample_logs import (
-    EVENT_OVERHEAD_BYTES,
-    MAX_BATCH_BYTES,
-    MAX_BATCH_EVENTS,
-    MAX_BATCH_SPAN_MS,
-)
 
 DEFAULT_LOG_GROUP = "aws/spans"
 DEFAULT_STREAM = "batcheval-load-spans"
@@ -178,39 +172,15 @@ def load_spans(
         events.append(
             {"timestamp": (time_ns + report.shift_ns) // 1_000_000, "message": orjson.dumps(record).decode()}
         )
-    _ensure(logs, log_group, stream)
-    for batch in _batches(events):
+    try:
+        batches = log_batches(events)
+    except ValueError as exc:  # a record over CloudWatch's 1 MB event limit: refuse the file, lose nothing
+        raise ValidationError(f"--load-spans: {source}: {exc}") from exc
+    ensure_log_stream(logs, log_group, stream)
+    for batch in batches:
         response = logs.put_log_events(logGroupName=log_group, logStreamName=stream, logEvents=batch)
         rejected = response.get("rejectedLogEventsInfo")
         if rejected:  # CloudWatch keeps the rest and answers 200: never count those as written
             raise ValidationError(f"CloudWatch Logs rejected events of {source} in {log_group}: {rejected}")
         report.written += len(batch)
     return report
-
-
-def _ensure(logs: Any, group: str, stream: str) -> None:
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_group(logGroupName=group)
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
-
-
-def _batches(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """PutLogEvents batches of time-ordered events within every per-call limit."""
-    batches: list[list[dict[str, Any]]] = []
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for event in events:
-        event_size = len(event["message"].encode()) + EVENT_OVERHEAD_BYTES
-        if batch and (
-            len(batch) >= MAX_BATCH_EVENTS
-            or size + event_size > MAX_BATCH_BYTES
-            or event["timestamp"] - batch[0]["timestamp"] > MAX_BATCH_SPAN_MS
-        ):
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append(event)
-        size += event_size
-    if batch:
-        batches.append(batch)
-    return batches

@@ -17,14 +17,11 @@ from typing import Any
 import orjson
 from botocore.exceptions import ClientError
 
+from batcheval.log_events import log_batches as wire_batches
 from batcheval.results.metrics import to_emf
 from batcheval.results.otel import to_log_record
 from batcheval.results.records import EvaluationResult
 
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD = 26
-MAX_SPAN_MS = 24 * 3600 * 1000
 METRICS_STREAM_SUFFIX = "-metrics"
 
 
@@ -36,25 +33,7 @@ class LogEvent:
 
 def log_batches(events: Iterable[LogEvent]) -> list[list[LogEvent]]:
     """Events sorted by time and cut into PutLogEvents-sized batches (count, bytes, 24 h span)."""
-    batches: list[list[LogEvent]] = []
-    current: list[LogEvent] = []
-    size = 0
-    for event in sorted(events, key=lambda e: e.timestamp_ms):
-        event_size = len(event.message.encode()) + EVENT_OVERHEAD
-        if event_size > MAX_BATCH_BYTES:
-            raise ValueError("a log event is larger than PutLogEvents accepts")
-        if current and (
-            len(current) >= MAX_BATCH_EVENTS
-            or size + event_size > MAX_BATCH_BYTES
-            or event.timestamp_ms - current[0].timestamp_ms > MAX_SPAN_MS
-        ):
-            batches.append(current)
-            current, size = [], 0
-        current.append(event)
-        size += event_size
-    if current:
-        batches.append(current)
-    return batches
+    return wire_batches(events, timestamp_ms=lambda e: e.timestamp_ms, message=lambda e: e.message)
 
 
 class LogWriter:

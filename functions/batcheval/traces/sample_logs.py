@@ -8,20 +8,16 @@ documents in `aws/spans` and event records in the runtime group's `otel-rt-logs`
 
 from __future__ import annotations
 
-import contextlib
 from collections import defaultdict
 from typing import Any
 
 import orjson
 
+from batcheval.log_events import ensure_log_stream, log_batches
 from batcheval.traces.samples import SampleSet
 
 AWS_SPANS_GROUP = "aws/spans"
 AWS_SPANS_STREAM = "default"
-MAX_BATCH_EVENTS = 10_000
-MAX_BATCH_BYTES = 1_048_576
-EVENT_OVERHEAD_BYTES = 26
-MAX_BATCH_SPAN_MS = 24 * 3600 * 1000 - 1
 
 
 def runtime_log_group(agent_id: str, endpoint: str = "DEFAULT") -> str:
@@ -48,34 +44,7 @@ def _timestamp_ms(record: dict[str, Any]) -> int:
 
 def log_event_batches(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """PutLogEvents `logEvents` batches for one stream, within every per-call limit."""
-    events: list[dict[str, Any]] = sorted(
-        ({"timestamp": _timestamp_ms(r), "message": orjson.dumps(r).decode()} for r in records),
-        key=lambda e: int(e["timestamp"]),
-    )
-    batches: list[list[dict[str, Any]]] = []
-    batch: list[dict[str, Any]] = []
-    size = 0
-    for event in events:
-        event_size = len(event["message"].encode()) + EVENT_OVERHEAD_BYTES
-        if batch and (
-            len(batch) >= MAX_BATCH_EVENTS
-            or size + event_size > MAX_BATCH_BYTES
-            or event["timestamp"] - batch[0]["timestamp"] > MAX_BATCH_SPAN_MS
-        ):
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append(event)
-        size += event_size
-    if batch:
-        batches.append(batch)
-    return batches
-
-
-def _ensure(logs: Any, group: str, stream: str) -> None:
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_group(logGroupName=group)
-    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    return log_batches({"timestamp": _timestamp_ms(r), "message": orjson.dumps(r).decode()} for r in records)
 
 
 def write_samples(logs: Any, sample: SampleSet, *, runtime_group: str) -> dict[tuple[str, str], int]:
@@ -86,7 +55,7 @@ def write_samples(logs: Any, sample: SampleSet, *, runtime_group: str) -> dict[t
     """
     written: dict[tuple[str, str], int] = {}
     for (group, stream), records in destinations(sample, runtime_group).items():
-        _ensure(logs, group, stream)
+        ensure_log_stream(logs, group, stream)
         for batch in log_event_batches(records):
             response = logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=batch)
             rejected = response.get("rejectedLogEventsInfo")

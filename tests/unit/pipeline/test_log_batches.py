@@ -1,4 +1,6 @@
-from batcheval.runs.output import MAX_BATCH_BYTES, MAX_SPAN_MS, LogEvent, log_batches
+from batcheval.log_events import MAX_BATCH_BYTES
+from batcheval.log_events import MAX_BATCH_SPAN_MS as MAX_SPAN_MS
+from batcheval.runs.output import LogEvent, log_batches
 
 
 def test_batches_respect_count_bytes_time_order_and_span():

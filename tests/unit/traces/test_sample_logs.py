@@ -1,7 +1,5 @@
+from batcheval.log_events import EVENT_OVERHEAD_BYTES, MAX_BATCH_BYTES, MAX_BATCH_EVENTS
 from batcheval.traces.sample_logs import (
-    EVENT_OVERHEAD_BYTES,
-    MAX_BATCH_BYTES,
-    MAX_BATCH_EVENTS,
     destinations,
     log_event_batches,
     runtime_log_group,
