@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 
 from batcheval.aws import AwsClients
 from tests.e2e.moto_sfn import MOTO_CONFIG
+from tests.unit.jobs.moto_support import serializable_dynamodb
 
 REGION = "us-east-1"
 BUCKET = "batcheval-payloads"
@@ -59,16 +57,5 @@ def isolated_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     not thread-safe (a read iterating a table while a write changes it can raise inside moto and
     surface as an InternalServerException). DynamoDB makes each call atomic; this restores that.
     """
-    lock = threading.RLock()
-
-    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(method)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return method(*args, **kwargs)
-
-        return wrapper
-
-    for name in _DYNAMODB_CALLS:
-        monkeypatch.setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
-    yield
+    with serializable_dynamodb(monkeypatch, _DYNAMODB_CALLS):
+        yield

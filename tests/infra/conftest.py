@@ -2,7 +2,7 @@
 
 The Lambda asset is a stand-in folder (the real one is `make lambda-asset`; its content does not
 change the template beyond a hash). The state machine definition is the real
-`statemachine/batch_evaluation.asl.json` when it exists, else the contract-shaped stand-in.
+`statemachine/batch_evaluation.asl.json`.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from infra.asl import DEFINITION_FILE
 from infra.config import CONTEXT_KEY
 
-FIXTURES = Path(__file__).parent / "fixtures"
-STANDIN_DEFINITION = FIXTURES / "standin.asl.json"
 SERVICE_ACCOUNT = "999999999999"
 CALLER = "111111111111"
 ORG = "o-abcdefghij"
@@ -59,7 +57,7 @@ FULL_CONFIG: dict[str, Any] = {
 
 
 def definition_file() -> Path:
-    return DEFINITION_FILE if DEFINITION_FILE.exists() else STANDIN_DEFINITION
+    return DEFINITION_FILE
 
 
 @dataclass

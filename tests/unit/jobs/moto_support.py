@@ -18,7 +18,11 @@ _WRITES = ("transact_write_items", "put_item", "update_item", "delete_item")
 
 
 @contextmanager
-def serializable_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def serializable_dynamodb(
+    monkeypatch: pytest.MonkeyPatch, calls: tuple[str, ...] = _WRITES
+) -> Iterator[None]:
+    """One lock around moto's DynamoDB `calls` (the writes by default; add reads where a read may
+    iterate a table another thread changes)."""
     lock = threading.RLock()
 
     def locked(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -29,6 +33,6 @@ def serializable_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
         return wrapper
 
-    for name in _WRITES:
+    for name in calls:
         monkeypatch.setattr(DynamoDBBackend, name, locked(getattr(DynamoDBBackend, name)))
     yield
