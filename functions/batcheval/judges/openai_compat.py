@@ -1,5 +1,9 @@
 """OpenAI-compatible Chat Completions judge (Ollama, vLLM, llama.cpp server, LM Studio, OpenAI).
 
+The HTTP client, request encoding, response types and error classes are the official `openai` SDK's
+(the `openai` extra: `pip install 'batcheval[openai]'`); it is imported when a judge is built, so the
+runtime without the extra still imports this module and a Bedrock-only deployment never loads it.
+
 Structured output, in order of preference (`output_mode`):
 1. `tools` (default): one function whose parameters are the output schema, forced with
    `tool_choice: {"type": "function", ...}`; the answer is the call's arguments.
@@ -10,24 +14,43 @@ down to the next mode for that model, once, for the life of the judge. Whatever 
 without a tool call but with a JSON object in its content is accepted (some servers ignore
 tool_choice); a reply with neither is `InvalidJudgeOutput`, never a made-up score.
 
-Plain `urllib.request` (no extra dependency). 429 and 5xx, timeouts and refused connections are
-retryable `JudgeError`s (Retry-After kept); `RetryingJudge` does the retrying.
+Retries: one layer only, ours. The SDK client is built with `max_retries=0` because every backend is
+wrapped in `RetryingJudge` (judges/retry.py), which is deadline-aware and counts each attempt in the
+ledger and the rate limiter; SDK retries underneath would multiply the attempts (6 x 3) and hide them
+from both. So 429 and 5xx (with the server's Retry-After carried in `JudgeError.retry_after`), the
+SDK's timeouts and its connection errors become retryable `JudgeError`s for `RetryingJudge`. The SDK
+reads Retry-After only in a private helper, hence our small `retry_after_seconds`.
+
+The reply is read from the wire JSON (`with_raw_response`, decoded by msgspec), not from the SDK's
+`ChatCompletion`: compatible servers deviate from OpenAI's schema, and the SDK's models coerce what
+fits (`"12"` -> 12, `true` -> 1) and keep the rest unvalidated. Here nothing is trusted unchecked: a
+malformed reply is `InvalidJudgeOutput` and an implausible token count is replaced by an estimate
+(`usage_estimated`).
 """
 
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import threading
 import time
-import urllib.error
-import urllib.request
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
 
-from batcheval.errors import JudgeError
+import msgspec
+
+from batcheval.errors import JudgeError, ValidationError
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.jsonout import extract_json_object
+
+if TYPE_CHECKING:
+    from openai import APIStatusError, Omit, OpenAI
+    from openai.types.chat import (
+        ChatCompletionFunctionToolParam,
+        ChatCompletionMessageParam,
+        ChatCompletionNamedToolChoiceParam,
+    )
+    from openai.types.shared_params import ResponseFormatJSONSchema
 
 OutputMode = Literal["tools", "json_schema", "json"]
 _NEXT_MODE: dict[OutputMode, OutputMode] = {"tools": "json_schema", "json_schema": "json"}
@@ -38,16 +61,23 @@ _MODE_WORDS: dict[OutputMode, tuple[str, ...]] = {
 }
 _RETRYABLE_STATUS = {429: "ThrottlingException", 408: "ModelTimeout"}
 _FINAL_STATUS = {400: "ValidationException", 401: "AccessDenied", 403: "AccessDenied", 404: "ModelNotFound"}
+_NO_KEY = "none"
+"""The SDK refuses to build a client without a key; local servers need none. The placeholder is never
+sent: the Authorization header is omitted from each request instead (see `OpenAICompatJudge.judge`)."""
 
 
 class OpenAICompatJudge:
-    """A judge on `POST {base_url}/chat/completions`.
+    """A judge on `POST {base_url}/chat/completions`, through the `openai` SDK.
 
     Args:
         base_url: the API root, e.g. `http://localhost:11434/v1` (Ollama), `http://host:8000/v1` (vLLM).
         model: the served model name.
-        api_key: sent as `Authorization: Bearer` when given.
-        timeout_s: socket timeout per request (connect and each read).
+        api_key: sent as `Authorization: Bearer` when given; without it no Authorization header is sent.
+        timeout_s: the SDK's timeout per request (connect, each read, each write).
+
+    Raises:
+        ValueError: `base_url` is not an http(s) URL.
+        ValidationError: the `openai` package (the `openai` extra) is not installed.
     """
 
     def __init__(
@@ -61,10 +91,21 @@ class OpenAICompatJudge:
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {base_url!r}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        try:
+            import openai
+        except ImportError as error:
+            raise ValidationError(
+                "the OpenAI-compatible judge needs the openai package: pip install 'batcheval[openai]' "
+                "(a Lambda asset: make lambda-asset EXTRAS=openai)"
+            ) from error
+        base_url = base_url.rstrip("/")
+        self.url = base_url + "/chat/completions"
         self.model_id = model
         self._api_key = api_key
-        self._timeout_s = timeout_s
+        self._client: OpenAI = openai.OpenAI(
+            base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout_s, max_retries=0
+        )
+        self._headers: Mapping[str, str | Omit] | None = None if api_key else {"Authorization": openai.omit}
         self._default_mode = output_mode
         self._modes: dict[str, OutputMode] = {}
         self._lock = threading.Lock()
@@ -75,7 +116,7 @@ class OpenAICompatJudge:
             with self._lock:
                 mode = self._modes.get(model, self._default_mode)
             try:
-                data = self._post(_body(request, model, mode))
+                data = self._complete(request, model, mode)
             except JudgeError as error:
                 next_mode = _NEXT_MODE.get(mode)
                 if next_mode is None or not _rejects_mode(error, mode):
@@ -85,70 +126,66 @@ class OpenAICompatJudge:
                 continue
             return _parse(data, request, model)
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        http_request = urllib.request.Request(
-            self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
-        )
+    def _complete(self, request: JudgeRequest, model: str, mode: OutputMode) -> dict[str, Any]:
+        """The server's reply to one Chat Completions request in `mode`, as a JSON object."""
+        import openai
+
+        system = request.system
+        if mode == "json":
+            system += (
+                "\n\nReply with only one JSON object that matches this JSON schema, no other text:\n"
+                + _dumps(request.output_schema)
+            )
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": request.prompt},
+        ]
+        tools: list[ChatCompletionFunctionToolParam] | Omit = openai.omit
+        tool_choice: ChatCompletionNamedToolChoiceParam | Omit = openai.omit
+        response_format: ResponseFormatJSONSchema | Omit = openai.omit
+        if mode == "tools":
+            tools = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": request.output_name,
+                        "description": "Submit the verdict. Its arguments are the whole answer.",
+                        "parameters": request.output_schema,
+                    },
+                }
+            ]
+            tool_choice = {"type": "function", "function": {"name": request.output_name}}
+        elif mode == "json_schema":
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": request.output_name, "schema": request.output_schema},
+            }
         try:
-            with urllib.request.urlopen(http_request, timeout=self._timeout_s) as reply:
-                raw = reply.read()
-        except urllib.error.HTTPError as error:
-            raise _http_error(error) from error
-        except urllib.error.URLError as error:
-            if isinstance(error.reason, TimeoutError):
-                raise JudgeError("ModelTimeout", f"no response from {self.url}", retryable=True) from error
-            raise JudgeError(
-                "JudgeUnavailable", f"cannot reach {self.url}: {error.reason}", retryable=True
-            ) from error
-        except TimeoutError as error:
+            reply = self._client.chat.completions.with_raw_response.create(
+                model=model,
+                messages=messages,
+                max_tokens=request.max_tokens,
+                temperature=request.temperature,
+                tools=tools,
+                tool_choice=tool_choice,
+                response_format=response_format,
+                extra_headers=self._headers,
+            )
+        except openai.APITimeoutError as error:
             raise JudgeError("ModelTimeout", f"no response from {self.url}", retryable=True) from error
-        except OSError as error:
+        except openai.APIConnectionError as error:
             raise JudgeError(
-                "JudgeUnavailable", f"connection to {self.url} failed: {error}", retryable=True
+                "JudgeUnavailable", f"cannot reach {self.url}: {error.__cause__ or error}", retryable=True
             ) from error
+        except openai.APIStatusError as error:
+            raise _status_error(error) from error
         try:
-            data = json.loads(raw)
-        except ValueError as error:
+            data = msgspec.json.decode(reply.content)
+        except msgspec.DecodeError as error:
             raise JudgeError("JudgeUnavailable", f"non-JSON reply from {self.url}", retryable=True) from error
         if not isinstance(data, dict):
             raise JudgeError("JudgeUnavailable", f"unexpected reply from {self.url}", retryable=True)
         return data
-
-
-def _body(request: JudgeRequest, model: str, mode: OutputMode) -> dict[str, Any]:
-    system = request.system
-    if mode == "json":
-        system += (
-            "\n\nReply with only one JSON object that matches this JSON schema, no other text:\n"
-            + json.dumps(request.output_schema)
-        )
-    body: dict[str, Any] = {
-        "model": model,
-        "messages": [{"role": "system", "content": system}, {"role": "user", "content": request.prompt}],
-        "max_tokens": request.max_tokens,
-        "temperature": request.temperature,
-    }
-    if mode == "tools":
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": request.output_name,
-                    "description": "Submit the verdict. Its arguments are the whole answer.",
-                    "parameters": request.output_schema,
-                },
-            }
-        ]
-        body["tool_choice"] = {"type": "function", "function": {"name": request.output_name}}
-    elif mode == "json_schema":
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": request.output_name, "schema": request.output_schema},
-        }
-    return body
 
 
 def _rejects_mode(error: JudgeError, mode: OutputMode) -> bool:
@@ -172,29 +209,22 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (now if now is not None else time.time()))
 
 
-def _http_error(error: urllib.error.HTTPError) -> JudgeError:
-    try:
-        detail = error.read().decode("utf-8", "replace")[:500]
-    except OSError:
-        detail = ""
-    message = f"HTTP {error.code}: {detail or error.reason}"
-    status = error.code
-    if status in _RETRYABLE_STATUS:
+def _status_error(error: APIStatusError) -> JudgeError:
+    status = error.status_code
+    message = f"HTTP {status}: {error.response.text[:500] or error.response.reason_phrase}"
+    if status in _RETRYABLE_STATUS or status >= 500:
         return JudgeError(
-            _RETRYABLE_STATUS[status],
+            _RETRYABLE_STATUS.get(status, "JudgeUnavailable"),
             message,
             retryable=True,
-            retry_after=retry_after_seconds(error.headers.get("Retry-After") if error.headers else None),
+            retry_after=retry_after_seconds(error.response.headers.get("Retry-After")),
         )
-    if status >= 500:
-        retry_after = retry_after_seconds(error.headers.get("Retry-After") if error.headers else None)
-        return JudgeError("JudgeUnavailable", message, retryable=True, retry_after=retry_after)
     return JudgeError(_FINAL_STATUS.get(status, f"HTTP{status}"), message)
 
 
 def _parse(data: dict[str, Any], request: JudgeRequest, model: str) -> JudgeResponse:
     choices = data.get("choices") or []
-    if not choices or not isinstance(choices[0], dict):
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise JudgeError("InvalidJudgeOutput", "the reply has no choices")
     choice = choices[0]
     message = choice.get("message") or {}
@@ -214,22 +244,21 @@ def _parse(data: dict[str, Any], request: JudgeRequest, model: str) -> JudgeResp
         raise JudgeError(
             "InvalidJudgeOutput",
             f"no call of function {request.output_name!r} and no JSON object in the reply; "
-            f"text: {json.dumps((raw_text or '')[:200])}",
+            f"text: {_dumps((raw_text or '')[:200])}",
         )
     usage = data.get("usage")
-    estimated = not (
+    if (
         isinstance(usage, dict)
         and _token_count(usage.get("prompt_tokens"))
         and _token_count(usage.get("completion_tokens"))
-    )
-    if estimated:
-        tokens = TokenUsage(
-            math.ceil((len(request.system) + len(request.prompt)) / 4),
-            math.ceil(len(json.dumps(output)) / 4),
-        )
-    else:
-        assert isinstance(usage, dict)
+    ):
         tokens = TokenUsage(usage["prompt_tokens"], usage["completion_tokens"])
+        estimated = False
+    else:
+        tokens = TokenUsage(
+            math.ceil((len(request.system) + len(request.prompt)) / 4), math.ceil(len(_dumps(output)) / 4)
+        )
+        estimated = True
     return JudgeResponse(
         output=output,
         usage=tokens,
@@ -245,6 +274,7 @@ def _token_count(value: Any) -> bool:
 
 
 def _tool_arguments(message: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The arguments of the first call of function `name`, as a JSON object; None without one."""
     for call in message.get("tool_calls") or []:
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict) or function.get("name") != name:
@@ -254,8 +284,13 @@ def _tool_arguments(message: dict[str, Any], name: str) -> dict[str, Any] | None
             return arguments
         if isinstance(arguments, str):
             try:
-                parsed = json.loads(arguments)
-            except ValueError:
+                parsed = msgspec.json.decode(arguments)
+            except msgspec.DecodeError:
                 return extract_json_object(arguments)
             return parsed if isinstance(parsed, dict) else None
     return None
+
+
+def _dumps(value: Any) -> str:
+    """JSON text with the standard library's spacing (`{"a": 1}`), for prompts, messages and estimates."""
+    return msgspec.json.format(msgspec.json.encode(value), indent=0).decode()

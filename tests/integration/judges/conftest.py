@@ -44,7 +44,9 @@ class ScriptedServer:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length) or b"{}")
-                server.requests.append(Recorded(self.path, dict(self.headers.items()), body))
+                # Header names are case-insensitive in HTTP: recorded lower-case, whatever the client sent.
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                server.requests.append(Recorded(self.path, headers, body))
                 reply = server.replies.popleft() if server.replies else Reply(500, {"error": "script empty"})
                 if reply.delay_s:
                     time.sleep(reply.delay_s)

@@ -60,7 +60,7 @@ def test_forced_function_call_is_the_answer(server: ScriptedServer):
     assert not response.usage_estimated
     sent = server.requests[0]
     assert sent.path == "/v1/chat/completions"
-    assert sent.headers["Authorization"] == "Bearer sk-test"
+    assert sent.headers["authorization"] == "Bearer sk-test"
     assert sent.body["tool_choice"] == {"type": "function", "function": {"name": "submit_verdict"}}
     assert sent.body["tools"][0]["function"]["parameters"] == SCHEMA
     assert sent.body["max_tokens"] == 200
