@@ -63,7 +63,10 @@ _RETRYABLE_STATUS = {429: "ThrottlingException", 408: "ModelTimeout"}
 _FINAL_STATUS = {400: "ValidationException", 401: "AccessDenied", 403: "AccessDenied", 404: "ModelNotFound"}
 _NO_KEY = "none"
 """The SDK refuses to build a client without a key; local servers need none. The placeholder is never
-sent: the Authorization header is omitted from each request instead (see `OpenAICompatJudge.judge`)."""
+sent: the Authorization header is omitted from each request instead."""
+_UNSENT_HEADERS = ("OpenAI-Organization", "OpenAI-Project")
+"""Headers the SDK fills from OPENAI_ORG_ID / OPENAI_PROJECT_ID: the judge's requests depend on its
+arguments only, not on the process environment."""
 
 
 class OpenAICompatJudge:
@@ -105,7 +108,8 @@ class OpenAICompatJudge:
         self._client: OpenAI = openai.OpenAI(
             base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout_s, max_retries=0
         )
-        self._headers: Mapping[str, str | Omit] | None = None if api_key else {"Authorization": openai.omit}
+        unsent = _UNSENT_HEADERS if api_key else (*_UNSENT_HEADERS, "Authorization")
+        self._headers: Mapping[str, str | Omit] = dict.fromkeys(unsent, openai.omit)
         self._default_mode = output_mode
         self._modes: dict[str, OutputMode] = {}
         self._lock = threading.Lock()

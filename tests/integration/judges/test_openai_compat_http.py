@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from typing import Any
 
 import pytest
 
-from batcheval.errors import JudgeError
+from batcheval.errors import JudgeError, ValidationError
 from batcheval.judges.base import JudgeRequest
 from batcheval.judges.openai_compat import OpenAICompatJudge, retry_after_seconds
 from batcheval.judges.retry import RetryingJudge, RetryPolicy
@@ -95,6 +96,64 @@ def test_503_is_retried_and_persistent_503_gives_up(server: ScriptedServer):
         judge.judge(REQUEST)
     assert raised.value.code == "JudgeUnavailable"
     assert len(server.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(429, "ThrottlingException"), (408, "ModelTimeout"), (503, "JudgeUnavailable")]
+)
+def test_retryable_status_carries_retry_after_and_the_sdk_does_not_retry(
+    server: ScriptedServer, status: int, code: str
+):
+    # Given a server answering a retryable status with Retry-After: 3
+    server.add(Reply(status, {"error": {"message": "busy"}}, headers={"Retry-After": "3"}))
+    # When a bare judge (no RetryingJudge around it) is called
+    with pytest.raises(JudgeError) as raised:
+        OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    # Then the SDK's error arrives as a retryable JudgeError with the server's hint, after one request:
+    # the SDK does not retry underneath RetryingJudge (max_retries=0)
+    assert (raised.value.code, raised.value.retryable, raised.value.retry_after) == (code, True, 3.0)
+    assert len(server.requests) == 1
+    assert server.requests[0].headers["x-stainless-retry-count"] == "0"
+
+
+def test_request_carries_the_sdk_timeout(server: ScriptedServer):
+    # Given a judge with a 7.5 s timeout
+    server.add(Reply(body=completion(arguments='{"label": "Yes"}')))
+    # When judged
+    OpenAICompatJudge(server.base_url, "m", timeout_s=7.5).judge(REQUEST)
+    # Then the SDK applied that timeout to the request (and announces it to the server)
+    assert server.requests[0].headers["x-stainless-read-timeout"] == "7.5"
+
+
+def test_without_a_key_no_authorization_header_is_sent(server: ScriptedServer, monkeypatch):
+    # Given no api key, and SDK environment variables that must not leak into the request
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+    monkeypatch.setenv("OPENAI_PROJECT_ID", "proj-env")
+    server.add(Reply(body=completion(arguments='{"label": "Yes"}')))
+    # When judged
+    OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    # Then the request carries no credentials and no organization/project of the environment
+    sent = server.requests[0].headers
+    assert not {"authorization", "openai-organization", "openai-project"} & set(sent)
+
+
+@pytest.mark.parametrize("body", [b"<html>busy</html>", [1, 2]], ids=["not-json", "not-an-object"])
+def test_unreadable_reply_is_retryable_unavailable(server: ScriptedServer, body: Any):
+    # Given a 200 whose body is not a JSON object (a proxy's page, a stray array)
+    server.add(Reply(body=body))
+    # When judged, Then it is a retryable JudgeUnavailable, not a crash
+    with pytest.raises(JudgeError) as raised:
+        OpenAICompatJudge(server.base_url, "m").judge(REQUEST)
+    assert (raised.value.code, raised.value.retryable) == ("JudgeUnavailable", True)
+
+
+def test_missing_openai_package_names_the_extra(monkeypatch):
+    # Given an install without the `openai` extra (the import fails)
+    monkeypatch.setitem(sys.modules, "openai", None)
+    # When an OpenAI-compatible judge is built, Then the error says what to install
+    with pytest.raises(ValidationError, match=r"pip install 'batcheval\[openai\]'"):
+        OpenAICompatJudge("http://127.0.0.1:1/v1", "m")
 
 
 def test_server_rejecting_tools_falls_back_to_json_schema_then_plain_json(server: ScriptedServer):
