@@ -1,8 +1,7 @@
 """OpenAI-compatible Chat Completions judge (Ollama, vLLM, llama.cpp server, LM Studio, OpenAI).
 
-The HTTP client, request encoding, response types and error classes are the official `openai` SDK's
-(the `openai` extra: `pip install 'batcheval[openai]'`); it is imported when a judge is built, so the
-runtime without the extra still imports this module and a Bedrock-only deployment never loads it.
+Transport, timeouts, request types and errors are the official `openai` SDK's, an optional extra
+(`pip install 'batcheval[openai]'`) imported only when such a judge is built.
 
 Structured output, in order of preference (`output_mode`):
 1. `tools` (default): one function whose parameters are the output schema, forced with
@@ -14,18 +13,15 @@ down to the next mode for that model, once, for the life of the judge. Whatever 
 without a tool call but with a JSON object in its content is accepted (some servers ignore
 tool_choice); a reply with neither is `InvalidJudgeOutput`, never a made-up score.
 
-Retries: one layer only, ours. The SDK client is built with `max_retries=0` because every backend is
-wrapped in `RetryingJudge` (judges/retry.py), which is deadline-aware and counts each attempt in the
-ledger and the rate limiter; SDK retries underneath would multiply the attempts (6 x 3) and hide them
-from both. So 429 and 5xx (with the server's Retry-After carried in `JudgeError.retry_after`), the
-SDK's timeouts and its connection errors become retryable `JudgeError`s for `RetryingJudge`. The SDK
-reads Retry-After only in a private helper, hence our small `retry_after_seconds`.
+Retries: one layer, `RetryingJudge` (judges/retry.py), which wraps every backend, stops at the
+caller's deadline and counts each attempt in the ledger and the rate limiter. SDK retries underneath
+would multiply the attempts (up to 3 requests per attempt) unseen by both, so the SDK client has
+`max_retries=0`: 429, 408 and 5xx (Retry-After carried in `JudgeError.retry_after`; the SDK parses it
+only privately), timeouts and connection errors become retryable `JudgeError`s.
 
-The reply is read from the wire JSON (`with_raw_response`, decoded by msgspec), not from the SDK's
-`ChatCompletion`: compatible servers deviate from OpenAI's schema, and the SDK's models coerce what
-fits (`"12"` -> 12, `true` -> 1) and keep the rest unvalidated. Here nothing is trusted unchecked: a
-malformed reply is `InvalidJudgeOutput` and an implausible token count is replaced by an estimate
-(`usage_estimated`).
+The reply is read from its wire JSON (`with_raw_response`), not from the SDK's `ChatCompletion`, whose
+models coerce what compatible servers get wrong (`"12"` or `true` as a token count) instead of
+letting the judge flag it (`usage_estimated`).
 """
 
 from __future__ import annotations
