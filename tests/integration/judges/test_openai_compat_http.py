@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import sys
 from typing import Any
 
@@ -154,6 +155,19 @@ def test_missing_openai_package_names_the_extra(monkeypatch):
     # When an OpenAI-compatible judge is built, Then the error says what to install
     with pytest.raises(ValidationError, match=r"pip install 'batcheval\[openai\]'"):
         OpenAICompatJudge("http://127.0.0.1:1/v1", "m")
+
+
+def test_the_sdk_is_loaded_only_when_an_openai_judge_is_built():
+    # Given a fresh interpreter (this one has imported openai already)
+    script = (
+        "import sys; from batcheval.judges.factory import make_judge; "
+        "make_judge('bedrock', model_id='m', env={'AWS_REGION': 'us-east-1'}); "
+        "print('openai' in sys.modules)"
+    )
+    # When the judge factory is imported and a Bedrock judge built
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    # Then the SDK (heavy to import: a cold start cost) was not loaded
+    assert done.stdout.strip() == "False"
 
 
 def test_server_rejecting_tools_falls_back_to_json_schema_then_plain_json(server: ScriptedServer):
