@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import yaml
 from botocore.exceptions import ClientError
 
+from batcheval.dynamodb_items import python, to_item
 from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
 
@@ -114,14 +115,16 @@ class DynamoEvaluatorStore:
         document = dict(request)
         document["evaluatorId"] = evaluator_id or new_evaluator_id(str(request.get("evaluatorName", "")))
         definition = parse_definition(document, region=self.region, account_id=self.account_id)
-        item = {
-            "owner": {"S": self.account_id},
-            "evaluatorId": {"S": definition.evaluator_id},
-            "evaluatorName": {"S": definition.evaluator_name},
-            "level": {"S": definition.level},
-            "definition": {"S": json.dumps(definition.request, separators=(",", ":"))},
-            "createdAt": {"S": datetime.now(UTC).isoformat()},
-        }
+        item = to_item(
+            {
+                "owner": self.account_id,
+                "evaluatorId": definition.evaluator_id,
+                "evaluatorName": definition.evaluator_name,
+                "level": definition.level,
+                "definition": json.dumps(definition.request, separators=(",", ":")),
+                "createdAt": datetime.now(UTC).isoformat(),
+            }
+        )
         try:
             self._client.put_item(
                 TableName=self.table_name,
@@ -135,7 +138,7 @@ class DynamoEvaluatorStore:
         return definition
 
     def _key(self, evaluator_id: str) -> dict[str, Any]:
-        return {"owner": {"S": self.account_id}, "evaluatorId": {"S": evaluator_id}}
+        return to_item({"owner": self.account_id, "evaluatorId": evaluator_id})
 
     def get(self, evaluator_id: str) -> CustomEvaluatorDefinition | None:
         response = self._client.get_item(
@@ -150,7 +153,7 @@ class DynamoEvaluatorStore:
             TableName=self.table_name,
             KeyConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": {"S": self.account_id}},
+            ExpressionAttributeValues=to_item({":owner": self.account_id}),
         )
         found = []
         for page in pages:
@@ -167,10 +170,10 @@ class DynamoEvaluatorStore:
         self._client.delete_item(TableName=self.table_name, Key=self._key(evaluator_id))
 
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
-        evaluator_id = item["evaluatorId"]["S"]
+        evaluator_id = python(item["evaluatorId"])
         try:
-            document = json.loads(item["definition"]["S"])
-        except (KeyError, ValueError) as exc:
+            document = json.loads(python(item["definition"]))
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
         if not isinstance(document, dict):
             raise ValidationError(f"stored evaluator definition {evaluator_id} is not an object")

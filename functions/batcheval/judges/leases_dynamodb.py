@@ -24,6 +24,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batcheval.dynamodb_items import attribute, python, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.ratelimit import Lease
 
@@ -128,10 +129,10 @@ class DynamoDBSlotLeases:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key={"pk": {"S": _slot_key(key, lease.slot)}},
+                Key=to_item({"pk": _slot_key(key, lease.slot)}),
                 ConditionExpression="#holder = :me",
                 ExpressionAttributeNames={"#holder": "holder"},
-                ExpressionAttributeValues={":me": {"S": lease.holder}},
+                ExpressionAttributeValues={":me": attribute(lease.holder)},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -156,15 +157,18 @@ class DynamoDBSlotLeases:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": _slot_key(key, slot)},
-                    "holder": {"S": lease.holder},
-                    "acquired_at": {"N": f"{now:.6f}"},
-                    "expires_at": {"N": f"{lease.expires_at:.6f}"},
-                },
+                # Timestamps as floats, so they are stored with six decimals even when given whole.
+                Item=to_item(
+                    {
+                        "pk": _slot_key(key, slot),
+                        "holder": lease.holder,
+                        "acquired_at": float(now),
+                        "expires_at": float(lease.expires_at),
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(#pk) OR #expires_at < :now",
                 ExpressionAttributeNames={"#pk": "pk", "#expires_at": "expires_at"},
-                ExpressionAttributeValues={":now": {"N": f"{now:.6f}"}},
+                ExpressionAttributeValues={":now": attribute(float(now))},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -181,7 +185,7 @@ class DynamoDBSlotLeases:
         for chunk in _chunks([_slot_key(key, slot) for slot in range(slots)]):
             request: dict[str, Any] = {
                 self._table: {
-                    "Keys": [{"pk": {"S": pk}} for pk in chunk],
+                    "Keys": [to_item({"pk": pk}) for pk in chunk],
                     "ConsistentRead": True,
                     "ProjectionExpression": "#pk, #expires_at",
                     "ExpressionAttributeNames": {"#pk": "pk", "#expires_at": "expires_at"},
@@ -196,9 +200,9 @@ class DynamoDBSlotLeases:
                 except (ClientError, BotoCoreError) as error:
                     raise _unavailable(key, error) from error
                 for item in response.get("Responses", {}).get(self._table, []):
-                    if float(item["expires_at"]["N"]) >= now:
-                        held.add(item["pk"]["S"])
+                    if float(python(item["expires_at"])) >= now:
+                        held.add(python(item["pk"]))
                 request = response.get("UnprocessedKeys") or {}
             # Keys DynamoDB still did not read count as held: we only skip trying them this round.
-            held.update(pk["pk"]["S"] for pk in request.get(self._table, {}).get("Keys", []))
+            held.update(python(pk["pk"]) for pk in request.get(self._table, {}).get("Keys", []))
         return [slot for slot in range(slots) if _slot_key(key, slot) not in held]
