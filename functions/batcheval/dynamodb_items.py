@@ -35,7 +35,7 @@ def _storable(value: object) -> object:
 
 def attribute(value: object) -> AttributeValueTypeDef:
     """One Python value as a low-level attribute value (`"x"` -> `{"S": "x"}`, `3` -> `{"N": "3"}`)."""
-    return cast("AttributeValueTypeDef", _SERIALIZER.serialize(_storable(value)))
+    return _SERIALIZER.serialize(_storable(value))
 
 
 def to_item(values: Mapping[str, object]) -> dict[str, AttributeValueTypeDef]:

@@ -706,7 +706,7 @@ class JobStore:
                 raise
             raise ConflictError(f"Batch evaluation {job.job_id} changed while being deleted.") from error
 
-    def _owned_reservation_delete(self, pk: dict[str, Any], sk: str, job_id: str) -> dict[str, Any]:
+    def _owned_reservation_delete(self, pk: AttributeValueTypeDef, sk: str, job_id: str) -> dict[str, Any]:
         # Only the job's own reservation; a missing one (never written) is fine.
         return {
             "Delete": {
@@ -717,7 +717,7 @@ class JobStore:
             }
         }
 
-    def _counter_update(self, pk: dict[str, Any], counter: str, delta: int) -> dict[str, Any]:
+    def _counter_update(self, pk: AttributeValueTypeDef, counter: str, delta: int) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._table,
