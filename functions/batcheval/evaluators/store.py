@@ -9,7 +9,7 @@ import string
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from botocore.exceptions import ClientError
@@ -17,6 +17,9 @@ from botocore.exceptions import ClientError
 from batcheval.dynamodb_items import python, to_item
 from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _ALNUM = string.ascii_letters + string.digits
 logger = logging.getLogger(__name__)
@@ -102,7 +105,7 @@ class DynamoEvaluatorStore:
     CreateEvaluator request as JSON, so the stored form is the wire form.
     """
 
-    def __init__(self, table_name: str, client: Any, *, region: str, account_id: str) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient, *, region: str, account_id: str) -> None:
         self.table_name = table_name
         self._client = client
         self.region = region

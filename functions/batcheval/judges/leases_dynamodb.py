@@ -20,13 +20,16 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batcheval.dynamodb_items import attribute, python, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.ratelimit import Lease
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY_PREFIX = "judge-slot#"
 _BATCH_GET_LIMIT = 100
@@ -82,7 +85,7 @@ class DynamoDBSlotLeases:
 
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         table_name: str,
         *,
         lease_ttl_s: float = 150.0,

@@ -22,12 +22,15 @@ GetItem) about twice per call served ahead of it (`RateLimiter` paces the looks)
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batcheval.dynamodb_items import attribute, from_item, python, to_item
 from batcheval.errors import JudgeError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY_PREFIX = "judge-queue#"
 
@@ -53,7 +56,7 @@ class DynamoDBTicketQueue:
             itself alive every `stall_s / 3`.
     """
 
-    def __init__(self, client: Any, table_name: str, *, stall_s: float = 15.0) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, *, stall_s: float = 15.0) -> None:
         if stall_s <= 0:
             raise ValueError("stall_s must be > 0")
         self._client = client

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -29,6 +29,9 @@ from batcheval.judges.bucket import (
     throttled,
 )
 from batcheval.judges.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
 _KEY_PREFIX = "judge-bucket#"
@@ -104,7 +107,7 @@ class DynamoDBBucketStore:
 
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         table_name: str,
         *,
         max_conflicts: int = 50,
