@@ -33,17 +33,17 @@ def _storable(value: object) -> object:
     return value
 
 
-def attribute(value: object) -> AttributeValueTypeDef:
+def to_attribute(value: object) -> AttributeValueTypeDef:
     """One Python value as a low-level attribute value (`"x"` -> `{"S": "x"}`, `3` -> `{"N": "3"}`)."""
     return _SERIALIZER.serialize(_storable(value))
 
 
 def to_item(values: Mapping[str, object]) -> dict[str, AttributeValueTypeDef]:
     """A low-level item (or key, or expression values) from Python values; None values are left out."""
-    return {name: attribute(value) for name, value in values.items() if value is not None}
+    return {name: to_attribute(value) for name, value in values.items() if value is not None}
 
 
-def python(value: Mapping[str, Any]) -> Any:
+def from_attribute(value: Mapping[str, Any]) -> Any:
     """One low-level attribute value as Python (numbers as Decimal, binary as bytes)."""
     if "B" in value:
         return value["B"]
@@ -51,5 +51,5 @@ def python(value: Mapping[str, Any]) -> Any:
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A low-level item as a dict of Python values (see `python`)."""
-    return {name: python(value) for name, value in item.items()}
+    """A low-level item as a dict of Python values (see `from_attribute`)."""
+    return {name: from_attribute(value) for name, value in item.items()}

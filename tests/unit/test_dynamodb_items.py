@@ -13,7 +13,7 @@ from typing import Any, cast
 
 import pytest
 
-from batcheval.dynamodb_items import attribute, from_item, python, to_item
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
 from batcheval.jobs.ledger import BatchCommit, RunLedger, SessionMarker
 from batcheval.jobs.records import Job, RunProgress, SpecLocation
 from batcheval.jobs.store import job_from_item, job_to_item
@@ -228,14 +228,14 @@ def test_what_the_library_decides_and_what_we_decide_once():
     # Given values of every kind the stores write
     # When they are marshalled
     # Then boto3 picks the types (ints exact, sets, lists, maps, bytes) and floats get six decimals
-    assert attribute("x") == {"S": "x"}
-    assert attribute(12345678901234567890) == {"N": "12345678901234567890"}
-    assert attribute(0.1) == {"N": "0.100000"}
-    assert attribute({3}) == {"NS": ["3"]}
-    assert attribute(["a"]) == {"L": [{"S": "a"}]}
-    assert attribute({"k": 1.5}) == {"M": {"k": {"N": "1.500000"}}}
-    assert attribute(b"\x00") == {"B": b"\x00"}
-    assert attribute(True) == {"BOOL": True}
+    assert to_attribute("x") == {"S": "x"}
+    assert to_attribute(12345678901234567890) == {"N": "12345678901234567890"}
+    assert to_attribute(0.1) == {"N": "0.100000"}
+    assert to_attribute({3}) == {"NS": ["3"]}
+    assert to_attribute(["a"]) == {"L": [{"S": "a"}]}
+    assert to_attribute({"k": 1.5}) == {"M": {"k": {"N": "1.500000"}}}
+    assert to_attribute(b"\x00") == {"B": b"\x00"}
+    assert to_attribute(True) == {"BOOL": True}
     assert to_item({"a": "x", "b": None}) == {"a": {"S": "x"}}
     # And reads give Decimal for numbers (callers convert), bytes for binary, sets for sets
     assert from_item({"n": {"N": "1.500000"}, "s": {"NS": ["1", "2"]}, "b": {"B": b"\x01"}}) == {
@@ -243,7 +243,7 @@ def test_what_the_library_decides_and_what_we_decide_once():
         "s": {Decimal(1), Decimal(2)},
         "b": b"\x01",
     }
-    assert python({"NULL": True}) is None
+    assert from_attribute({"NULL": True}) is None
 
 
 def test_numbers_dynamodb_cannot_store_are_refused_before_the_call():
@@ -251,6 +251,6 @@ def test_numbers_dynamodb_cannot_store_are_refused_before_the_call():
     # When they are marshalled
     # Then the library refuses them (the old helpers sent them and DynamoDB refused the request)
     with pytest.raises(TypeError):
-        attribute(float("nan"))
+        to_attribute(float("nan"))
     with pytest.raises(DecimalException):
-        attribute(10**40 + 1)
+        to_attribute(10**40 + 1)

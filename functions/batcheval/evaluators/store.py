@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import yaml
 from botocore.exceptions import ClientError
 
-from batcheval.dynamodb_items import python, to_item
+from batcheval.dynamodb_items import from_attribute, to_item
 from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
 
@@ -173,9 +173,9 @@ class DynamoEvaluatorStore:
         self._client.delete_item(TableName=self.table_name, Key=self._key(evaluator_id))
 
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
-        evaluator_id = python(item["evaluatorId"])
+        evaluator_id = from_attribute(item["evaluatorId"])
         try:
-            document = json.loads(python(item["definition"]))
+            document = json.loads(from_attribute(item["definition"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
         if not isinstance(document, dict):

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.dynamodb_items import attribute, from_item, python, to_item
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -98,7 +98,10 @@ class RunLedger:
     # ---- sessions --------------------------------------------------------------------------------
     def done_sessions(self, owner: str, job_id: str, session_ids: Sequence[str]) -> set[str]:
         """Which of `session_ids` some batch already owns."""
-        return {python(m["sk"])[2:] for m in self._get_markers(owner, job_id, session_ids, projection="sk")}
+        return {
+            from_attribute(m["sk"])[2:]
+            for m in self._get_markers(owner, job_id, session_ids, projection="sk")
+        }
 
     def markers_for(self, owner: str, job_id: str, session_ids: Sequence[str]) -> list[SessionMarker]:
         """The markers (with records) of those of `session_ids` that are claimed."""
@@ -107,10 +110,10 @@ class RunLedger:
     def _get_markers(
         self, owner: str, job_id: str, session_ids: Sequence[str], *, projection: str | None
     ) -> Iterator[dict[str, Any]]:
-        pk = attribute(run_key(owner, job_id))
+        pk = to_attribute(run_key(owner, job_id))
         unique = list(dict.fromkeys(session_ids))
         for start in range(0, len(unique), _BATCH_GET):
-            keys = [{"pk": pk, "sk": attribute(f"S#{sid}")} for sid in unique[start : start + _BATCH_GET]]
+            keys = [{"pk": pk, "sk": to_attribute(f"S#{sid}")} for sid in unique[start : start + _BATCH_GET]]
             spec: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
             if projection is not None:
                 spec["ProjectionExpression"] = projection
@@ -152,8 +155,8 @@ class RunLedger:
 
     def release(self, owner: str, job_id: str, session_ids: Sequence[str]) -> None:
         """Forget the markers of `session_ids` so a later batch scores and claims them again."""
-        pk = attribute(run_key(owner, job_id))
-        self._delete_keys([{"pk": pk, "sk": attribute(f"S#{sid}")} for sid in session_ids])
+        pk = to_attribute(run_key(owner, job_id))
+        self._delete_keys([{"pk": pk, "sk": to_attribute(f"S#{sid}")} for sid in session_ids])
 
     # ---- batches ---------------------------------------------------------------------------------
     def open_batch(self, owner: str, job_id: str, part: str, session_ids: Sequence[str]) -> None:
@@ -217,12 +220,12 @@ class RunLedger:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": attribute(run_key(owner, job_id))},
+            "ExpressionAttributeValues": {":pk": to_attribute(run_key(owner, job_id))},
             "ConsistentRead": True,
         }
         if prefix is not None:
             kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
-            kwargs["ExpressionAttributeValues"][":prefix"] = attribute(prefix)
+            kwargs["ExpressionAttributeValues"][":prefix"] = to_attribute(prefix)
         if projection is not None:
             kwargs["ProjectionExpression"] = projection
             if "#ref" in projection:
@@ -236,7 +239,7 @@ class RunLedger:
 
     def purge(self, owner: str, job_id: str) -> int:
         """Delete every run item of the job (BatchWriteItem, unprocessed items retried); returns count."""
-        pk = attribute(run_key(owner, job_id))
+        pk = to_attribute(run_key(owner, job_id))
         keys = [{"pk": pk, "sk": item["sk"]} for item in self._query(owner, job_id, None, projection="sk")]
         self._delete_keys(keys)
         return len(keys)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from batcheval.dynamodb_items import python, to_item
+from batcheval.dynamodb_items import from_attribute, to_item
 from batcheval.errors import FieldIssue, ServiceQuotaExceededError, ValidationError
 from batcheval.jobs.records import Job
 from batcheval.jobs.status import ACTIVE
@@ -135,7 +135,9 @@ class ScheduleLedger:
         ).get("Item")
         if not item or "lastJobId" not in item:
             return None
-        return LastRun(job_id=python(item["lastJobId"]), scheduled_time=python(item["lastScheduledTime"]))
+        return LastRun(
+            job_id=from_attribute(item["lastJobId"]), scheduled_time=from_attribute(item["lastScheduledTime"])
+        )
 
     def record_start(self, run: ScheduledRun, job_id: str, *, now: datetime) -> None:
         self._client.update_item(

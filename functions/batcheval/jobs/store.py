@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 from botocore.exceptions import ClientError
 
-from batcheval.dynamodb_items import attribute, from_item, python, to_item
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
 from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
 from batcheval.jobs.records import Job, RunProgress, SpecLocation
 from batcheval.jobs.status import JobStatus, changes_activity, sources_of
@@ -170,7 +170,7 @@ def job_from_item(item: Mapping[str, Any]) -> Job:
 
 
 def _expired(item: Mapping[str, Any], now: datetime) -> bool:
-    return TTL_ATTRIBUTE in item and int(python(item[TTL_ATTRIBUTE])) <= int(now.timestamp())
+    return TTL_ATTRIBUTE in item and int(from_attribute(item[TTL_ATTRIBUTE])) <= int(now.timestamp())
 
 
 def _reasons(error: ClientError) -> list[dict[str, Any]]:
@@ -219,7 +219,9 @@ class JobStore:
         item = self._item(owner, f"TOKEN#{client_token}")
         if not item or _expired(item, now):
             return None
-        return TokenClaim(job_id=python(item["jobId"]), request_hash=python(item["requestHash"]))
+        return TokenClaim(
+            job_id=from_attribute(item["jobId"]), request_hash=from_attribute(item["requestHash"])
+        )
 
     def list_page(
         self, owner: str, *, limit: int, after: dict[str, str] | None
@@ -233,7 +235,7 @@ class JobStore:
             "TableName": self._table,
             "IndexName": LIST_INDEX,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": attribute(owner_key(owner))},
+            "ExpressionAttributeValues": {":pk": to_attribute(owner_key(owner))},
             "ScanIndexForward": False,
             "ConsistentRead": True,
         }
@@ -254,7 +256,7 @@ class JobStore:
         if len(items) <= limit:
             return jobs, None
         last = items[limit - 1]
-        return jobs, {"sk": python(last["sk"]), "listKey": python(last["listKey"])}
+        return jobs, {"sk": from_attribute(last["sk"]), "listKey": from_attribute(last["listKey"])}
 
     # ---- writes --------------------------------------------------------------------------------
     def create(self, job: Job, *, max_active: int, max_stored: int, now: datetime) -> Created | TokenTaken:
@@ -266,7 +268,7 @@ class JobStore:
         """
         if max_active < 1 or max_stored < 1:
             raise ServiceQuotaExceededError("Batch evaluations are disabled by a quota of 0.")
-        pk = attribute(owner_key(job.owner))
+        pk = to_attribute(owner_key(job.owner))
         items: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -278,7 +280,11 @@ class JobStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {"pk": pk, "sk": attribute(f"NAME#{job.name}"), "jobId": attribute(job.job_id)},
+                    "Item": {
+                        "pk": pk,
+                        "sk": to_attribute(f"NAME#{job.name}"),
+                        "jobId": to_attribute(job.job_id),
+                    },
                     "ConditionExpression": "attribute_not_exists(pk)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
@@ -286,7 +292,7 @@ class JobStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": attribute("COUNTERS")},
+                    "Key": {"pk": pk, "sk": to_attribute("COUNTERS")},
                     "UpdateExpression": "ADD #active :one, #stored :one",
                     "ConditionExpression": (
                         "(attribute_not_exists(#active) OR #active < :maxActive) AND "
@@ -294,9 +300,9 @@ class JobStore:
                     ),
                     "ExpressionAttributeNames": {"#active": "active", "#stored": "stored"},
                     "ExpressionAttributeValues": {
-                        ":one": attribute(1),
-                        ":maxActive": attribute(max_active),
-                        ":maxStored": attribute(max_stored),
+                        ":one": to_attribute(1),
+                        ":maxActive": to_attribute(max_active),
+                        ":maxStored": to_attribute(max_stored),
                     },
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
@@ -309,15 +315,15 @@ class JobStore:
                         "TableName": self._table,
                         "Item": {
                             "pk": pk,
-                            "sk": attribute(f"TOKEN#{job.client_token}"),
-                            "jobId": attribute(job.job_id),
-                            "requestHash": attribute(job.request_hash),
-                            TTL_ATTRIBUTE: attribute(int((now + self._token_ttl).timestamp())),
+                            "sk": to_attribute(f"TOKEN#{job.client_token}"),
+                            "jobId": to_attribute(job.job_id),
+                            "requestHash": to_attribute(job.request_hash),
+                            TTL_ATTRIBUTE: to_attribute(int((now + self._token_ttl).timestamp())),
                         },
                         # A free token, or one whose window has passed (its record is replaced).
                         "ConditionExpression": "attribute_not_exists(pk) OR #expiresAt <= :now",
                         "ExpressionAttributeNames": {"#expiresAt": TTL_ATTRIBUTE},
-                        "ExpressionAttributeValues": {":now": attribute(int(now.timestamp()))},
+                        "ExpressionAttributeValues": {":now": to_attribute(int(now.timestamp()))},
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 }
@@ -375,11 +381,13 @@ class JobStore:
                         "The clientToken is in use by a concurrent request; retry."
                     ) from error
                 return TokenTaken(claim)
-            return TokenTaken(TokenClaim(python(token_item["jobId"]), python(token_item["requestHash"])))
+            return TokenTaken(
+                TokenClaim(from_attribute(token_item["jobId"]), from_attribute(token_item["requestHash"]))
+            )
         name_item = failed(1)
         if name_item is not None:
             # A concurrent retry of the same Start may surface as the name collision first.
-            holder = self.get(job.owner, python(name_item["jobId"])) if "jobId" in name_item else None
+            holder = self.get(job.owner, from_attribute(name_item["jobId"])) if "jobId" in name_item else None
             if (
                 holder is not None
                 and job.client_token is not None
@@ -392,7 +400,7 @@ class JobStore:
             ) from error
         counters = failed(2)
         if counters is not None:
-            active = int(python(counters["active"])) if "active" in counters else 0
+            active = int(from_attribute(counters["active"])) if "active" in counters else 0
             if active >= max_active:
                 raise ServiceQuotaExceededError(
                     f"Quota of {max_active} active batch evaluations reached; stop or wait for one to finish."
@@ -427,9 +435,9 @@ class JobStore:
             raise ConflictError(f"Batch evaluation {job_id} is {current.status}; it cannot become {target}.")
         names = {"#status": "status", "#updatedAt": "updatedAt"}
         values: dict[str, Any] = {
-            ":from": attribute(current.status),
-            ":to": attribute(target),
-            ":now": attribute(format_instant(now)),
+            ":from": to_attribute(current.status),
+            ":to": to_attribute(target),
+            ":now": to_attribute(format_instant(now)),
         }
         update = "SET #status = :to, #updatedAt = :now"
         condition = "#status = :from"
@@ -438,18 +446,18 @@ class JobStore:
             condition += " AND attribute_not_exists(#runId)"
         if error_details is not None:
             names["#errorDetails"] = "errorDetails"
-            values[":errors"] = attribute(error_details)
+            values[":errors"] = to_attribute(error_details)
             update += ", #errorDetails = :errors"
         if evaluation_results is not None:
             names["#results"] = "results"
-            values[":results"] = attribute(orjson.dumps(evaluation_results).decode())
+            values[":results"] = to_attribute(orjson.dumps(evaluation_results).decode())
             update += ", #results = :results"
-        pk = attribute(owner_key(owner))
+        pk = to_attribute(owner_key(owner))
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": attribute(f"JOB#{job_id}")},
+                    "Key": {"pk": pk, "sk": to_attribute(f"JOB#{job_id}")},
                     "UpdateExpression": update,
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
@@ -500,10 +508,10 @@ class JobStore:
                 ),
                 ExpressionAttributeNames={"#status": "status", "#runId": "runId", "#updatedAt": "updatedAt"},
                 ExpressionAttributeValues={
-                    ":pending": attribute("PENDING"),
-                    ":running": attribute("IN_PROGRESS"),
-                    ":run": attribute(run_id),
-                    ":now": attribute(format_instant(now)),
+                    ":pending": to_attribute("PENDING"),
+                    ":running": to_attribute("IN_PROGRESS"),
+                    ":run": to_attribute(run_id),
+                    ":now": to_attribute(format_instant(now)),
                 },
             )
         except ClientError as error:
@@ -526,10 +534,10 @@ class JobStore:
                 "#f": PROGRESS_FAILED,
             },
             ExpressionAttributeValues={
-                ":t": attribute(progress.total),
-                ":i": attribute(progress.ignored),
-                ":c": attribute(progress.completed),
-                ":f": attribute(progress.failed),
+                ":t": to_attribute(progress.total),
+                ":i": to_attribute(progress.ignored),
+                ":c": to_attribute(progress.completed),
+                ":f": to_attribute(progress.failed),
             },
         )
 
@@ -541,11 +549,11 @@ class JobStore:
         A job deleted meanwhile is left alone (the condition keeps the write from recreating it).
         """
         names = {"#c": PROGRESS_COMPLETED, "#f": PROGRESS_FAILED}
-        values: dict[str, Any] = {":c": attribute(completed), ":f": attribute(failed)}
+        values: dict[str, Any] = {":c": to_attribute(completed), ":f": to_attribute(failed)}
         update = "ADD #c :c, #f :f"
         if results_export is not None:
             names["#x"] = "resultsExport"
-            values[":x"] = attribute(results_export)
+            values[":x"] = to_attribute(results_export)
             update += " SET #x = if_not_exists(#x, :x)"
         try:
             self._db.update_item(
@@ -568,7 +576,7 @@ class JobStore:
         item = self._item(owner, f"JOB#{job_id}")
         if item is None:
             raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
-        doc = orjson.loads(python(item["doc"]))
+        doc = orjson.loads(from_attribute(item["doc"]))
         doc["outputConfig"] = output_config
         self._db.update_item(
             TableName=self._table,
@@ -576,7 +584,7 @@ class JobStore:
             UpdateExpression="SET #doc = :new",
             ConditionExpression="#doc = :old",
             ExpressionAttributeNames={"#doc": "doc"},
-            ExpressionAttributeValues={":new": attribute(orjson.dumps(doc).decode()), ":old": item["doc"]},
+            ExpressionAttributeValues={":new": to_attribute(orjson.dumps(doc).decode()), ":old": item["doc"]},
         )
 
     def prepare_retry(self, job: Job, *, manifest_key: str, progress: RunProgress, now: datetime) -> Job:
@@ -585,12 +593,12 @@ class JobStore:
         Its run, final results and errorDetails are cleared and the live counters set to `progress`;
         the job counts as active again. ConflictError if it changed meanwhile.
         """
-        pk = attribute(owner_key(job.owner))
+        pk = to_attribute(owner_key(job.owner))
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": attribute(f"JOB#{job.job_id}")},
+                    "Key": {"pk": pk, "sk": to_attribute(f"JOB#{job.job_id}")},
                     "UpdateExpression": (
                         "SET #status = :pending, #updatedAt = :now, #manifest = :manifest, "
                         "#t = :t, #i = :i, #c = :c, #f = :f REMOVE #runId, #results, #errors"
@@ -609,14 +617,14 @@ class JobStore:
                         "#f": PROGRESS_FAILED,
                     },
                     "ExpressionAttributeValues": {
-                        ":pending": attribute("PENDING"),
-                        ":from": attribute(job.status),
-                        ":now": attribute(format_instant(now)),
-                        ":manifest": attribute(manifest_key),
-                        ":t": attribute(progress.total),
-                        ":i": attribute(progress.ignored),
-                        ":c": attribute(progress.completed),
-                        ":f": attribute(progress.failed),
+                        ":pending": to_attribute("PENDING"),
+                        ":from": to_attribute(job.status),
+                        ":now": to_attribute(format_instant(now)),
+                        ":manifest": to_attribute(manifest_key),
+                        ":t": to_attribute(progress.total),
+                        ":i": to_attribute(progress.ignored),
+                        ":c": to_attribute(progress.completed),
+                        ":f": to_attribute(progress.failed),
                     },
                 }
             },
@@ -640,9 +648,9 @@ class JobStore:
             "FilterExpression": "#status = :pending AND attribute_not_exists(#runId)",
             "ExpressionAttributeNames": {"#status": "status", "#runId": "runId"},
             "ExpressionAttributeValues": {
-                ":pk": attribute(owner_key(owner)),
-                ":before": attribute(format_instant(created_before)),
-                ":pending": attribute("PENDING"),
+                ":pk": to_attribute(owner_key(owner)),
+                ":before": to_attribute(format_instant(created_before)),
+                ":pending": to_attribute("PENDING"),
             },
         }
         while True:
@@ -670,9 +678,9 @@ class JobStore:
                 ConditionExpression="(#status = :pending AND attribute_not_exists(#runId)) OR #runId = :run",
                 ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt", "#status": "status"},
                 ExpressionAttributeValues={
-                    ":run": attribute(run_id),
-                    ":now": attribute(format_instant(now)),
-                    ":pending": attribute("PENDING"),
+                    ":run": to_attribute(run_id),
+                    ":now": to_attribute(format_instant(now)),
+                    ":pending": to_attribute("PENDING"),
                 },
             )
         except ClientError as error:
@@ -683,15 +691,15 @@ class JobStore:
 
     def remove(self, job: Job) -> None:
         """Delete a DELETING job's item, its reservations, and release its stored-job quota."""
-        pk = attribute(owner_key(job.owner))
+        pk = to_attribute(owner_key(job.owner))
         items: list[dict[str, Any]] = [
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": attribute(f"JOB#{job.job_id}")},
+                    "Key": {"pk": pk, "sk": to_attribute(f"JOB#{job.job_id}")},
                     "ConditionExpression": "#status = :deleting",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":deleting": attribute("DELETING")},
+                    "ExpressionAttributeValues": {":deleting": to_attribute("DELETING")},
                 }
             },
             self._owned_reservation_delete(pk, f"NAME#{job.name}", job.job_id),
@@ -711,9 +719,9 @@ class JobStore:
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": {"pk": pk, "sk": attribute(sk)},
+                "Key": {"pk": pk, "sk": to_attribute(sk)},
                 "ConditionExpression": "attribute_not_exists(pk) OR jobId = :job",
-                "ExpressionAttributeValues": {":job": attribute(job_id)},
+                "ExpressionAttributeValues": {":job": to_attribute(job_id)},
             }
         }
 
@@ -721,10 +729,10 @@ class JobStore:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": {"pk": pk, "sk": attribute("COUNTERS")},
+                "Key": {"pk": pk, "sk": to_attribute("COUNTERS")},
                 "UpdateExpression": "ADD #counter :delta",
                 "ExpressionAttributeNames": {"#counter": counter},
-                "ExpressionAttributeValues": {":delta": attribute(delta)},
+                "ExpressionAttributeValues": {":delta": to_attribute(delta)},
             }
         }
 

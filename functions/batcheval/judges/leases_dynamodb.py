@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batcheval.dynamodb_items import attribute, python, to_item
+from batcheval.dynamodb_items import from_attribute, to_attribute, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.ratelimit import Lease
 
@@ -135,7 +135,7 @@ class DynamoDBSlotLeases:
                 Key=to_item({"pk": _slot_key(key, lease.slot)}),
                 ConditionExpression="#holder = :me",
                 ExpressionAttributeNames={"#holder": "holder"},
-                ExpressionAttributeValues={":me": attribute(lease.holder)},
+                ExpressionAttributeValues={":me": to_attribute(lease.holder)},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -171,7 +171,7 @@ class DynamoDBSlotLeases:
                 ),
                 ConditionExpression="attribute_not_exists(#pk) OR #expires_at < :now",
                 ExpressionAttributeNames={"#pk": "pk", "#expires_at": "expires_at"},
-                ExpressionAttributeValues={":now": attribute(float(now))},
+                ExpressionAttributeValues={":now": to_attribute(float(now))},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -203,9 +203,9 @@ class DynamoDBSlotLeases:
                 except (ClientError, BotoCoreError) as error:
                     raise _unavailable(key, error) from error
                 for item in response.get("Responses", {}).get(self._table, []):
-                    if float(python(item["expires_at"])) >= now:
-                        held.add(python(item["pk"]))
+                    if float(from_attribute(item["expires_at"])) >= now:
+                        held.add(from_attribute(item["pk"]))
                 request = response.get("UnprocessedKeys") or {}
             # Keys DynamoDB still did not read count as held: we only skip trying them this round.
-            held.update(python(pk["pk"]) for pk in request.get(self._table, {}).get("Keys", []))
+            held.update(from_attribute(pk["pk"]) for pk in request.get(self._table, {}).get("Keys", []))
         return [slot for slot in range(slots) if _slot_key(key, slot) not in held]

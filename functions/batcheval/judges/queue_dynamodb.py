@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batcheval.dynamodb_items import attribute, from_item, python, to_item
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
 from batcheval.errors import JudgeError
 
 if TYPE_CHECKING:
@@ -112,11 +112,11 @@ class DynamoDBTicketQueue:
             UpdateExpression="ADD #issued :one SET #serving = if_not_exists(#serving, :one), "
             "#head_seen = if_not_exists(#head_seen, :now)",
             ExpressionAttributeNames={"#issued": "issued", "#serving": "serving", "#head_seen": "head_seen"},
-            ExpressionAttributeValues={":one": attribute(1), ":now": attribute(now)},
+            ExpressionAttributeValues={":one": to_attribute(1), ":now": to_attribute(now)},
             ReturnValues="UPDATED_NEW",
         )
         assert response is not None  # unconditional
-        return int(python(response["Attributes"]["issued"]))
+        return int(from_attribute(response["Attributes"]["issued"]))
 
     def ahead(self, key: str, ticket: int, now: float) -> int:
         serving, head_seen, _ = self._read(key)
@@ -153,7 +153,7 @@ class DynamoDBTicketQueue:
             UpdateExpression="SET #head_seen = :now",
             ConditionExpression="#serving = :ticket",
             ExpressionAttributeNames={"#head_seen": "head_seen", "#serving": "serving"},
-            ExpressionAttributeValues={":now": attribute(now), ":ticket": attribute(ticket)},
+            ExpressionAttributeValues={":now": to_attribute(now), ":ticket": to_attribute(ticket)},
         )
 
     def leave(self, key: str, ticket: int, now: float) -> None:
@@ -167,7 +167,7 @@ class DynamoDBTicketQueue:
             UpdateExpression="ADD #gone :ticket",
             ConditionExpression="#serving < :n",
             ExpressionAttributeNames={"#gone": "gone", "#serving": "serving"},
-            ExpressionAttributeValues={":ticket": attribute({ticket}), ":n": attribute(ticket)},
+            ExpressionAttributeValues={":ticket": to_attribute({ticket}), ":n": to_attribute(ticket)},
         )
         if waiting is None:  # its turn (or it was passed over): move the queue on
             self._move_on(key, ticket, now)
@@ -195,18 +195,18 @@ class DynamoDBTicketQueue:
                 following += 1
             names = {"#serving": "serving", "#head_seen": "head_seen", "#gone": "gone"}
             values: dict[str, Any] = {
-                ":serving": attribute(serving),
-                ":next": attribute(following),
-                ":now": attribute(now),
+                ":serving": to_attribute(serving),
+                ":next": to_attribute(following),
+                ":now": to_attribute(now),
             }
             expression = "SET #serving = :next, #head_seen = :now"
             if skipped:
                 expression += " DELETE #gone :skipped"
-                values[":skipped"] = attribute(set(skipped))
+                values[":skipped"] = to_attribute(set(skipped))
             condition = "#serving = :serving AND NOT contains(#gone, :next)"
             if head_seen is not None:
                 condition += " AND #head_seen = :seen"
-                values[":seen"] = attribute(head_seen)
+                values[":seen"] = to_attribute(head_seen)
             moved = self._update(
                 key,
                 UpdateExpression=expression,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batcheval.dynamodb_items import attribute, from_item, to_item
+from batcheval.dynamodb_items import from_item, to_attribute, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.bucket import (
     BucketState,
@@ -152,7 +152,7 @@ class DynamoDBBucketStore:
             names["#pk"] = "pk"
         else:
             condition = "#version = :expected"  # `version` is in `item`, so `#version` is named
-            values[":expected"] = attribute(expected_version)
+            values[":expected"] = to_attribute(expected_version)
         self._count("writes")
         try:
             self._client.update_item(
