@@ -388,7 +388,7 @@ def _stores(config: BenchConfig, clock: Clock) -> list[_Invocation]:
     from batcheval.judges.queue_dynamodb import DynamoDBTicketQueue
     from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
 
-    client = _AtomicCalls(
+    client: Any = _AtomicCalls(  # a DynamoDB client in all but name
         boto3.client(
             "dynamodb", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
         )

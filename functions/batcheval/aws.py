@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 import botocore.session
@@ -22,6 +22,16 @@ from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import ClientError
 
 from batcheval.errors import CallerRoleError
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 
 @dataclass
@@ -35,10 +45,78 @@ class AwsClients:
     _clients: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
+    @overload
+    def client(
+        self,
+        service: Literal["bedrock-runtime"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> BedrockRuntimeClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["dynamodb"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> DynamoDBClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["kms"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> KMSClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["lambda"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> LambdaClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["logs"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> CloudWatchLogsClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["s3"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> S3Client: ...
+    @overload
+    def client(
+        self,
+        service: Literal["stepfunctions"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> SFNClient: ...
+    @overload
+    def client(
+        self,
+        service: Literal["sts"],
+        *,
+        total_max_attempts: int | None = None,
+        read_timeout: float | None = None,
+    ) -> STSClient: ...
+    @overload
+    def client(
+        self, service: str, *, total_max_attempts: int | None = None, read_timeout: float | None = None
+    ) -> Any: ...  # a service the runtime does not use (tests: iam), or a name chosen at run time
     def client(
         self, service: str, *, total_max_attempts: int | None = None, read_timeout: float | None = None
     ) -> Any:
-        """The cached client for `service`.
+        """The cached client for `service`, typed per service by the overloads (boto3-stubs, dev only).
 
         `total_max_attempts=1` turns botocore's own retries off, for callers that run their own retry
         loop (the judge backends: botocore would otherwise retry throttling underneath them).

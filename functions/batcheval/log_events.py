@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 MAX_BATCH_EVENTS = 10_000
 MAX_BATCH_BYTES = 1_048_576
@@ -63,7 +66,7 @@ def log_batches(
     return batches
 
 
-def ensure_log_stream(logs: Any, group: str, stream: str) -> None:
+def ensure_log_stream(logs: CloudWatchLogsClient, group: str, stream: str) -> None:
     """Create the group and stream unless they exist (with the injected `logs` client)."""
     with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
         logs.create_log_group(logGroupName=group)

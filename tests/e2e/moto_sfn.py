@@ -26,7 +26,7 @@ import uuid
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from batcheval.aws import AwsClients
 from batcheval.local.lambda_context import LocalLambdaContext
@@ -227,7 +227,7 @@ class MotoStepFunctions:
         sfn = self._clients.client("stepfunctions")
         deadline = time.monotonic() + timeout_s
         while True:
-            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+            described = cast(dict[str, Any], sfn.describe_execution(executionArn=execution_arn))
             if described["status"] in TERMINAL_EXECUTION:
                 return described
             if time.monotonic() > deadline:

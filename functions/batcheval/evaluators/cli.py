@@ -22,6 +22,8 @@ from batcheval.product.output import SERVICE_ERROR, fail, note, table, warn
 from batcheval.product.views import pass_rule, reason
 
 if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
+
     from batcheval.evaluators.ground_truth import GroundTruth
     from batcheval.product.progress import ProgressSink
     from batcheval.results.records import EvaluationResult
@@ -151,7 +153,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
             args.judge, clients=clients, model_id=args.model or _custom_judge_model(args, store)
         )
 
-    def lambda_client() -> Any:
+    def lambda_client() -> LambdaClient:
         # One attempt: a retried invoke would run the user's evaluator twice. The read timeout only
         # bounds a hung connection; each definition's own timeout is enforced by the evaluator.
         return clients.client("lambda", total_max_attempts=1, read_timeout=LAMBDA_READ_TIMEOUT_S)

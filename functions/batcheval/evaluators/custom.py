@@ -10,7 +10,7 @@ import json
 import math
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -49,6 +49,9 @@ from batcheval.evaluators.transcript import (
 from batcheval.judges.base import Judge, JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.results.records import ErrorCodes, EvaluationResult, Level
 from batcheval.traces.model import Session
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
 CUSTOM_MAX_TOKENS = 400
 """Output budget when the definition's inferenceConfig sets none (+150 per extra dimension)."""
@@ -261,7 +264,7 @@ class LambdaCodeEvaluator:
     that target's error. Nothing a Lambda does can fail another result.
     """
 
-    def __init__(self, definition: CustomEvaluatorDefinition, lambda_client: Any) -> None:
+    def __init__(self, definition: CustomEvaluatorDefinition, lambda_client: LambdaClient) -> None:
         if not isinstance(definition.config, CodeConfig):
             raise TypeError("LambdaCodeEvaluator needs a codeBased definition")
         self.definition = definition

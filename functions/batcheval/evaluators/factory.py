@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from batcheval.errors import FieldIssue, ValidationError
 from batcheval.evaluators.base import Evaluator, EvaluatorIdentity
@@ -20,17 +20,22 @@ from batcheval.evaluators.registry import close_matches, get_spec, known_ids
 from batcheval.evaluators.store import EvaluatorStore
 from batcheval.judges.base import Judge
 
+if TYPE_CHECKING:
+    from mypy_boto3_lambda import LambdaClient
 
-class _Lazy:
+T = TypeVar("T")
+
+
+class _Lazy(Generic[T]):
     """Calls a provider at most once, thread-safely."""
 
-    def __init__(self, provider: Callable[[], Any] | None, what: str) -> None:
+    def __init__(self, provider: Callable[[], T] | None, what: str) -> None:
         self._provider = provider
         self._what = what
-        self._value: Any = None
+        self._value: T | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Any:
+    def get(self) -> T:
         with self._lock:
             if self._value is None:
                 if self._provider is None:
@@ -47,7 +52,7 @@ class EvaluatorFactory:
         *,
         judge: Callable[[], Judge] | None = None,
         store: EvaluatorStore | None = None,
-        lambda_client: Callable[[], Any] | None = None,
+        lambda_client: Callable[[], LambdaClient] | None = None,
         model_id: str | None = None,
     ) -> None:
         self._judge = _Lazy(judge, "judge")

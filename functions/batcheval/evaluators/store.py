@@ -9,13 +9,17 @@ import string
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from botocore.exceptions import ClientError
 
+from batcheval.dynamodb_items import from_attribute, to_item
 from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _ALNUM = string.ascii_letters + string.digits
 logger = logging.getLogger(__name__)
@@ -101,7 +105,7 @@ class DynamoEvaluatorStore:
     CreateEvaluator request as JSON, so the stored form is the wire form.
     """
 
-    def __init__(self, table_name: str, client: Any, *, region: str, account_id: str) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient, *, region: str, account_id: str) -> None:
         self.table_name = table_name
         self._client = client
         self.region = region
@@ -114,14 +118,16 @@ class DynamoEvaluatorStore:
         document = dict(request)
         document["evaluatorId"] = evaluator_id or new_evaluator_id(str(request.get("evaluatorName", "")))
         definition = parse_definition(document, region=self.region, account_id=self.account_id)
-        item = {
-            "owner": {"S": self.account_id},
-            "evaluatorId": {"S": definition.evaluator_id},
-            "evaluatorName": {"S": definition.evaluator_name},
-            "level": {"S": definition.level},
-            "definition": {"S": json.dumps(definition.request, separators=(",", ":"))},
-            "createdAt": {"S": datetime.now(UTC).isoformat()},
-        }
+        item = to_item(
+            {
+                "owner": self.account_id,
+                "evaluatorId": definition.evaluator_id,
+                "evaluatorName": definition.evaluator_name,
+                "level": definition.level,
+                "definition": json.dumps(definition.request, separators=(",", ":")),
+                "createdAt": datetime.now(UTC).isoformat(),
+            }
+        )
         try:
             self._client.put_item(
                 TableName=self.table_name,
@@ -135,7 +141,7 @@ class DynamoEvaluatorStore:
         return definition
 
     def _key(self, evaluator_id: str) -> dict[str, Any]:
-        return {"owner": {"S": self.account_id}, "evaluatorId": {"S": evaluator_id}}
+        return to_item({"owner": self.account_id, "evaluatorId": evaluator_id})
 
     def get(self, evaluator_id: str) -> CustomEvaluatorDefinition | None:
         response = self._client.get_item(
@@ -150,7 +156,7 @@ class DynamoEvaluatorStore:
             TableName=self.table_name,
             KeyConditionExpression="#owner = :owner",
             ExpressionAttributeNames={"#owner": "owner"},
-            ExpressionAttributeValues={":owner": {"S": self.account_id}},
+            ExpressionAttributeValues=to_item({":owner": self.account_id}),
         )
         found = []
         for page in pages:
@@ -167,10 +173,10 @@ class DynamoEvaluatorStore:
         self._client.delete_item(TableName=self.table_name, Key=self._key(evaluator_id))
 
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
-        evaluator_id = item["evaluatorId"]["S"]
+        evaluator_id = from_attribute(item["evaluatorId"])
         try:
-            document = json.loads(item["definition"]["S"])
-        except (KeyError, ValueError) as exc:
+            document = json.loads(from_attribute(item["definition"]))
+        except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
         if not isinstance(document, dict):
             raise ValidationError(f"stored evaluator definition {evaluator_id} is not an object")

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import orjson
 from botocore.exceptions import ClientError
 
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -71,23 +73,20 @@ class OpenBatch:
     session_ids: tuple[str, ...]
 
 
-def _s(value: str) -> dict[str, Any]:
-    return {"S": value}
-
-
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _marker(item: dict[str, Any]) -> SessionMarker:
-    packed = item.get("records", {}).get("B")
+    values = from_item(item)
+    packed = values.get("records")
     return SessionMarker(
-        session_id=item["sk"]["S"][2:],
-        part=item["part"]["S"],
-        outcome=cast(Outcome, item["outcome"]["S"]),
-        ref=orjson.loads(item["ref"]["S"]),
+        session_id=values["sk"][2:],
+        part=values["part"],
+        outcome=cast(Outcome, values["outcome"]),
+        ref=orjson.loads(values["ref"]),
         records=zlib.decompress(packed) if packed is not None else None,
-        spill_key=item.get("spill", {}).get("S"),
+        spill_key=values.get("spill"),
     )
 
 
@@ -99,7 +98,10 @@ class RunLedger:
     # ---- sessions --------------------------------------------------------------------------------
     def done_sessions(self, owner: str, job_id: str, session_ids: Sequence[str]) -> set[str]:
         """Which of `session_ids` some batch already owns."""
-        return {m["sk"]["S"][2:] for m in self._get_markers(owner, job_id, session_ids, projection="sk")}
+        return {
+            from_attribute(m["sk"])[2:]
+            for m in self._get_markers(owner, job_id, session_ids, projection="sk")
+        }
 
     def markers_for(self, owner: str, job_id: str, session_ids: Sequence[str]) -> list[SessionMarker]:
         """The markers (with records) of those of `session_ids` that are claimed."""
@@ -108,10 +110,10 @@ class RunLedger:
     def _get_markers(
         self, owner: str, job_id: str, session_ids: Sequence[str], *, projection: str | None
     ) -> Iterator[dict[str, Any]]:
-        pk = _s(run_key(owner, job_id))
+        pk = to_attribute(run_key(owner, job_id))
         unique = list(dict.fromkeys(session_ids))
         for start in range(0, len(unique), _BATCH_GET):
-            keys = [{"pk": pk, "sk": _s(f"S#{sid}")} for sid in unique[start : start + _BATCH_GET]]
+            keys = [{"pk": pk, "sk": to_attribute(f"S#{sid}")} for sid in unique[start : start + _BATCH_GET]]
             spec: dict[str, Any] = {"Keys": keys, "ConsistentRead": True}
             if projection is not None:
                 spec["ProjectionExpression"] = projection
@@ -125,17 +127,17 @@ class RunLedger:
 
     def claim(self, owner: str, job_id: str, marker: SessionMarker) -> bool:
         """Write the session's marker unless one exists; True when this batch now owns the session."""
-        item: dict[str, Any] = {
-            "pk": _s(run_key(owner, job_id)),
-            "sk": _s(f"S#{marker.session_id}"),
-            "part": _s(marker.part),
-            "outcome": _s(marker.outcome),
-            "ref": _s(orjson.dumps(marker.ref).decode()),
-        }
-        if marker.records is not None:
-            item["records"] = {"B": zlib.compress(marker.records)}
-        if marker.spill_key is not None:
-            item["spill"] = _s(marker.spill_key)
+        item = to_item(
+            {
+                "pk": run_key(owner, job_id),
+                "sk": f"S#{marker.session_id}",
+                "part": marker.part,
+                "outcome": marker.outcome,
+                "ref": orjson.dumps(marker.ref).decode(),
+                "records": zlib.compress(marker.records) if marker.records is not None else None,
+                "spill": marker.spill_key,
+            }
+        )
         try:
             self._db.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
@@ -153,36 +155,38 @@ class RunLedger:
 
     def release(self, owner: str, job_id: str, session_ids: Sequence[str]) -> None:
         """Forget the markers of `session_ids` so a later batch scores and claims them again."""
-        pk = _s(run_key(owner, job_id))
-        self._delete_keys([{"pk": pk, "sk": _s(f"S#{sid}")} for sid in session_ids])
+        pk = to_attribute(run_key(owner, job_id))
+        self._delete_keys([{"pk": pk, "sk": to_attribute(f"S#{sid}")} for sid in session_ids])
 
     # ---- batches ---------------------------------------------------------------------------------
     def open_batch(self, owner: str, job_id: str, part: str, session_ids: Sequence[str]) -> None:
         """Announce the sessions invocation `part` may claim (before its first claim)."""
         self._db.put_item(
             TableName=self._table,
-            Item={
-                "pk": _s(run_key(owner, job_id)),
-                "sk": _s(f"P#{part}"),
-                "state": _s("OPEN"),
-                "sessions": _s(orjson.dumps(list(session_ids)).decode()),
-            },
+            Item=to_item(
+                {
+                    "pk": run_key(owner, job_id),
+                    "sk": f"P#{part}",
+                    "state": "OPEN",
+                    "sessions": orjson.dumps(list(session_ids)).decode(),
+                }
+            ),
             ConditionExpression="attribute_not_exists(pk)",
         )
 
     def commit(self, owner: str, job_id: str, commit: BatchCommit) -> None:
         """Record a batch's commit (idempotent: the same part rewrites the same item)."""
-        item: dict[str, Any] = {
-            "pk": _s(run_key(owner, job_id)),
-            "sk": _s(f"P#{commit.part}"),
-            "state": _s("COMMITTED"),
-            "completed": {"N": str(commit.completed)},
-            "failed": {"N": str(commit.failed)},
-        }
-        if commit.results_key is not None:
-            item["results"] = _s(commit.results_key)
-        if commit.partial_key is not None:
-            item["partial"] = _s(commit.partial_key)
+        item = to_item(
+            {
+                "pk": run_key(owner, job_id),
+                "sk": f"P#{commit.part}",
+                "state": "COMMITTED",
+                "completed": commit.completed,
+                "failed": commit.failed,
+                "results": commit.results_key,
+                "partial": commit.partial_key,
+            }
+        )
         self._db.put_item(TableName=self._table, Item=item)
 
     def batches(self, owner: str, job_id: str) -> tuple[list[BatchCommit], list[OpenBatch]]:
@@ -190,17 +194,18 @@ class RunLedger:
         committed: list[BatchCommit] = []
         open_: list[OpenBatch] = []
         for item in self._query(owner, job_id, "P#", projection=None):
-            part = item["sk"]["S"][2:]
-            if item["state"]["S"] == "OPEN":
-                open_.append(OpenBatch(part, tuple(orjson.loads(item["sessions"]["S"]))))
+            values = from_item(item)
+            part = values["sk"][2:]
+            if values["state"] == "OPEN":
+                open_.append(OpenBatch(part, tuple(orjson.loads(values["sessions"]))))
                 continue
             committed.append(
                 BatchCommit(
                     part=part,
-                    completed=int(item["completed"]["N"]),
-                    failed=int(item["failed"]["N"]),
-                    results_key=item.get("results", {}).get("S"),
-                    partial_key=item.get("partial", {}).get("S"),
+                    completed=int(values["completed"]),
+                    failed=int(values["failed"]),
+                    results_key=values.get("results"),
+                    partial_key=values.get("partial"),
                 )
             )
         return committed, open_
@@ -215,12 +220,12 @@ class RunLedger:
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(run_key(owner, job_id))},
+            "ExpressionAttributeValues": {":pk": to_attribute(run_key(owner, job_id))},
             "ConsistentRead": True,
         }
         if prefix is not None:
             kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
-            kwargs["ExpressionAttributeValues"][":prefix"] = _s(prefix)
+            kwargs["ExpressionAttributeValues"][":prefix"] = to_attribute(prefix)
         if projection is not None:
             kwargs["ProjectionExpression"] = projection
             if "#ref" in projection:
@@ -234,7 +239,7 @@ class RunLedger:
 
     def purge(self, owner: str, job_id: str) -> int:
         """Delete every run item of the job (BatchWriteItem, unprocessed items retried); returns count."""
-        pk = _s(run_key(owner, job_id))
+        pk = to_attribute(run_key(owner, job_id))
         keys = [{"pk": pk, "sk": item["sk"]} for item in self._query(owner, job_id, None, projection="sk")]
         self._delete_keys(keys)
         return len(keys)

@@ -7,10 +7,15 @@ table keys `pk` (S, HASH) + `sk` (S, RANGE), local secondary index `by_created` 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from botocore.exceptions import ClientError
 
 from batcheval.aws import AwsClients
 from batcheval.jobs.store import LIST_INDEX, TTL_ATTRIBUTE
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
 
 
 def ensure_job_resources(clients: AwsClients, *, table_name: str, bucket_name: str) -> None:
@@ -63,7 +68,10 @@ def _ensure_bucket(clients: AwsClients, bucket_name: str) -> None:
             s3.create_bucket(Bucket=bucket_name)
         else:
             s3.create_bucket(
-                Bucket=bucket_name, CreateBucketConfiguration={"LocationConstraint": clients.region}
+                Bucket=bucket_name,
+                CreateBucketConfiguration={
+                    "LocationConstraint": cast("BucketLocationConstraintType", clients.region)
+                },
             )
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") not in {

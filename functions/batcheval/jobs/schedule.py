@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from batcheval.dynamodb_items import from_attribute, to_item
 from batcheval.errors import FieldIssue, ServiceQuotaExceededError, ValidationError
 from batcheval.jobs.records import Job
 from batcheval.jobs.status import ACTIVE
@@ -126,7 +127,7 @@ class ScheduleLedger:
         self._table = table_name
 
     def _key(self, owner: str, schedule_name: str) -> dict[str, Any]:
-        return {"pk": {"S": owner_key(owner)}, "sk": {"S": SCHEDULE_ITEM_PREFIX + schedule_name}}
+        return to_item({"pk": owner_key(owner), "sk": SCHEDULE_ITEM_PREFIX + schedule_name})
 
     def last_run(self, owner: str, schedule_name: str) -> LastRun | None:
         item = self._client.get_item(
@@ -134,18 +135,18 @@ class ScheduleLedger:
         ).get("Item")
         if not item or "lastJobId" not in item:
             return None
-        return LastRun(job_id=item["lastJobId"]["S"], scheduled_time=item["lastScheduledTime"]["S"])
+        return LastRun(
+            job_id=from_attribute(item["lastJobId"]), scheduled_time=from_attribute(item["lastScheduledTime"])
+        )
 
     def record_start(self, run: ScheduledRun, job_id: str, *, now: datetime) -> None:
         self._client.update_item(
             TableName=self._table,
             Key=self._key(run.owner, run.schedule_name),
             UpdateExpression="SET lastJobId = :job, lastScheduledTime = :t, lastStartedAt = :now",
-            ExpressionAttributeValues={
-                ":job": {"S": job_id},
-                ":t": {"S": run.scheduled_time.isoformat()},
-                ":now": {"S": format_instant(now)},
-            },
+            ExpressionAttributeValues=to_item(
+                {":job": job_id, ":t": run.scheduled_time.isoformat(), ":now": format_instant(now)}
+            ),
         )
 
     def record_skip(self, run: ScheduledRun, reason: str, *, now: datetime) -> None:
@@ -154,12 +155,14 @@ class ScheduleLedger:
             Key=self._key(run.owner, run.schedule_name),
             UpdateExpression="SET lastSkippedAt = :now, lastSkippedRun = :t, lastSkipReason = :reason "
             "ADD skippedRuns :one",
-            ExpressionAttributeValues={
-                ":now": {"S": format_instant(now)},
-                ":t": {"S": run.scheduled_time.isoformat()},
-                ":reason": {"S": reason},
-                ":one": {"N": "1"},
-            },
+            ExpressionAttributeValues=to_item(
+                {
+                    ":now": format_instant(now),
+                    ":t": run.scheduled_time.isoformat(),
+                    ":reason": reason,
+                    ":one": 1,
+                }
+            ),
         )
 
 

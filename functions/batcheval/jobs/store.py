@@ -18,7 +18,7 @@ concurrent retries of one Start) can neither create duplicates nor overshoot a q
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -26,12 +26,14 @@ from typing import TYPE_CHECKING, Any, cast
 import orjson
 from botocore.exceptions import ClientError
 
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
 from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
 from batcheval.jobs.records import Job, RunProgress, SpecLocation
 from batcheval.jobs.status import JobStatus, changes_activity, sources_of
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 LIST_INDEX = "by_created"
 # Live progress counters on the job item (moved with ADD by the pipeline, read by Get).
@@ -76,14 +78,6 @@ def parse_instant(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
 
 
-def _s(value: str) -> dict[str, Any]:
-    return {"S": value}
-
-
-def _n(value: int) -> dict[str, Any]:
-    return {"N": str(value)}
-
-
 def job_to_item(job: Job) -> dict[str, Any]:
     doc = {
         "description": job.description,
@@ -94,54 +88,48 @@ def job_to_item(job: Job) -> dict[str, Any]:
         "dataSourceConfig": job.data_source_config,
         "dataSourceInS3": job.data_source_in_s3,
     }
-    item: dict[str, Any] = {
-        "pk": _s(owner_key(job.owner)),
-        "sk": _s(f"JOB#{job.job_id}"),
-        "kind": _s("job"),
-        "owner": _s(job.owner),
-        "jobId": _s(job.job_id),
-        "arn": _s(job.arn),
-        "name": _s(job.name),
-        "status": _s(job.status),
-        "createdAt": _s(format_instant(job.created_at)),
-        "updatedAt": _s(format_instant(job.updated_at)),
-        "listKey": _s(f"{format_instant(job.created_at)}#{job.job_id}"),
-        "doc": _s(orjson.dumps(doc).decode()),
-        "specBucket": _s(job.spec.bucket),
-        "specKey": _s(job.spec.key),
-        "specKmsKeyArn": _s(job.spec.kms_key_arn),
-        "requestHash": _s(job.request_hash),
-    }
-    if job.client_token is not None:
-        item["clientToken"] = _s(job.client_token)
-    if job.run_id is not None:
-        item["runId"] = _s(job.run_id)
-    if job.evaluation_results is not None:
-        item["results"] = _s(orjson.dumps(job.evaluation_results).decode())
-    if job.error_details:
-        item["errorDetails"] = {"L": [_s(text) for text in job.error_details]}
-    if job.progress is not None:
-        item.update(
-            {
-                PROGRESS_TOTAL: _n(job.progress.total),
-                PROGRESS_IGNORED: _n(job.progress.ignored),
-                PROGRESS_COMPLETED: _n(job.progress.completed),
-                PROGRESS_FAILED: _n(job.progress.failed),
-            }
-        )
-    if job.results_export is not None:
-        item["resultsExport"] = _s(job.results_export)
-    if job.retry_manifest is not None:
-        item["retryManifest"] = _s(job.retry_manifest)
-    return item
+    progress = job.progress
+    return to_item(
+        {
+            "pk": owner_key(job.owner),
+            "sk": f"JOB#{job.job_id}",
+            "kind": "job",
+            "owner": job.owner,
+            "jobId": job.job_id,
+            "arn": job.arn,
+            "name": job.name,
+            "status": job.status,
+            "createdAt": format_instant(job.created_at),
+            "updatedAt": format_instant(job.updated_at),
+            "listKey": f"{format_instant(job.created_at)}#{job.job_id}",
+            "doc": orjson.dumps(doc).decode(),
+            "specBucket": job.spec.bucket,
+            "specKey": job.spec.key,
+            "specKmsKeyArn": job.spec.kms_key_arn,
+            "requestHash": job.request_hash,
+            # None (and no errors) leaves the attribute out.
+            "clientToken": job.client_token,
+            "runId": job.run_id,
+            "results": orjson.dumps(job.evaluation_results).decode()
+            if job.evaluation_results is not None
+            else None,
+            "errorDetails": job.error_details or None,
+            PROGRESS_TOTAL: None if progress is None else progress.total,
+            PROGRESS_IGNORED: None if progress is None else progress.ignored,
+            PROGRESS_COMPLETED: None if progress is None else progress.completed,
+            PROGRESS_FAILED: None if progress is None else progress.failed,
+            "resultsExport": job.results_export,
+            "retryManifest": job.retry_manifest,
+        }
+    )
 
 
-def _progress_from_item(item: dict[str, Any]) -> RunProgress | None:
-    if PROGRESS_TOTAL not in item:
+def _progress_from_item(values: dict[str, Any]) -> RunProgress | None:
+    if PROGRESS_TOTAL not in values:
         return None
 
     def number(name: str) -> int:
-        return int(item.get(name, {}).get("N", "0"))
+        return int(values.get(name, 0))
 
     return RunProgress(
         total=number(PROGRESS_TOTAL),
@@ -151,17 +139,18 @@ def _progress_from_item(item: dict[str, Any]) -> RunProgress | None:
     )
 
 
-def job_from_item(item: dict[str, Any]) -> Job:
-    doc = orjson.loads(item["doc"]["S"])
+def job_from_item(item: Mapping[str, Any]) -> Job:
+    values = from_item(item)
+    doc = orjson.loads(values["doc"])
     return Job(
-        owner=item["owner"]["S"],
-        job_id=item["jobId"]["S"],
-        arn=item["arn"]["S"],
-        name=item["name"]["S"],
-        status=cast(JobStatus, item["status"]["S"]),
-        created_at=parse_instant(item["createdAt"]["S"]),
-        updated_at=parse_instant(item["updatedAt"]["S"]),
-        spec=SpecLocation(item["specBucket"]["S"], item["specKey"]["S"], item["specKmsKeyArn"]["S"]),
+        owner=values["owner"],
+        job_id=values["jobId"],
+        arn=values["arn"],
+        name=values["name"],
+        status=cast(JobStatus, values["status"]),
+        created_at=parse_instant(values["createdAt"]),
+        updated_at=parse_instant(values["updatedAt"]),
+        spec=SpecLocation(values["specBucket"], values["specKey"], values["specKmsKeyArn"]),
         description=doc.get("description"),
         evaluators=doc.get("evaluators"),
         output_config=doc.get("outputConfig"),
@@ -169,20 +158,19 @@ def job_from_item(item: dict[str, Any]) -> Job:
         tags=doc.get("tags"),
         data_source_config=doc.get("dataSourceConfig"),
         data_source_in_s3=bool(doc.get("dataSourceInS3")),
-        client_token=item.get("clientToken", {}).get("S"),
-        request_hash=item["requestHash"]["S"],
-        run_id=item.get("runId", {}).get("S"),
-        evaluation_results=orjson.loads(item["results"]["S"]) if "results" in item else None,
-        error_details=[entry["S"] for entry in item.get("errorDetails", {}).get("L", [])],
-        progress=_progress_from_item(item),
-        results_export=item.get("resultsExport", {}).get("S"),
-        retry_manifest=item.get("retryManifest", {}).get("S"),
+        client_token=values.get("clientToken"),
+        request_hash=values["requestHash"],
+        run_id=values.get("runId"),
+        evaluation_results=orjson.loads(values["results"]) if "results" in values else None,
+        error_details=list(values.get("errorDetails", [])),
+        progress=_progress_from_item(values),
+        results_export=values.get("resultsExport"),
+        retry_manifest=values.get("retryManifest"),
     )
 
 
-def _expired(item: dict[str, Any], now: datetime) -> bool:
-    expires = item.get(TTL_ATTRIBUTE, {}).get("N")
-    return expires is not None and int(expires) <= int(now.timestamp())
+def _expired(item: Mapping[str, Any], now: datetime) -> bool:
+    return TTL_ATTRIBUTE in item and int(from_attribute(item[TTL_ATTRIBUTE])) <= int(now.timestamp())
 
 
 def _reasons(error: ClientError) -> list[dict[str, Any]]:
@@ -199,6 +187,10 @@ def _retryable_cancellation(reasons: Sequence[dict[str, Any]]) -> bool:
     return "ConditionalCheckFailed" not in codes and bool(codes & {"TransactionConflict", "ThrottlingError"})
 
 
+def _key(owner: str, sk: str) -> dict[str, AttributeValueTypeDef]:
+    return to_item({"pk": owner_key(owner), "sk": sk})
+
+
 class JobStore:
     """DynamoDB persistence of jobs. Every method takes the owner: there is no cross-tenant access."""
 
@@ -209,9 +201,7 @@ class JobStore:
 
     # ---- reads ---------------------------------------------------------------------------------
     def _item(self, owner: str, sk: str) -> dict[str, Any] | None:
-        response = self._db.get_item(
-            TableName=self._table, Key={"pk": _s(owner_key(owner)), "sk": _s(sk)}, ConsistentRead=True
-        )
+        response = self._db.get_item(TableName=self._table, Key=_key(owner, sk), ConsistentRead=True)
         return cast(dict[str, Any] | None, response.get("Item"))
 
     def get(self, owner: str, job_id: str) -> Job | None:
@@ -229,7 +219,9 @@ class JobStore:
         item = self._item(owner, f"TOKEN#{client_token}")
         if not item or _expired(item, now):
             return None
-        return TokenClaim(job_id=item["jobId"]["S"], request_hash=item["requestHash"]["S"])
+        return TokenClaim(
+            job_id=from_attribute(item["jobId"]), request_hash=from_attribute(item["requestHash"])
+        )
 
     def list_page(
         self, owner: str, *, limit: int, after: dict[str, str] | None
@@ -243,13 +235,13 @@ class JobStore:
             "TableName": self._table,
             "IndexName": LIST_INDEX,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": _s(owner_key(owner))},
+            "ExpressionAttributeValues": {":pk": to_attribute(owner_key(owner))},
             "ScanIndexForward": False,
             "ConsistentRead": True,
         }
         start: dict[str, Any] | None = None
         if after is not None:
-            start = {"pk": _s(owner_key(owner)), "sk": _s(after["sk"]), "listKey": _s(after["listKey"])}
+            start = to_item({"pk": owner_key(owner), "sk": after["sk"], "listKey": after["listKey"]})
         items: list[dict[str, Any]] = []
         while len(items) <= limit:
             kwargs["Limit"] = limit + 1 - len(items)
@@ -264,7 +256,7 @@ class JobStore:
         if len(items) <= limit:
             return jobs, None
         last = items[limit - 1]
-        return jobs, {"sk": last["sk"]["S"], "listKey": last["listKey"]["S"]}
+        return jobs, {"sk": from_attribute(last["sk"]), "listKey": from_attribute(last["listKey"])}
 
     # ---- writes --------------------------------------------------------------------------------
     def create(self, job: Job, *, max_active: int, max_stored: int, now: datetime) -> Created | TokenTaken:
@@ -276,7 +268,7 @@ class JobStore:
         """
         if max_active < 1 or max_stored < 1:
             raise ServiceQuotaExceededError("Batch evaluations are disabled by a quota of 0.")
-        pk = _s(owner_key(job.owner))
+        pk = to_attribute(owner_key(job.owner))
         items: list[dict[str, Any]] = [
             {
                 "Put": {
@@ -288,7 +280,11 @@ class JobStore:
             {
                 "Put": {
                     "TableName": self._table,
-                    "Item": {"pk": pk, "sk": _s(f"NAME#{job.name}"), "jobId": _s(job.job_id)},
+                    "Item": {
+                        "pk": pk,
+                        "sk": to_attribute(f"NAME#{job.name}"),
+                        "jobId": to_attribute(job.job_id),
+                    },
                     "ConditionExpression": "attribute_not_exists(pk)",
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
@@ -296,7 +292,7 @@ class JobStore:
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": _s("COUNTERS")},
+                    "Key": {"pk": pk, "sk": to_attribute("COUNTERS")},
                     "UpdateExpression": "ADD #active :one, #stored :one",
                     "ConditionExpression": (
                         "(attribute_not_exists(#active) OR #active < :maxActive) AND "
@@ -304,9 +300,9 @@ class JobStore:
                     ),
                     "ExpressionAttributeNames": {"#active": "active", "#stored": "stored"},
                     "ExpressionAttributeValues": {
-                        ":one": _n(1),
-                        ":maxActive": _n(max_active),
-                        ":maxStored": _n(max_stored),
+                        ":one": to_attribute(1),
+                        ":maxActive": to_attribute(max_active),
+                        ":maxStored": to_attribute(max_stored),
                     },
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
@@ -319,15 +315,15 @@ class JobStore:
                         "TableName": self._table,
                         "Item": {
                             "pk": pk,
-                            "sk": _s(f"TOKEN#{job.client_token}"),
-                            "jobId": _s(job.job_id),
-                            "requestHash": _s(job.request_hash),
-                            TTL_ATTRIBUTE: _n(int((now + self._token_ttl).timestamp())),
+                            "sk": to_attribute(f"TOKEN#{job.client_token}"),
+                            "jobId": to_attribute(job.job_id),
+                            "requestHash": to_attribute(job.request_hash),
+                            TTL_ATTRIBUTE: to_attribute(int((now + self._token_ttl).timestamp())),
                         },
                         # A free token, or one whose window has passed (its record is replaced).
                         "ConditionExpression": "attribute_not_exists(pk) OR #expiresAt <= :now",
                         "ExpressionAttributeNames": {"#expiresAt": TTL_ATTRIBUTE},
-                        "ExpressionAttributeValues": {":now": _n(int(now.timestamp()))},
+                        "ExpressionAttributeValues": {":now": to_attribute(int(now.timestamp()))},
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 }
@@ -385,11 +381,13 @@ class JobStore:
                         "The clientToken is in use by a concurrent request; retry."
                     ) from error
                 return TokenTaken(claim)
-            return TokenTaken(TokenClaim(token_item["jobId"]["S"], token_item["requestHash"]["S"]))
+            return TokenTaken(
+                TokenClaim(from_attribute(token_item["jobId"]), from_attribute(token_item["requestHash"]))
+            )
         name_item = failed(1)
         if name_item is not None:
             # A concurrent retry of the same Start may surface as the name collision first.
-            holder = self.get(job.owner, name_item["jobId"]["S"]) if "jobId" in name_item else None
+            holder = self.get(job.owner, from_attribute(name_item["jobId"])) if "jobId" in name_item else None
             if (
                 holder is not None
                 and job.client_token is not None
@@ -402,7 +400,7 @@ class JobStore:
             ) from error
         counters = failed(2)
         if counters is not None:
-            active = int(counters.get("active", {}).get("N", "0"))
+            active = int(from_attribute(counters["active"])) if "active" in counters else 0
             if active >= max_active:
                 raise ServiceQuotaExceededError(
                     f"Quota of {max_active} active batch evaluations reached; stop or wait for one to finish."
@@ -437,9 +435,9 @@ class JobStore:
             raise ConflictError(f"Batch evaluation {job_id} is {current.status}; it cannot become {target}.")
         names = {"#status": "status", "#updatedAt": "updatedAt"}
         values: dict[str, Any] = {
-            ":from": _s(current.status),
-            ":to": _s(target),
-            ":now": _s(format_instant(now)),
+            ":from": to_attribute(current.status),
+            ":to": to_attribute(target),
+            ":now": to_attribute(format_instant(now)),
         }
         update = "SET #status = :to, #updatedAt = :now"
         condition = "#status = :from"
@@ -448,18 +446,18 @@ class JobStore:
             condition += " AND attribute_not_exists(#runId)"
         if error_details is not None:
             names["#errorDetails"] = "errorDetails"
-            values[":errors"] = {"L": [_s(text) for text in error_details]}
+            values[":errors"] = to_attribute(error_details)
             update += ", #errorDetails = :errors"
         if evaluation_results is not None:
             names["#results"] = "results"
-            values[":results"] = _s(orjson.dumps(evaluation_results).decode())
+            values[":results"] = to_attribute(orjson.dumps(evaluation_results).decode())
             update += ", #results = :results"
-        pk = _s(owner_key(owner))
+        pk = to_attribute(owner_key(owner))
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": _s(f"JOB#{job_id}")},
+                    "Key": {"pk": pk, "sk": to_attribute(f"JOB#{job_id}")},
                     "UpdateExpression": update,
                     "ConditionExpression": condition,
                     "ExpressionAttributeNames": names,
@@ -502,7 +500,7 @@ class JobStore:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+                Key=_key(owner, f"JOB#{job_id}"),
                 UpdateExpression="SET #status = :running, #runId = :run, #updatedAt = :now",
                 ConditionExpression=(
                     "(#status = :pending AND (attribute_not_exists(#runId) OR #runId = :run)) OR "
@@ -510,10 +508,10 @@ class JobStore:
                 ),
                 ExpressionAttributeNames={"#status": "status", "#runId": "runId", "#updatedAt": "updatedAt"},
                 ExpressionAttributeValues={
-                    ":pending": _s("PENDING"),
-                    ":running": _s("IN_PROGRESS"),
-                    ":run": _s(run_id),
-                    ":now": _s(format_instant(now)),
+                    ":pending": to_attribute("PENDING"),
+                    ":running": to_attribute("IN_PROGRESS"),
+                    ":run": to_attribute(run_id),
+                    ":now": to_attribute(format_instant(now)),
                 },
             )
         except ClientError as error:
@@ -526,7 +524,7 @@ class JobStore:
         """Start the live counters once discovery knows the sessions (completed/failed reset to 0)."""
         self._db.update_item(
             TableName=self._table,
-            Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+            Key=_key(owner, f"JOB#{job_id}"),
             UpdateExpression="SET #t = :t, #i = :i, #c = :c, #f = :f",
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={
@@ -536,10 +534,10 @@ class JobStore:
                 "#f": PROGRESS_FAILED,
             },
             ExpressionAttributeValues={
-                ":t": _n(progress.total),
-                ":i": _n(progress.ignored),
-                ":c": _n(progress.completed),
-                ":f": _n(progress.failed),
+                ":t": to_attribute(progress.total),
+                ":i": to_attribute(progress.ignored),
+                ":c": to_attribute(progress.completed),
+                ":f": to_attribute(progress.failed),
             },
         )
 
@@ -551,16 +549,16 @@ class JobStore:
         A job deleted meanwhile is left alone (the condition keeps the write from recreating it).
         """
         names = {"#c": PROGRESS_COMPLETED, "#f": PROGRESS_FAILED}
-        values: dict[str, Any] = {":c": _n(completed), ":f": _n(failed)}
+        values: dict[str, Any] = {":c": to_attribute(completed), ":f": to_attribute(failed)}
         update = "ADD #c :c, #f :f"
         if results_export is not None:
             names["#x"] = "resultsExport"
-            values[":x"] = _s(results_export)
+            values[":x"] = to_attribute(results_export)
             update += " SET #x = if_not_exists(#x, :x)"
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+                Key=_key(owner, f"JOB#{job_id}"),
                 UpdateExpression=update,
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeNames=names,
@@ -578,15 +576,15 @@ class JobStore:
         item = self._item(owner, f"JOB#{job_id}")
         if item is None:
             raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
-        doc = orjson.loads(item["doc"]["S"])
+        doc = orjson.loads(from_attribute(item["doc"]))
         doc["outputConfig"] = output_config
         self._db.update_item(
             TableName=self._table,
-            Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+            Key=_key(owner, f"JOB#{job_id}"),
             UpdateExpression="SET #doc = :new",
             ConditionExpression="#doc = :old",
             ExpressionAttributeNames={"#doc": "doc"},
-            ExpressionAttributeValues={":new": _s(orjson.dumps(doc).decode()), ":old": item["doc"]},
+            ExpressionAttributeValues={":new": to_attribute(orjson.dumps(doc).decode()), ":old": item["doc"]},
         )
 
     def prepare_retry(self, job: Job, *, manifest_key: str, progress: RunProgress, now: datetime) -> Job:
@@ -595,12 +593,12 @@ class JobStore:
         Its run, final results and errorDetails are cleared and the live counters set to `progress`;
         the job counts as active again. ConflictError if it changed meanwhile.
         """
-        pk = _s(owner_key(job.owner))
+        pk = to_attribute(owner_key(job.owner))
         items: list[dict[str, Any]] = [
             {
                 "Update": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": _s(f"JOB#{job.job_id}")},
+                    "Key": {"pk": pk, "sk": to_attribute(f"JOB#{job.job_id}")},
                     "UpdateExpression": (
                         "SET #status = :pending, #updatedAt = :now, #manifest = :manifest, "
                         "#t = :t, #i = :i, #c = :c, #f = :f REMOVE #runId, #results, #errors"
@@ -619,14 +617,14 @@ class JobStore:
                         "#f": PROGRESS_FAILED,
                     },
                     "ExpressionAttributeValues": {
-                        ":pending": _s("PENDING"),
-                        ":from": _s(job.status),
-                        ":now": _s(format_instant(now)),
-                        ":manifest": _s(manifest_key),
-                        ":t": _n(progress.total),
-                        ":i": _n(progress.ignored),
-                        ":c": _n(progress.completed),
-                        ":f": _n(progress.failed),
+                        ":pending": to_attribute("PENDING"),
+                        ":from": to_attribute(job.status),
+                        ":now": to_attribute(format_instant(now)),
+                        ":manifest": to_attribute(manifest_key),
+                        ":t": to_attribute(progress.total),
+                        ":i": to_attribute(progress.ignored),
+                        ":c": to_attribute(progress.completed),
+                        ":f": to_attribute(progress.failed),
                     },
                 }
             },
@@ -650,9 +648,9 @@ class JobStore:
             "FilterExpression": "#status = :pending AND attribute_not_exists(#runId)",
             "ExpressionAttributeNames": {"#status": "status", "#runId": "runId"},
             "ExpressionAttributeValues": {
-                ":pk": _s(owner_key(owner)),
-                ":before": _s(format_instant(created_before)),
-                ":pending": _s("PENDING"),
+                ":pk": to_attribute(owner_key(owner)),
+                ":before": to_attribute(format_instant(created_before)),
+                ":pending": to_attribute("PENDING"),
             },
         }
         while True:
@@ -673,16 +671,16 @@ class JobStore:
         try:
             self._db.update_item(
                 TableName=self._table,
-                Key={"pk": _s(owner_key(owner)), "sk": _s(f"JOB#{job_id}")},
+                Key=_key(owner, f"JOB#{job_id}"),
                 UpdateExpression="SET #runId = :run, #updatedAt = :now",
                 # Or the run already began itself (its first step recorded this same run id): a run
                 # started in-process, or a fast first step, must not be taken for a lost race.
                 ConditionExpression="(#status = :pending AND attribute_not_exists(#runId)) OR #runId = :run",
                 ExpressionAttributeNames={"#runId": "runId", "#updatedAt": "updatedAt", "#status": "status"},
                 ExpressionAttributeValues={
-                    ":run": _s(run_id),
-                    ":now": _s(format_instant(now)),
-                    ":pending": _s("PENDING"),
+                    ":run": to_attribute(run_id),
+                    ":now": to_attribute(format_instant(now)),
+                    ":pending": to_attribute("PENDING"),
                 },
             )
         except ClientError as error:
@@ -693,15 +691,15 @@ class JobStore:
 
     def remove(self, job: Job) -> None:
         """Delete a DELETING job's item, its reservations, and release its stored-job quota."""
-        pk = _s(owner_key(job.owner))
+        pk = to_attribute(owner_key(job.owner))
         items: list[dict[str, Any]] = [
             {
                 "Delete": {
                     "TableName": self._table,
-                    "Key": {"pk": pk, "sk": _s(f"JOB#{job.job_id}")},
+                    "Key": {"pk": pk, "sk": to_attribute(f"JOB#{job.job_id}")},
                     "ConditionExpression": "#status = :deleting",
                     "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":deleting": _s("DELETING")},
+                    "ExpressionAttributeValues": {":deleting": to_attribute("DELETING")},
                 }
             },
             self._owned_reservation_delete(pk, f"NAME#{job.name}", job.job_id),
@@ -716,29 +714,30 @@ class JobStore:
                 raise
             raise ConflictError(f"Batch evaluation {job.job_id} changed while being deleted.") from error
 
-    def _owned_reservation_delete(self, pk: dict[str, Any], sk: str, job_id: str) -> dict[str, Any]:
+    def _owned_reservation_delete(self, pk: AttributeValueTypeDef, sk: str, job_id: str) -> dict[str, Any]:
         # Only the job's own reservation; a missing one (never written) is fine.
         return {
             "Delete": {
                 "TableName": self._table,
-                "Key": {"pk": pk, "sk": _s(sk)},
+                "Key": {"pk": pk, "sk": to_attribute(sk)},
                 "ConditionExpression": "attribute_not_exists(pk) OR jobId = :job",
-                "ExpressionAttributeValues": {":job": _s(job_id)},
+                "ExpressionAttributeValues": {":job": to_attribute(job_id)},
             }
         }
 
-    def _counter_update(self, pk: dict[str, Any], counter: str, delta: int) -> dict[str, Any]:
+    def _counter_update(self, pk: AttributeValueTypeDef, counter: str, delta: int) -> dict[str, Any]:
         return {
             "Update": {
                 "TableName": self._table,
-                "Key": {"pk": pk, "sk": _s("COUNTERS")},
+                "Key": {"pk": pk, "sk": to_attribute("COUNTERS")},
                 "UpdateExpression": "ADD #counter :delta",
                 "ExpressionAttributeNames": {"#counter": counter},
-                "ExpressionAttributeValues": {":delta": _n(delta)},
+                "ExpressionAttributeValues": {":delta": to_attribute(delta)},
             }
         }
 
     def counters(self, owner: str) -> dict[str, int]:
         """The owner's quota counters (`active`, `stored`); missing means 0."""
         item = self._item(owner, "COUNTERS") or {}
-        return {name: int(item.get(name, {}).get("N", "0")) for name in ("active", "stored")}
+        values = from_item(item)
+        return {name: int(values.get(name, 0)) for name in ("active", "stored")}

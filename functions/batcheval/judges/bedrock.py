@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -32,6 +32,9 @@ from botocore.exceptions import (
 from batcheval.errors import JudgeError
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
 from batcheval.judges.jsonout import extract_json_object
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
 
 ToolChoiceMode = Literal["tool", "any", "auto"]
 
@@ -62,7 +65,9 @@ class BedrockJudge:
             the model choose and is what models that reject forced choice fall back to.
     """
 
-    def __init__(self, client: Any, model_id: str, *, tool_choice: ToolChoiceMode = "tool") -> None:
+    def __init__(
+        self, client: BedrockRuntimeClient, model_id: str, *, tool_choice: ToolChoiceMode = "tool"
+    ) -> None:
         self._client = client
         self.model_id = model_id
         self._tool_choice = tool_choice
@@ -110,7 +115,7 @@ class BedrockJudge:
             },
         }
         try:
-            result: dict[str, Any] = self._client.converse(**params)
+            result = cast(dict[str, Any], self._client.converse(**params))
         except ClientError as error:
             raise _judge_error(error) from error
         except (ReadTimeoutError, ConnectTimeoutError) as error:

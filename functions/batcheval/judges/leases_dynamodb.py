@@ -20,12 +20,16 @@ import random
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batcheval.dynamodb_items import from_attribute, to_attribute, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.ratelimit import Lease
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY_PREFIX = "judge-slot#"
 _BATCH_GET_LIMIT = 100
@@ -81,7 +85,7 @@ class DynamoDBSlotLeases:
 
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         table_name: str,
         *,
         lease_ttl_s: float = 150.0,
@@ -128,10 +132,10 @@ class DynamoDBSlotLeases:
         try:
             self._client.delete_item(
                 TableName=self._table,
-                Key={"pk": {"S": _slot_key(key, lease.slot)}},
+                Key=to_item({"pk": _slot_key(key, lease.slot)}),
                 ConditionExpression="#holder = :me",
                 ExpressionAttributeNames={"#holder": "holder"},
-                ExpressionAttributeValues={":me": {"S": lease.holder}},
+                ExpressionAttributeValues={":me": to_attribute(lease.holder)},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -156,15 +160,18 @@ class DynamoDBSlotLeases:
         try:
             self._client.put_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": _slot_key(key, slot)},
-                    "holder": {"S": lease.holder},
-                    "acquired_at": {"N": f"{now:.6f}"},
-                    "expires_at": {"N": f"{lease.expires_at:.6f}"},
-                },
+                # Timestamps as floats, so they are stored with six decimals even when given whole.
+                Item=to_item(
+                    {
+                        "pk": _slot_key(key, slot),
+                        "holder": lease.holder,
+                        "acquired_at": float(now),
+                        "expires_at": float(lease.expires_at),
+                    }
+                ),
                 ConditionExpression="attribute_not_exists(#pk) OR #expires_at < :now",
                 ExpressionAttributeNames={"#pk": "pk", "#expires_at": "expires_at"},
-                ExpressionAttributeValues={":now": {"N": f"{now:.6f}"}},
+                ExpressionAttributeValues={":now": to_attribute(float(now))},
             )
         except ClientError as error:
             if _conditional_failed(error):
@@ -181,7 +188,7 @@ class DynamoDBSlotLeases:
         for chunk in _chunks([_slot_key(key, slot) for slot in range(slots)]):
             request: dict[str, Any] = {
                 self._table: {
-                    "Keys": [{"pk": {"S": pk}} for pk in chunk],
+                    "Keys": [to_item({"pk": pk}) for pk in chunk],
                     "ConsistentRead": True,
                     "ProjectionExpression": "#pk, #expires_at",
                     "ExpressionAttributeNames": {"#pk": "pk", "#expires_at": "expires_at"},
@@ -196,9 +203,9 @@ class DynamoDBSlotLeases:
                 except (ClientError, BotoCoreError) as error:
                     raise _unavailable(key, error) from error
                 for item in response.get("Responses", {}).get(self._table, []):
-                    if float(item["expires_at"]["N"]) >= now:
-                        held.add(item["pk"]["S"])
+                    if float(from_attribute(item["expires_at"])) >= now:
+                        held.add(from_attribute(item["pk"]))
                 request = response.get("UnprocessedKeys") or {}
             # Keys DynamoDB still did not read count as held: we only skip trying them this round.
-            held.update(pk["pk"]["S"] for pk in request.get(self._table, {}).get("Keys", []))
+            held.update(from_attribute(pk["pk"]) for pk in request.get(self._table, {}).get("Keys", []))
         return [slot for slot in range(slots) if _slot_key(key, slot) not in held]

@@ -22,11 +22,15 @@ GetItem) about twice per call served ahead of it (`RateLimiter` paces the looks)
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
 from batcheval.errors import JudgeError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 _KEY_PREFIX = "judge-queue#"
 
@@ -42,10 +46,6 @@ def _unavailable(key: str, error: Exception) -> JudgeError:
     )
 
 
-def _n(value: float | int) -> dict[str, str]:
-    return {"N": str(value) if isinstance(value, int) else f"{value:.6f}"}
-
-
 class DynamoDBTicketQueue:
     """`TicketQueue` in a DynamoDB table (the bucket table: partition key `pk`).
 
@@ -56,7 +56,7 @@ class DynamoDBTicketQueue:
             itself alive every `stall_s / 3`.
     """
 
-    def __init__(self, client: Any, table_name: str, *, stall_s: float = 15.0) -> None:
+    def __init__(self, client: DynamoDBClient, table_name: str, *, stall_s: float = 15.0) -> None:
         if stall_s <= 0:
             raise ValueError("stall_s must be > 0")
         self._client = client
@@ -81,7 +81,7 @@ class DynamoDBTicketQueue:
         try:
             return dict(
                 self._client.update_item(
-                    TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, **kwargs
+                    TableName=self._table, Key=to_item({"pk": _KEY_PREFIX + key}), **kwargs
                 )
             )
         except ClientError as error:
@@ -97,13 +97,14 @@ class DynamoDBTicketQueue:
         self._count("reads")
         try:
             item = self._client.get_item(
-                TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, ConsistentRead=True
+                TableName=self._table, Key=to_item({"pk": _KEY_PREFIX + key}), ConsistentRead=True
             ).get("Item", {})
         except (ClientError, BotoCoreError) as error:
             raise _unavailable(key, error) from error
-        serving = int(item["serving"]["N"]) if "serving" in item else 1
-        head_seen = float(item["head_seen"]["N"]) if "head_seen" in item else 0.0
-        return serving, head_seen, {int(value) for value in item.get("gone", {}).get("NS", [])}
+        values = from_item(item)
+        serving = int(values.get("serving", 1))
+        head_seen = float(values.get("head_seen", 0.0))
+        return serving, head_seen, {int(value) for value in values.get("gone", set())}
 
     def join(self, key: str, now: float) -> int:
         response = self._update(
@@ -111,11 +112,11 @@ class DynamoDBTicketQueue:
             UpdateExpression="ADD #issued :one SET #serving = if_not_exists(#serving, :one), "
             "#head_seen = if_not_exists(#head_seen, :now)",
             ExpressionAttributeNames={"#issued": "issued", "#serving": "serving", "#head_seen": "head_seen"},
-            ExpressionAttributeValues={":one": _n(1), ":now": _n(now)},
+            ExpressionAttributeValues={":one": to_attribute(1), ":now": to_attribute(now)},
             ReturnValues="UPDATED_NEW",
         )
         assert response is not None  # unconditional
-        return int(response["Attributes"]["issued"]["N"])
+        return int(from_attribute(response["Attributes"]["issued"]))
 
     def ahead(self, key: str, ticket: int, now: float) -> int:
         serving, head_seen, _ = self._read(key)
@@ -152,7 +153,7 @@ class DynamoDBTicketQueue:
             UpdateExpression="SET #head_seen = :now",
             ConditionExpression="#serving = :ticket",
             ExpressionAttributeNames={"#head_seen": "head_seen", "#serving": "serving"},
-            ExpressionAttributeValues={":now": _n(now), ":ticket": _n(ticket)},
+            ExpressionAttributeValues={":now": to_attribute(now), ":ticket": to_attribute(ticket)},
         )
 
     def leave(self, key: str, ticket: int, now: float) -> None:
@@ -166,7 +167,7 @@ class DynamoDBTicketQueue:
             UpdateExpression="ADD #gone :ticket",
             ConditionExpression="#serving < :n",
             ExpressionAttributeNames={"#gone": "gone", "#serving": "serving"},
-            ExpressionAttributeValues={":ticket": {"NS": [str(ticket)]}, ":n": _n(ticket)},
+            ExpressionAttributeValues={":ticket": to_attribute({ticket}), ":n": to_attribute(ticket)},
         )
         if waiting is None:  # its turn (or it was passed over): move the queue on
             self._move_on(key, ticket, now)
@@ -193,15 +194,19 @@ class DynamoDBTicketQueue:
                 skipped.append(following)
                 following += 1
             names = {"#serving": "serving", "#head_seen": "head_seen", "#gone": "gone"}
-            values: dict[str, Any] = {":serving": _n(serving), ":next": _n(following), ":now": _n(now)}
+            values: dict[str, Any] = {
+                ":serving": to_attribute(serving),
+                ":next": to_attribute(following),
+                ":now": to_attribute(now),
+            }
             expression = "SET #serving = :next, #head_seen = :now"
             if skipped:
                 expression += " DELETE #gone :skipped"
-                values[":skipped"] = {"NS": [str(number) for number in skipped]}
+                values[":skipped"] = to_attribute(set(skipped))
             condition = "#serving = :serving AND NOT contains(#gone, :next)"
             if head_seen is not None:
                 condition += " AND #head_seen = :seen"
-                values[":seen"] = _n(head_seen)
+                values[":seen"] = to_attribute(head_seen)
             moved = self._update(
                 key,
                 UpdateExpression=expression,

@@ -13,10 +13,11 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from batcheval.dynamodb_items import from_item, to_attribute, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.bucket import (
     BucketState,
@@ -28,6 +29,9 @@ from batcheval.judges.bucket import (
     throttled,
 )
 from batcheval.judges.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 T = TypeVar("T")
 _KEY_PREFIX = "judge-bucket#"
@@ -44,44 +48,38 @@ def bucket_table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-def _n(value: float | int) -> dict[str, str]:
-    return {"N": repr(value) if isinstance(value, int) else f"{value:.6f}"}
-
-
 def _to_item(key: str, state: BucketState) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "pk": {"S": key},
-        "tokens": _n(state.tokens),
-        "updated_at": _n(state.updated_at),
-        "version": _n(state.version),
-        "throttles": _n(state.throttles),
-        "spend": {"M": {str(slot): _n(tokens) for slot, tokens in state.spend}},
-    }
-    if state.floor_rate is not None and state.decreased_at is not None:
-        item["floor_rate"] = _n(state.floor_rate)
-        item["decreased_at"] = _n(state.decreased_at)
-    if state.learned_quota is not None:
-        item["learned_quota"] = _n(state.learned_quota)
-    return item
+    floor = state.floor_rate is not None and state.decreased_at is not None
+    return to_item(
+        {
+            "pk": key,
+            "tokens": state.tokens,
+            "updated_at": state.updated_at,
+            "version": state.version,
+            "throttles": state.throttles,
+            "spend": {str(slot): tokens for slot, tokens in state.spend},
+            "floor_rate": state.floor_rate if floor else None,
+            "decreased_at": state.decreased_at if floor else None,
+            "learned_quota": state.learned_quota,
+        }
+    )
 
 
 def _from_item(item: dict[str, Any]) -> BucketState:
+    values = from_item(item)
+
     def number(name: str) -> float | None:
-        return float(item[name]["N"]) if name in item else None
+        return float(values[name]) if name in values else None
 
     return BucketState(
-        tokens=float(item["tokens"]["N"]),
-        updated_at=float(item["updated_at"]["N"]),
-        version=int(item["version"]["N"]),
+        tokens=float(values["tokens"]),
+        updated_at=float(values["updated_at"]),
+        version=int(values["version"]),
         floor_rate=number("floor_rate"),
         decreased_at=number("decreased_at"),
         learned_quota=number("learned_quota"),
-        spend=tuple(
-            sorted(
-                (int(slot), float(value["N"])) for slot, value in item.get("spend", {"M": {}})["M"].items()
-            )
-        ),
-        throttles=int(item.get("throttles", {"N": "0"})["N"]),
+        spend=tuple(sorted((int(slot), float(value)) for slot, value in values.get("spend", {}).items())),
+        throttles=int(values.get("throttles", 0)),
     )
 
 
@@ -109,7 +107,7 @@ class DynamoDBBucketStore:
 
     def __init__(
         self,
-        client: Any,
+        client: DynamoDBClient,
         table_name: str,
         *,
         max_conflicts: int = 50,
@@ -133,7 +131,7 @@ class DynamoDBBucketStore:
         self._count("reads")
         try:
             item = self._client.get_item(
-                TableName=self._table, Key={"pk": {"S": _KEY_PREFIX + key}}, ConsistentRead=True
+                TableName=self._table, Key=to_item({"pk": _KEY_PREFIX + key}), ConsistentRead=True
             ).get("Item")
         except (ClientError, BotoCoreError) as error:
             raise _store_unavailable(key, error) from error
@@ -154,12 +152,12 @@ class DynamoDBBucketStore:
             names["#pk"] = "pk"
         else:
             condition = "#version = :expected"  # `version` is in `item`, so `#version` is named
-            values[":expected"] = _n(expected_version)
+            values[":expected"] = to_attribute(expected_version)
         self._count("writes")
         try:
             self._client.update_item(
                 TableName=self._table,
-                Key={"pk": {"S": _KEY_PREFIX + key}},
+                Key=to_item({"pk": _KEY_PREFIX + key}),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +25,10 @@ from batcheval.errors import ValidationError
 from batcheval.log_events import ensure_log_stream, log_batches
 from batcheval.traces.files import utf8_source
 from batcheval.traces.records import as_nanos, decode, iter_file_items, service_name_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 DEFAULT_LOG_GROUP = "aws/spans"
 DEFAULT_STREAM = "batcheval-load-spans"
@@ -141,7 +145,7 @@ def plan_shift(oldest_ns: int, newest_ns: int, *, now_ns: int) -> int:
 
 
 def load_spans(
-    logs: Any,
+    logs: CloudWatchLogsClient,
     path: str | Path,
     *,
     now_ns: int,
@@ -162,7 +166,7 @@ def load_spans(
     timed.sort(key=lambda pair: pair[0])
     report.oldest_ns, report.newest_ns = timed[0][0], timed[-1][0]
     report.shift_ns = plan_shift(report.oldest_ns, report.newest_ns, now_ns=now_ns)
-    events = []
+    events: list[InputLogEventTypeDef] = []
     for time_ns, record in timed:
         if report.shift_ns:
             shift_record(record, report.shift_ns)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from batcheval.aws import AwsClients, OwnerClients
 from batcheval.evaluators.factory import EvaluatorFactory
@@ -121,7 +120,7 @@ def build_runtime(
         )
 
     def source_for(owner_clients: AwsClients) -> SessionSource:
-        logs: Any = owner_clients.client("logs")
+        logs = owner_clients.client("logs")
         if settings.discovery == "filter":
             return FilterLogEventsDiscovery(logs, load_margin_s=settings.filter_load_margin_seconds)
         return InsightsDiscovery(logs)

@@ -14,10 +14,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from batcheval.errors import ValidationError
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _LEVELS = {"Session": "SESSION", "Trace": "TRACE", "Tool": "TOOL_CALL"}
@@ -77,7 +81,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
-def iter_s3_export(s3: Any, uri: str) -> Iterator[dict[str, Any]]:
+def iter_s3_export(s3: S3Client, uri: str) -> Iterator[dict[str, Any]]:
     """Every record of every object under the export prefix, objects in key order."""
     bucket, prefix = split_s3_uri(uri)
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
@@ -132,7 +136,7 @@ def from_log_record(record: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
-def iter_log_group(logs: Any, group: str, job_arn: str) -> Iterator[dict[str, Any]]:
+def iter_log_group(logs: CloudWatchLogsClient, group: str, job_arn: str) -> Iterator[dict[str, Any]]:
     """The job's results from its output log group (the records carry the job's ARN).
 
     The group may hold other jobs' records: they are read and skipped here (a filter pattern on an

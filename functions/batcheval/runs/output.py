@@ -12,15 +12,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 from botocore.exceptions import ClientError
 
+from batcheval.log_events import ensure_log_stream
 from batcheval.log_events import log_batches as wire_batches
 from batcheval.results.metrics import to_emf
 from batcheval.results.otel import to_log_record
 from batcheval.results.records import EvaluationResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 METRICS_STREAM_SUFFIX = "-metrics"
 
@@ -39,7 +44,7 @@ def log_batches(events: Iterable[LogEvent]) -> list[list[LogEvent]]:
 class LogWriter:
     """Writes events to one group/stream with an injected `logs` client (the owner's account)."""
 
-    def __init__(self, logs: Any) -> None:
+    def __init__(self, logs: CloudWatchLogsClient) -> None:
         self._logs = logs
         self._ready: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -48,15 +53,7 @@ class LogWriter:
         with self._lock:
             if (group, stream) in self._ready:
                 return
-        for call, kwargs in (
-            (self._logs.create_log_group, {"logGroupName": group}),
-            (self._logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
-        ):
-            try:
-                call(**kwargs)
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ResourceAlreadyExistsException":
-                    raise
+        ensure_log_stream(self._logs, group, stream)
         with self._lock:
             self._ready.add((group, stream))
 
@@ -67,7 +64,9 @@ class LogWriter:
         self._ensure(group, stream)
         calls = 0
         for batch in log_batches(events):
-            entries = [{"timestamp": e.timestamp_ms, "message": e.message} for e in batch]
+            entries: list[InputLogEventTypeDef] = [
+                {"timestamp": e.timestamp_ms, "message": e.message} for e in batch
+            ]
             try:
                 self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=entries)
             except ClientError as error:

@@ -9,12 +9,16 @@ documents in `aws/spans` and event records in the runtime group's `otel-rt-logs`
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from batcheval.log_events import ensure_log_stream, log_batches
 from batcheval.traces.samples import SampleSet
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 AWS_SPANS_GROUP = "aws/spans"
 AWS_SPANS_STREAM = "default"
@@ -42,12 +46,14 @@ def _timestamp_ms(record: dict[str, Any]) -> int:
     return int(time_ns) // 1_000_000
 
 
-def log_event_batches(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def log_event_batches(records: list[dict[str, Any]]) -> list[list[InputLogEventTypeDef]]:
     """PutLogEvents `logEvents` batches for one stream, within every per-call limit."""
     return log_batches({"timestamp": _timestamp_ms(r), "message": orjson.dumps(r).decode()} for r in records)
 
 
-def write_samples(logs: Any, sample: SampleSet, *, runtime_group: str) -> dict[tuple[str, str], int]:
+def write_samples(
+    logs: CloudWatchLogsClient, sample: SampleSet, *, runtime_group: str
+) -> dict[tuple[str, str], int]:
     """Put the sample's records into CloudWatch Logs with the injected `logs` client.
 
     Returns the number of events written per (log group, stream). Groups and streams are created if

@@ -117,7 +117,7 @@ def test_delete_reports_objects_it_could_not_remove_and_the_next_delete_finishes
     job = pipeline.start()
     pipeline.run(job)
     s3 = pipeline.clients.client("s3")
-    real = s3.delete_objects
+    real: Any = s3.delete_objects
 
     def refuse_one(**kwargs: Any) -> dict[str, Any]:
         victim = kwargs["Delete"]["Objects"][0]["Key"]
@@ -442,4 +442,5 @@ def test_a_run_that_records_itself_before_start_returns_is_not_stopped(pipeline:
     assert pipeline.get(job).status == "IN_PROGRESS"
     assert pipeline.get(job).run_id == job.run_id
     sfn = pipeline.clients.client("stepfunctions")
+    assert job.run_id is not None
     assert sfn.describe_execution(executionArn=job.run_id)["status"] != "ABORTED"

@@ -1,6 +1,7 @@
 import io
 import json
 import threading
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -37,6 +38,10 @@ def _stub_invoke(stub, payload, **extra):
     )
 
 
+NO_CLIENT: Any = None
+"""For evaluators that never reach Lambda."""
+
+
 def _run(evaluator, sess, refs=None):
     refs = refs or SessionReferences.empty(sess.session_id)
     return [r for t in evaluator.targets(sess) for r in evaluator.evaluate(t, refs)]
@@ -44,7 +49,7 @@ def _run(evaluator, sess, refs=None):
 
 def test_event_follows_the_documented_contract():
     # Given a TOOL_CALL code evaluator and ground truth for the session
-    evaluator = LambdaCodeEvaluator(parse_definition(code(level="TOOL_CALL")), lambda_client=None)
+    evaluator = LambdaCodeEvaluator(parse_definition(code(level="TOOL_CALL")), lambda_client=NO_CLIENT)
     sess = session("s", turn(1, tools=(call("search", 1),)), spans=SPANS)
     refs = SessionReferences("s", assertions=("a",))
     (target,) = evaluator.targets(sess)
@@ -128,7 +133,9 @@ def test_invoke_failure_is_an_error_result(lambda_client):
 
 def test_session_without_raw_spans_is_not_sent():
     # Given a session without raw spans, When evaluated, Then no Lambda call and NoSpansToEvaluate
-    (result,) = _run(LambdaCodeEvaluator(parse_definition(code()), lambda_client=None), session("s", turn(1)))
+    (result,) = _run(
+        LambdaCodeEvaluator(parse_definition(code()), lambda_client=NO_CLIENT), session("s", turn(1))
+    )
     assert result.error_code == "NoSpansToEvaluate"
 
 
@@ -144,7 +151,7 @@ class _HangingClient:
 def test_timeout_is_honoured():
     # Given a Lambda that does not answer within the definition's 1 s timeout
     client = _HangingClient()
-    evaluator = LambdaCodeEvaluator(parse_definition(code(timeout=1)), client)
+    evaluator = LambdaCodeEvaluator(parse_definition(code(timeout=1)), cast(Any, client))
     try:
         (result,) = _run(evaluator, session("s", turn(1), spans=SPANS))
     finally:
@@ -158,8 +165,8 @@ def test_event_targets_the_trace_at_trace_level_and_nothing_at_session_level():
     # Given a two-turn session with raw spans
     sess = session("s", turn(1), turn(2), spans=SPANS)
     refs = SessionReferences.empty("s")
-    trace_level = LambdaCodeEvaluator(parse_definition(code(level="TRACE")), lambda_client=None)
-    session_level = LambdaCodeEvaluator(parse_definition(code(level="SESSION")), lambda_client=None)
+    trace_level = LambdaCodeEvaluator(parse_definition(code(level="TRACE")), lambda_client=NO_CLIENT)
+    session_level = LambdaCodeEvaluator(parse_definition(code(level="SESSION")), lambda_client=NO_CLIENT)
     # When events are built, Then each TRACE event names its own trace and the SESSION event none
     events = [trace_level.event(t, refs) for t in trace_level.targets(sess)]
     assert [e["evaluationTarget"] for e in events] == [{"traceIds": [t.trace_id]} for t in sess.turns]

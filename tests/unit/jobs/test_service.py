@@ -401,7 +401,7 @@ def test_a_stop_that_keeps_being_cancelled_leaves_a_run_less_job_pending(
     calls: list[int] = []
     cancelled = transaction_cancelled(["TransactionConflict", "None"])
 
-    def cancelled_while_stopping(**kwargs: object) -> object:
+    def cancelled_while_stopping(**kwargs: Any) -> object:
         calls.append(1)
         if len(calls) <= 4:  # every attempt of the one transition
             raise cancelled

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 import boto3
 import pytest
 from botocore.stub import Stubber
@@ -44,7 +46,7 @@ def test_bedrock_judge_is_retrying_rate_limited_and_botocore_retries_are_off():
     assert isinstance(judge, RetryingJudge)
     assert isinstance(judge.inner, RateLimitedJudge)
     client = clients.client("bedrock-runtime", total_max_attempts=1, read_timeout=60.0)
-    assert client.meta.config.retries["total_max_attempts"] == 1
+    assert cast(Any, client.meta.config).retries["total_max_attempts"] == 1
     assert judge.inner.limiter.current_rate("eu.anthropic.claude-haiku-4-5-20251001-v1:0") == pytest.approx(
         360_000
     )

@@ -4,6 +4,7 @@ import functools
 import threading
 import time
 import uuid
+from typing import Any, cast
 
 import boto3
 import orjson
@@ -341,14 +342,16 @@ class _CountingLogs:
 def test_concurrent_queries_never_exceed_the_configured_cap():
     # Given 12 fetch batches and a cap of 3
     fake = _CountingLogs()
-    source = InsightsDiscovery(fake, max_concurrent_queries=3, poll_interval_s=0, max_query_chars=200)
+    source = InsightsDiscovery(
+        cast(Any, fake), max_concurrent_queries=3, poll_interval_s=0, max_query_chars=200
+    )
     refs = [SessionRef(f"session-{i:04d}-{'x' * 20}", "svc", (GROUP,), 1, 2, 1) for i in range(24)]
 
     # When loading, Then at most 3 queries were in flight at once, and more than one ran in parallel
     source.load(refs)
     assert 1 < fake.peak <= 3
     with pytest.raises(ValueError, match="max_concurrent_queries"):
-        InsightsDiscovery(fake, max_concurrent_queries=101)
+        InsightsDiscovery(cast(Any, fake), max_concurrent_queries=101)
 
 
 class _BusyListingLogs(_CountingLogs):
@@ -378,7 +381,7 @@ class _BusyListingLogs(_CountingLogs):
 def test_listing_splits_stay_within_the_concurrent_query_cap():
     # Given a listing whose halves keep hitting the row limit down to 2-second windows, and a cap of 2
     fake = _BusyListingLogs(full_above_s=2)
-    source = InsightsDiscovery(fake, max_concurrent_queries=2, row_limit=3, poll_interval_s=0)
+    source = InsightsDiscovery(cast(Any, fake), max_concurrent_queries=2, row_limit=3, poll_interval_s=0)
 
     # When listing a 32-second window
     stats = source.list_sessions(parse_source(CONFIG), (GROUP,), 0, 32 * 10**9)
@@ -391,7 +394,7 @@ def test_listing_splits_stay_within_the_concurrent_query_cap():
 def test_a_listing_still_full_at_the_smallest_slice_is_an_error_not_a_silent_cut():
     # Given a listing that fills the row limit however small the window
     fake = _BusyListingLogs(full_above_s=-1)
-    source = InsightsDiscovery(fake, max_concurrent_queries=1, row_limit=3, poll_interval_s=0)
+    source = InsightsDiscovery(cast(Any, fake), max_concurrent_queries=1, row_limit=3, poll_interval_s=0)
 
     # When listing, Then discovery fails plainly instead of dropping the sessions it cannot see
     with pytest.raises(SpanQueryError, match="cannot be split further"):

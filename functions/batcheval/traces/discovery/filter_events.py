@@ -8,13 +8,16 @@ is one scan of their combined time window, never one call per session.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batcheval.traces.assemble import Assembly, assemble
 from batcheval.traces.discovery.config import SourceQuery
 from batcheval.traces.discovery.log_groups import resolve_log_groups
 from batcheval.traces.discovery.refs import SessionRef, SessionStats, merge_stats
 from batcheval.traces.records import decode, record_kind, service_name_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 _MS = 1_000_000
 DEFAULT_LOAD_MARGIN_S = 300.0
@@ -43,7 +46,11 @@ class FilterLogEventsDiscovery:
     """`SessionSource` over FilterLogEvents with an injected `logs` client."""
 
     def __init__(
-        self, logs: Any, *, include_aws_spans: bool = True, load_margin_s: float = DEFAULT_LOAD_MARGIN_S
+        self,
+        logs: CloudWatchLogsClient,
+        *,
+        include_aws_spans: bool = True,
+        load_margin_s: float = DEFAULT_LOAD_MARGIN_S,
     ) -> None:
         self._logs = logs
         self._include_aws_spans = include_aws_spans

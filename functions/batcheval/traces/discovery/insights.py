@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batcheval.errors import SpanQueryError
 from batcheval.traces.assemble import Assembly, assemble
@@ -29,6 +29,10 @@ from batcheval.traces.discovery.config import SourceQuery
 from batcheval.traces.discovery.log_groups import AWS_SPANS_GROUP, resolve_log_groups
 from batcheval.traces.discovery.refs import SessionRef, SessionStats, merge_stats
 from batcheval.traces.stream import scan_string_value
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import ResultFieldTypeDef
 
 MAX_QUERY_CHARS = 10_000
 MAX_RESULT_ROWS = 100_000
@@ -118,7 +122,7 @@ def chunk_by_query_size(
     return groups
 
 
-def _row(fields: list[dict[str, str]]) -> dict[str, str]:
+def _row(fields: Sequence[ResultFieldTypeDef]) -> dict[str, str]:
     return {f["field"]: f.get("value", "") for f in fields}
 
 
@@ -145,7 +149,7 @@ class InsightsDiscovery:
 
     def __init__(
         self,
-        logs: Any,
+        logs: CloudWatchLogsClient,
         *,
         max_concurrent_queries: int = 10,
         include_aws_spans: bool = True,

@@ -6,22 +6,27 @@ group, which the service reads implicitly (reference §2.1). It is added when it
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from batcheval.errors import FieldIssue, ValidationError
 from batcheval.traces.discovery.config import SourceQuery
 
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+
 AWS_SPANS_GROUP = "aws/spans"
 
 
-def _existing(logs: Any, prefix: str) -> list[str]:
+def _existing(logs: CloudWatchLogsClient, prefix: str) -> list[str]:
     names: list[str] = []
     for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
         names.extend(group["logGroupName"] for group in page.get("logGroups", ()))
     return names
 
 
-def resolve_log_groups(logs: Any, query: SourceQuery, *, include_aws_spans: bool = True) -> tuple[str, ...]:
+def resolve_log_groups(
+    logs: CloudWatchLogsClient, query: SourceQuery, *, include_aws_spans: bool = True
+) -> tuple[str, ...]:
     """Sorted, de-duplicated log group names; a named group that does not exist is a validation error."""
     groups: set[str] = set()
     for name in query.log_group_names:

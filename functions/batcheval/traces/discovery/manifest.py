@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from batcheval.traces.discovery.refs import SessionRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 
 def manifest_body(refs: Iterable[SessionRef]) -> bytes:
@@ -15,7 +18,7 @@ def manifest_body(refs: Iterable[SessionRef]) -> bytes:
 
 
 def write_manifest(
-    s3: Any, bucket: str, key: str, refs: Iterable[SessionRef], *, kms_key_id: str | None = None
+    s3: S3Client, bucket: str, key: str, refs: Iterable[SessionRef], *, kms_key_id: str | None = None
 ) -> int:
     """Write the manifest with SSE-KMS (the given key, else the bucket's AWS-managed key); returns lines."""
     body = manifest_body(refs)
@@ -26,6 +29,6 @@ def write_manifest(
     return body.count(b"\n")
 
 
-def read_manifest(s3: Any, bucket: str, key: str) -> list[SessionRef]:
+def read_manifest(s3: S3Client, bucket: str, key: str) -> list[SessionRef]:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return [SessionRef.from_json(orjson.loads(line)) for line in body.splitlines() if line.strip()]
