@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import subprocess
@@ -15,36 +14,16 @@ import botocore.client
 import pytest
 
 from batcheval.jobs.ledger import RunLedger
-from batcheval.observability import DOMAIN_LOGGER, pipeline_logger, route_domain_logs, tracer
+from batcheval.observability import DOMAIN_LOGGER, pipeline_logger, tracer
 from batcheval.pipeline.handlers import aggregate
+from tests.integration.lambda_logs import json_lines, lambda_json_logs
 from tests.integration.pipeline.conftest import FakeContext, Pipeline
 
 
 @pytest.fixture
 def lambda_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """The pipeline logger's output, in a process that looks like Lambda (LAMBDA_TASK_ROOT set).
-
-    Everything the routing changes is put back afterwards: the `batcheval` logger's handlers, level and
-    propagation, the logger's `name` key, the handler's stream and the once-per-process flag.
-    """
-    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
-    domain = logging.getLogger(DOMAIN_LOGGER)
-    handlers, level, propagate = list(domain.handlers), domain.level, domain.propagate
-    handler = pipeline_logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    stream = io.StringIO()
-    previous = handler.setStream(stream)
-    route_domain_logs.cache_clear()
-    try:
+    with lambda_json_logs(pipeline_logger, monkeypatch) as stream:
         yield stream
-    finally:
-        route_domain_logs.cache_clear()
-        if previous is not None:
-            handler.setStream(previous)
-        domain.handlers[:] = handlers
-        domain.setLevel(level)
-        domain.propagate = propagate
-        pipeline_logger.remove_keys(["name"])
 
 
 def _orphaned_batch(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -63,10 +42,6 @@ def _orphaned_batch(pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch) -> Any:
     return job
 
 
-def _json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stream.getvalue().splitlines() if line.strip()]
-
-
 def test_in_lambda_a_domain_loggers_extra_fields_are_keys_of_the_json_line(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, lambda_logs: io.StringIO
 ):
@@ -81,9 +56,7 @@ def test_in_lambda_a_domain_loggers_extra_fields_are_keys_of_the_json_line(
     assert aggregate.lambda_handler(event, context)["status"] == "COMPLETED"
 
     # Then that stdlib logger's line is Powertools JSON with the extra fields as keys,
-    lines = [line for line in _json_lines(lambda_logs) if line.get("message") == "committing orphaned batch"]
-    assert len(lines) == 1
-    line = lines[0]
+    (line,) = json_lines(lambda_logs, "committing orphaned batch")
     assert line["level"] == "WARNING"
     assert line["name"] == "batcheval.runs.lifecycle"
     assert line["sessions"] == 4
