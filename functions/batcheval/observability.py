@@ -16,6 +16,7 @@ at the first invocation instead, once every module has registered its logger.
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -48,6 +49,7 @@ def route_domain_logs(logger: Logger) -> bool:
     """
     if not os.environ.get(constants.LAMBDA_TASK_ROOT_ENV):
         return False
+    logging.getLogger(DOMAIN_LOGGER)  # registered even before any module made a child: later ones inherit
     copy_config_to_registered_loggers(source_logger=logger, include={DOMAIN_LOGGER})
     return True
 
