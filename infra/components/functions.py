@@ -80,7 +80,7 @@ class FunctionFactory:
             timeout=timeout,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
-            environment={**self._env, "POWERTOOLS_SERVICE_NAME": f"batcheval-{construct_id}", **(env or {})},
+            environment={**self._env, **(env or {})},
             environment_encryption=self._storage.key,
             dead_letter_queue=dead_letter_queue,
         )

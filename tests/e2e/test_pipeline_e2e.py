@@ -24,6 +24,7 @@ from batcheval.errors import JudgeError
 from batcheval.evaluators.registry import score_policy
 from batcheval.jobs.resources import ensure_job_resources
 from batcheval.judges.fake import ScriptedJudge
+from batcheval.local.lambda_context import LocalLambdaContext
 from batcheval.local.orchestrator import LocalOrchestrator, import_handlers
 from batcheval.pipeline import runtime as pipeline_runtime
 from batcheval.pipeline.runtime import build_runtime
@@ -358,7 +359,12 @@ def test_stop_mid_run_then_delete(stack: Stack) -> None:
     gate.set()
     execution = stack.machine.wait(stack.get(job_id)["batchEvaluationArn"] and _execution_of(stack, job_id))
     assert execution["status"] == "ABORTED"
-    stack.handlers["finalize"](_aborted(execution), None)
+    finalize = LocalLambdaContext(
+        function_name="batcheval-Finalize",
+        aws_request_id="eventbridge-abort",
+        invoked_function_arn=f"arn:aws:lambda:{REGION}:{OWNER}:function:batcheval-Finalize",
+    )  # Lambda passes a context to every invocation, EventBridge's included
+    stack.handlers["finalize"](_aborted(execution), finalize)
     # Then the job is STOPPED with what was scored kept
     job = stack.wait(job_id)
     assert job["status"] == "STOPPED"

@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError
 from pydantic import ValidationError as PydanticValidationError
 
-from batcheval.api.observability import logger
 from batcheval.errors import DomainError, FieldIssue, ResourceNotFoundError, ThrottlingError, ValidationError
+from batcheval.observability import api_logger as logger
 
 INTERNAL_MESSAGE = "The service could not complete the request because of an internal error."
 # AWS error codes of our dependencies that mean "slow down", surfaced as ThrottlingException.

@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batcheval.api import dependencies
 from batcheval.api.errors import register_error_handlers
-from batcheval.api.observability import logger
 from batcheval.api.routes import Route
 from batcheval.jobs.service import JobService
+from batcheval.observability import api_logger, lambda_entry
 
 Operation = Callable[[APIGatewayProxyEvent, JobService], Response[str]]
 LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -39,7 +39,7 @@ def build_handler(route: Route, operation: Operation) -> tuple[APIGatewayRestRes
         # Path parameters are read from the event (as API Gateway decoded them) by the operation.
         return operation(app.current_event, dependencies.get_service())
 
-    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+    @lambda_entry(api_logger, correlation_id_path=correlation_paths.API_GATEWAY_REST)
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return app.resolve(event, context)
 

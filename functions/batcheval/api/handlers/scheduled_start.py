@@ -13,13 +13,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batcheval.api import dependencies
 from batcheval.api.models import StartBatchEvaluationRequest
-from batcheval.api.observability import logger
 from batcheval.api.requests import parse
 from batcheval.api.settings import ApiSettings
 from batcheval.aws import AwsClients
 from batcheval.jobs.records import Job
 from batcheval.jobs.schedule import ScheduledRun, ScheduleLedger, run_schedule
 from batcheval.jobs.service import utc_now
+from batcheval.observability import api_logger as logger
+from batcheval.observability import lambda_entry
 
 
 @cache
@@ -30,7 +31,7 @@ def ledger() -> ScheduleLedger:
     return ScheduleLedger(clients.client("dynamodb"), settings.jobs_table)
 
 
-@logger.inject_lambda_context
+@lambda_entry(logger)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     run = ScheduledRun.from_event(event)
     service = dependencies.get_service()

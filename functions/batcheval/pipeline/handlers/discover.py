@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from batcheval.observability import lambda_entry, pipeline_logger
 from batcheval.pipeline.events import is_console_request, job_ref, start_console_job
 from batcheval.pipeline.runtime import get_runtime
 
 
+@lambda_entry(pipeline_logger, correlation_id_path="batchEvaluationId || executionArn")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     runtime = get_runtime()
     execution_arn = str(event.get("executionArn") or "")

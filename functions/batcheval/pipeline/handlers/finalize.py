@@ -10,15 +10,15 @@ the owner's jobs whose Start crashed before their run began (older than the grac
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
+from batcheval.observability import lambda_entry
+from batcheval.observability import pipeline_logger as logger
 from batcheval.pipeline.events import console_job_ref, is_console_request, job_ref, status_change
 from batcheval.pipeline.runtime import get_runtime
 
-logger = logging.getLogger(__name__)
 
-
+@lambda_entry(logger, correlation_id_path="batchEvaluationId || executionArn || detail.executionArn")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     runtime = get_runtime()
     changed = status_change(event)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from batcheval.observability import lambda_entry, pipeline_logger
 from batcheval.pipeline.runtime import get_runtime
 from batcheval.traces.discovery import SessionRef
 
 
+@lambda_entry(pipeline_logger, correlation_id_path="BatchInput.batchEvaluationId")
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     runtime = get_runtime()
     batch = event["BatchInput"]
