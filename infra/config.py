@@ -133,7 +133,6 @@ class BatchEvalConfig(_Model):
         min_length=1,
         description="Log groups the pipeline may write per-session results to.",
     )
-    metricsNamespace: str = "Bedrock-AgentCore/Evaluations"
     evaluatorFunctionArns: list[str] = Field(
         default_factory=list, description="Custom code-evaluator Lambda functions the pipeline may invoke."
     )

@@ -31,7 +31,7 @@ DOMAIN_LOGGER = "batcheval"
 """Parent of the domain's stdlib loggers (`logging.getLogger(__name__)` in batcheval.*)."""
 
 # The service names are explicit: a Powertools Logger is the stdlib logger named after its service, and
-# it filters that name out of the root handlers. "batcheval" (the local runtime's POWERTOOLS_SERVICE_NAME)
+# it filters that name out of the root handlers. A service named "batcheval"
 # would capture and hide every domain logger.
 api_logger = Logger(service="batcheval-api")
 pipeline_logger = Logger(service="batcheval-pipeline")

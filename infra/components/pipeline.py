@@ -67,7 +67,6 @@ class Pipeline(Construct):
             "BATCHEVAL_PARTITION": Aws.PARTITION,
             "BATCHEVAL_MAX_ACTIVE_JOBS": str(config.quotas.maxActiveJobs),
             "BATCHEVAL_MAX_STORED_JOBS": str(config.quotas.maxStoredJobs),
-            "POWERTOOLS_METRICS_NAMESPACE": config.metricsNamespace,
         }
         judge_env = {
             "BATCHEVAL_JUDGE_MODEL_ID": config.judge.modelIds[0],

@@ -25,8 +25,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClients]:
         "AWS_DEFAULT_REGION": REGION,
         "AWS_REGION": REGION,
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "batcheval",
-        "POWERTOOLS_METRICS_NAMESPACE": "batcheval",
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)

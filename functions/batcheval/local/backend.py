@@ -30,8 +30,6 @@ ENV_MAX_STORED_JOBS = "BATCHEVAL_MAX_STORED_JOBS"
 _LOCAL_DEFAULTS = {
     # No X-Ray daemon locally; Powertools' tracer becomes a no-op.
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_SERVICE_NAME": "batcheval",
-    "POWERTOOLS_METRICS_NAMESPACE": "batcheval",
 }
 
 

@@ -177,7 +177,6 @@ def stack(monkeypatch: pytest.MonkeyPatch, boto_session: boto3.Session) -> Itera
         "BATCHEVAL_JOBS_TABLE": TABLE,
         "BATCHEVAL_PAYLOAD_BUCKET": BUCKET,
         "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_SERVICE_NAME": "batcheval-api",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
