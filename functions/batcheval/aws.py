@@ -7,7 +7,6 @@ for its own account, otherwise clients on a role assumed in the owner's account.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -20,8 +19,10 @@ import botocore.session
 from botocore.config import Config
 from botocore.credentials import CredentialProvider, RefreshableCredentials
 from botocore.exceptions import ClientError
+from pydantic import Field
 
 from batcheval.errors import CallerRoleError
+from batcheval.settings import EnvironmentSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
@@ -172,16 +173,40 @@ class CallerAccess:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> CallerAccess:
         """`BATCHEVAL_SERVICE_ACCOUNT_ID` (required), `BATCHEVAL_CALLER_ROLE_NAME`,
-        `BATCHEVAL_CALLER_EXTERNAL_ID`, `BATCHEVAL_PARTITION`."""
-        env = os.environ if environ is None else environ
-        account = env.get("BATCHEVAL_SERVICE_ACCOUNT_ID", "")
-        if not _ACCOUNT.fullmatch(account):
-            raise ValueError(f"BATCHEVAL_SERVICE_ACCOUNT_ID must be a 12-digit account id, got {account!r}")
-        return cls(
-            service_account=account,
-            role_name=env.get("BATCHEVAL_CALLER_ROLE_NAME") or DEFAULT_CALLER_ROLE_NAME,
-            external_id=env.get("BATCHEVAL_CALLER_EXTERNAL_ID") or None,
-            partition=env.get("BATCHEVAL_PARTITION") or "aws",
+        `BATCHEVAL_CALLER_EXTERNAL_ID`, `BATCHEVAL_PARTITION` (`CallerAccessSettings`).
+
+        Raises:
+            ValueError: the account id is missing or not 12 digits (pydantic's ValidationError is one).
+        """
+        access = CallerAccessSettings.from_env(environ).caller_access()
+        if access is None:
+            raise ValueError("BATCHEVAL_SERVICE_ACCOUNT_ID must be a 12-digit account id, got nothing")
+        return access
+
+
+class CallerAccessSettings(EnvironmentSettings, extra="ignore"):
+    """The variables of `CallerAccess`; the pipeline's settings model extends it."""
+
+    service_account_id: str | None = Field(
+        default=None, pattern=r"^\d{12}$", validation_alias="BATCHEVAL_SERVICE_ACCOUNT_ID"
+    )
+    """The stack's account: jobs of other owners run on a role assumed in their account. None: every
+    owner is served with the service's own credentials (a single-account deployment, the emulator)."""
+    caller_role_name: str = Field(
+        default=DEFAULT_CALLER_ROLE_NAME, validation_alias="BATCHEVAL_CALLER_ROLE_NAME"
+    )
+    caller_external_id: str | None = Field(default=None, validation_alias="BATCHEVAL_CALLER_EXTERNAL_ID")
+    """None: `batcheval-<service account id>` (the CDK default of `callerExternalId`)."""
+    partition: str = Field(default="aws", validation_alias="BATCHEVAL_PARTITION")
+
+    def caller_access(self) -> CallerAccess | None:
+        if self.service_account_id is None:
+            return None
+        return CallerAccess(
+            service_account=self.service_account_id,
+            role_name=self.caller_role_name,
+            external_id=self.caller_external_id,
+            partition=self.partition,
         )
 
 

@@ -131,6 +131,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     from batcheval.evaluators.report import evaluate_sessions
     from batcheval.judges.base import Judge
     from batcheval.judges.factory import make_judge
+    from batcheval.judges.settings import JudgeSettings
     from batcheval.product.progress import progress
 
     try:
@@ -149,8 +150,16 @@ def evaluate_command(args: argparse.Namespace) -> int:
     clients = AwsClients(region=args.region)
 
     def judge() -> Judge:
+        # The shell's judge variables, as the factory read them before it stopped reading any: the
+        # backend's model (after --model and the custom evaluators'), the API key, TPM and in-flight cap.
+        shell = JudgeSettings.from_env()
         return make_judge(
-            args.judge, clients=clients, model_id=args.model or _custom_judge_model(args, store)
+            args.judge,
+            clients=clients,
+            model_id=args.model or _custom_judge_model(args, store) or shell.default_model_for(args.judge),
+            api_key=shell.api_key(),
+            tokens_per_minute=shell.tokens_per_minute,
+            max_in_flight=shell.max_in_flight,
         )
 
     def lambda_client() -> LambdaClient:

@@ -6,22 +6,23 @@ rate limiter and every retryable failure is retried within the retry budget.
 Defaults:
 - Bedrock model: Claude Haiku 4.5 through the cross-Region inference profile of the client's
   geography (`us.` for us-*, `eu.` for eu-*, `apac.` for ap-*, else `global.`), e.g.
-  `us.anthropic.claude-haiku-4-5-20251001-v1:0`. Override with `model_id` or
-  `BATCHEVAL_BEDROCK_MODEL_ID`.
-- OpenAI-compatible model: no default; `model_id` or `BATCHEVAL_OPENAI_MODEL` is required. API key
-  from `BATCHEVAL_OPENAI_API_KEY`, else `OPENAI_API_KEY`, else none (local servers need none).
-- Rate limit: `tokens_per_minute` (or `BATCHEVAL_JUDGE_TOKENS_PER_MINUTE`) and `max_in_flight`
-  (or `BATCHEVAL_JUDGE_MAX_IN_FLIGHT`, default 16), applied to each model separately (a request's
-  `model_id` override gets its own bucket). Without a TPM only the in-flight cap applies (and
-  retries absorb throttles); set the TPM from Service Quotas. The in-flight cap is per process
-  unless `slot_leases` shares it. `limits={model: ModelLimits}` names
+  `us.anthropic.claude-haiku-4-5-20251001-v1:0`. Override with `model_id`.
+- OpenAI-compatible model: no default; `model_id` is required. `api_key`: none by default (local
+  servers need none).
+- Rate limit: `tokens_per_minute` and `max_in_flight` (default 16), applied to each model
+  separately (a request's `model_id` override gets its own bucket). Without a TPM only the
+  in-flight cap applies (and retries absorb throttles); set the TPM from Service Quotas. The
+  in-flight cap is per process unless `slot_leases` shares it. `limits={model: ModelLimits}` names
   each model instead (models not named are then not limited).
+
+Nothing here reads the environment: the edges pass every value (a function's `JudgeSettings` via
+`build_judge`, the CLI from its flags and `JudgeSettings.from_env()`), e.g. the
+`BATCHEVAL_BEDROCK_MODEL_ID` / `BATCHEVAL_OPENAI_MODEL` variables as `model_id`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,7 +60,6 @@ _OPTIONS = {
     "api_key",
     "tool_choice",
     "output_mode",
-    "env",
     "seed",
     "clock",
 }
@@ -80,7 +80,7 @@ def make_judge(
 
     Args:
         spec: `bedrock` or `openai:<base URL>` (e.g. `openai:http://localhost:11434/v1`).
-        clients: AWS clients (Bedrock); default `AwsClients` in `AWS_REGION`.
+        clients: AWS clients; required for `bedrock`.
         model_id: the model; see the module doc for defaults.
         **options: `limits` (ModelLimits, or a mapping model id -> ModelLimits), `tokens_per_minute`,
             `max_in_flight`, `burn_factor` (output-token weight; default from the model id),
@@ -88,11 +88,11 @@ def make_judge(
             `max_in_flight` is then shared by every process), `ticket_queue` (e.g.
             DynamoDBTicketQueue: calls of every process are served in arrival order), `limiter` (a
             shared RateLimiter; overrides the previous seven), `retry` (RetryPolicy), `ledger` (JudgeLedger),
-            `timeout_s`, `api_key`, `tool_choice` (Bedrock), `output_mode` (OpenAI), `env`, `seed`,
-            `clock`.
+            `timeout_s`, `api_key`, `tool_choice` (Bedrock), `output_mode` (OpenAI), `seed`, `clock`.
 
     Raises:
-        ValidationError: an unknown spec or option, or no model for an OpenAI-compatible server.
+        ValidationError: an unknown spec or option, no clients for Bedrock, or no model for an
+            OpenAI-compatible server.
     """
     unknown = sorted(set(options) - _OPTIONS)
     if unknown:
@@ -103,27 +103,26 @@ def make_judge(
     ):
         if name in options and options[name] not in allowed:
             raise ValidationError(f"judge option {name} must be one of {', '.join(allowed)}")
-    env: Mapping[str, str] = options.get("env") or os.environ
     ledger: JudgeLedger | None = options.get("ledger")
     clock: Clock = options.get("clock") or SYSTEM_CLOCK
     timeout_s = float(options.get("timeout_s") or 60.0)
 
     backend: Judge
     if spec == "bedrock":
-        clients = clients or AwsClients(
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1"
-        )
-        model = model_id or env.get("BATCHEVAL_BEDROCK_MODEL_ID") or default_bedrock_model_id(clients.region)
+        if clients is None:
+            raise ValidationError("a Bedrock judge needs AWS clients: pass clients=AwsClients(region=...)")
+        model = model_id or default_bedrock_model_id(clients.region)
         client = clients.client("bedrock-runtime", total_max_attempts=1, read_timeout=timeout_s)
         backend = BedrockJudge(client, model, tool_choice=options.get("tool_choice", "tool"))
     elif spec.startswith("openai:"):
         base_url = spec.removeprefix("openai:")
-        model = model_id or env.get("BATCHEVAL_OPENAI_MODEL") or ""
+        model = model_id or ""
         if not model:
             raise ValidationError(
-                "an OpenAI-compatible judge needs a model name: pass model_id or set BATCHEVAL_OPENAI_MODEL"
+                "an OpenAI-compatible judge needs a model name: pass model_id "
+                "(--model, or BATCHEVAL_OPENAI_MODEL in a function's or the CLI's environment)"
             )
-        api_key = options.get("api_key") or env.get("BATCHEVAL_OPENAI_API_KEY") or env.get("OPENAI_API_KEY")
+        api_key = options.get("api_key")
         try:
             backend = OpenAICompatJudge(
                 base_url,
@@ -139,7 +138,7 @@ def make_judge(
 
     limiter: RateLimiter = options.get("limiter") or RateLimiter(
         options.get("bucket_store") or InProcessBucketStore(),
-        _limits(options, env),
+        _limits(options),
         clock=clock,
         ledger=ledger,
         leases=options.get("slot_leases"),
@@ -156,7 +155,7 @@ def make_judge(
     )
 
 
-def _limits(options: Mapping[str, Any], env: Mapping[str, str]) -> LimitsFor:
+def _limits(options: Mapping[str, Any]) -> LimitsFor:
     """Limits per model id. A single TPM applies to every model the judge is asked for (each gets its
     own bucket: a derived evaluator on another model is limited too); a mapping names each model."""
     given = options.get("limits")
@@ -166,10 +165,8 @@ def _limits(options: Mapping[str, Any], env: Mapping[str, str]) -> LimitsFor:
         same = given
     else:
         try:
-            tpm = float(
-                options.get("tokens_per_minute") or env.get("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE") or math.inf
-            )
-            in_flight = int(options.get("max_in_flight") or env.get("BATCHEVAL_JUDGE_MAX_IN_FLIGHT") or 16)
+            tpm = float(options.get("tokens_per_minute") or math.inf)
+            in_flight = int(options.get("max_in_flight") or 16)
             burn = options.get("burn_factor")
             same = ModelLimits(
                 tokens_per_minute=tpm,

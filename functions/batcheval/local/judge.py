@@ -50,9 +50,22 @@ def judge_clients() -> AwsClients:
 
 
 def local_judge(spec: str | None, model_id: str | None) -> Judge:
-    """The judge for `--judge SPEC --model MODEL` (None: `UnconfiguredJudge`)."""
+    """The judge for `--judge SPEC --model MODEL` (None: `UnconfiguredJudge`).
+
+    From the shell's environment it takes the backend's model variable (`BATCHEVAL_BEDROCK_MODEL_ID`,
+    `BATCHEVAL_OPENAI_MODEL`) when `--model` is not given, the OpenAI API key and the TPM quota;
+    the other `BATCHEVAL_JUDGE_*` settings keep their defaults (16 in flight, in-process limits).
+    """
     if spec is None:
         return UnconfiguredJudge()
-    settings = JudgeSettings(spec=spec, model_id=model_id)
+    shell = JudgeSettings.from_env()
+    settings = JudgeSettings(
+        spec=spec,
+        model_id=model_id,
+        tokens_per_minute=shell.tokens_per_minute,
+        bedrock_model_id=shell.bedrock_model_id,
+        openai_model=shell.openai_model,
+        openai_api_key=shell.openai_api_key,
+    )
     clients = judge_clients() if spec == "bedrock" else AwsClients()
     return build_judge(settings, clients)

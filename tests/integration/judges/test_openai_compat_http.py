@@ -292,7 +292,6 @@ def test_429_storm_through_the_whole_stack_feeds_the_limiter_and_ledger(server: 
         tokens_per_minute=600_000,
         ledger=ledger,
         clock=clock,
-        env={},
         retry=RetryPolicy(retry_after_jitter_s=0.0),
     )
     # When judged

@@ -132,6 +132,38 @@ def test_evaluate_llm_evaluator_uses_the_judge_factory(spans, monkeypatch, capsy
     assert "passRate" in out
 
 
+def test_evaluate_passes_the_shells_judge_variables_to_the_factory(spans, monkeypatch):
+    # Given the judge variables the factory once read itself, set in the shell, and no --model
+    path, _ = spans
+    monkeypatch.setenv("BATCHEVAL_OPENAI_MODEL", "qwen2.5:7b")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-shell")
+    monkeypatch.setenv("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE", "120000")
+    monkeypatch.setenv("BATCHEVAL_JUDGE_MAX_IN_FLIGHT", "3")
+    calls = []
+
+    def make_judge(spec, *, clients=None, model_id=None, **options):
+        calls.append((model_id, options))
+        return label_judge("Yes")
+
+    monkeypatch.setattr(judge_factory, "make_judge", make_judge)
+    # When evaluate runs an LLM evaluator
+    argv = ["evaluate", "--spans", path, "--evaluator", "Builtin.ToolSelectionAccuracy"]
+    assert main([*argv, "--judge", "openai:http://localhost:1/v1"]) == 0
+    # Then the CLI edge read them and passed each to the (environment-blind) factory
+    assert calls == [
+        ("qwen2.5:7b", {"api_key": "sk-shell", "tokens_per_minute": 120_000.0, "max_in_flight": 3})
+    ]
+
+
+def test_evaluate_names_a_bad_judge_variable(spans, monkeypatch, capsys):
+    # Given a non-numeric quota in the shell, When an LLM evaluator runs, Then a usage error names it
+    path, _ = spans
+    monkeypatch.setenv("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE", "lots")
+    argv = ["evaluate", "--spans", path, "--evaluator", "Builtin.ToolSelectionAccuracy"]
+    assert main([*argv, "--judge", "openai:http://localhost:1/v1", "--model", "m"]) == 2
+    assert "BATCHEVAL_JUDGE_TOKENS_PER_MINUTE" in capsys.readouterr().err
+
+
 def test_custom_llm_evaluators_need_no_model_flag(spans, monkeypatch, tmp_path, capsys):
     # Given only a custom LLM evaluator (it names its own model) and an OpenAI-compatible judge
     path, _ = spans

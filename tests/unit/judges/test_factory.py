@@ -14,6 +14,7 @@ from batcheval.judges.factory import default_bedrock_model_id, make_judge
 from batcheval.judges.openai_compat import OpenAICompatJudge
 from batcheval.judges.ratelimit import RateLimitedJudge
 from batcheval.judges.retry import RetryingJudge
+from batcheval.judges.settings import JudgeSettings, build_judge
 
 REQUEST = JudgeRequest(system="s", prompt="p", output_schema={"type": "object"})
 
@@ -41,7 +42,7 @@ def test_bedrock_judge_is_retrying_rate_limited_and_botocore_retries_are_off():
     clients = _clients()
     ledger = JudgeLedger()
     # When the Bedrock judge is made
-    judge = make_judge("bedrock", clients=clients, tokens_per_minute=400_000, ledger=ledger, env={})
+    judge = make_judge("bedrock", clients=clients, tokens_per_minute=400_000, ledger=ledger)
     # Then it is Retrying(RateLimited(Bedrock)) on the EU Haiku profile, on a client without botocore retries
     assert isinstance(judge, RetryingJudge)
     assert isinstance(judge.inner, RateLimitedJudge)
@@ -72,11 +73,15 @@ def test_bedrock_judge_is_retrying_rate_limited_and_botocore_retries_are_off():
     assert ledger.snapshot()["eu.anthropic.claude-haiku-4-5-20251001-v1:0"].quota_tokens == 20
 
 
-def test_openai_judge_reads_model_and_key_from_env():
-    # Given only environment configuration
-    env = {"BATCHEVAL_OPENAI_MODEL": "qwen2.5:7b", "OPENAI_API_KEY": "sk-env"}
-    # When made
-    judge = make_judge("openai:http://localhost:11434/v1", env=env)
+def test_openai_judge_takes_model_and_key_from_the_environment_through_its_settings():
+    # Given only environment configuration (the model and key variables the factory once read itself)
+    env = {
+        "BATCHEVAL_JUDGE_SPEC": "openai:http://localhost:11434/v1",
+        "BATCHEVAL_OPENAI_MODEL": "qwen2.5:7b",
+        "OPENAI_API_KEY": "sk-env",
+    }
+    # When made from the function's judge settings
+    judge = build_judge(JudgeSettings.from_env(env), _clients())
     # Then the backend targets the chat completions URL with the env model and key
     assert isinstance(judge, RetryingJudge)
     assert isinstance(judge.inner, RateLimitedJudge)
@@ -88,15 +93,29 @@ def test_openai_judge_reads_model_and_key_from_env():
     assert isinstance(judge, Judge)
 
 
+def test_the_factory_reads_no_environment(monkeypatch):
+    # Given the variables the factory used to fall back to, set in the process environment
+    monkeypatch.setenv("BATCHEVAL_OPENAI_MODEL", "from-env")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    # When a judge is made without a model or clients, Then nothing is taken from them: the missing
+    # values are errors, and `env` is no longer an option
+    with pytest.raises(ValidationError, match="model name"):
+        make_judge("openai:http://localhost:8000/v1")
+    with pytest.raises(ValidationError, match="AWS clients"):
+        make_judge("bedrock")
+    with pytest.raises(ValidationError, match="env"):
+        make_judge("openai:http://localhost:8000/v1", model_id="m", env={})
+
+
 def test_openai_judge_without_model_is_a_validation_error():
     with pytest.raises(ValidationError, match="BATCHEVAL_OPENAI_MODEL"):
-        make_judge("openai:http://localhost:8000/v1", env={})
+        make_judge("openai:http://localhost:8000/v1")
 
 
 @pytest.mark.parametrize("spec", ["gpt", "openai:localhost:8000", ""])
 def test_bad_specs_are_validation_errors(spec):
     with pytest.raises(ValidationError):
-        make_judge(spec, model_id="m", env={})
+        make_judge(spec, model_id="m")
 
 
 def test_unknown_option_is_named():
@@ -111,7 +130,6 @@ def test_unreachable_openai_server_becomes_a_judge_error_within_the_budget():
     judge = make_judge(
         "openai:http://127.0.0.1:9/v1",
         model_id="m",
-        env={},
         retry=RetryPolicy(max_attempts=2, base_delay_s=0.01),
     )
     # When / Then the call ends as JudgeUnavailable, not a hang
@@ -122,7 +140,7 @@ def test_unreachable_openai_server_becomes_a_judge_error_within_the_budget():
 
 def test_tpm_applies_to_each_model_the_judge_is_asked_for():
     # Given an OpenAI-compatible judge with a TPM limit
-    judge = make_judge("openai:http://localhost:1/v1", model_id="m", tokens_per_minute=120_000, env={})
+    judge = make_judge("openai:http://localhost:1/v1", model_id="m", tokens_per_minute=120_000)
     assert isinstance(judge, RetryingJudge)
     assert isinstance(judge.inner, RateLimitedJudge)
     limiter = judge.inner.limiter
@@ -135,4 +153,4 @@ def test_tpm_applies_to_each_model_the_judge_is_asked_for():
 @pytest.mark.parametrize(("option", "value"), [("tool_choice", "forced"), ("output_mode", "xml")])
 def test_bad_structured_output_option_is_rejected_up_front(option, value):
     with pytest.raises(ValidationError, match=option):
-        make_judge("openai:http://localhost:1/v1", model_id="m", env={}, **{option: value})
+        make_judge("openai:http://localhost:1/v1", model_id="m", **{option: value})

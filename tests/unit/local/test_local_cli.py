@@ -153,3 +153,27 @@ def test_the_local_judge_is_unconfigured_unless_asked_for_but_aws_keeps_the_hand
     judge = _judge_for(build_parser().parse_args(argv))
     # Then an emulator run without --judge never reaches a model; --aws leaves the handlers' default
     assert (type(judge).__name__ if judge is not None else None) == expected
+
+
+def test_the_local_judge_takes_model_key_and_quota_from_the_shell(monkeypatch):
+    # Given the shell's judge variables (read once, by the local run's edge) and no --model
+    from batcheval.judges.openai_compat import OpenAICompatJudge
+    from batcheval.judges.ratelimit import RateLimitedJudge
+    from batcheval.judges.retry import RetryingJudge
+    from batcheval.local.judge import local_judge
+
+    monkeypatch.setenv("BATCHEVAL_OPENAI_MODEL", "qwen2.5:7b")
+    monkeypatch.setenv("BATCHEVAL_OPENAI_API_KEY", "sk-shell")
+    monkeypatch.setenv("BATCHEVAL_JUDGE_TOKENS_PER_MINUTE", "120000")
+    monkeypatch.setenv("BATCHEVAL_JUDGE_MAX_IN_FLIGHT", "3")
+    # When the local run's judge is built
+    judge = local_judge("openai:http://127.0.0.1:9/v1", None)
+    # Then the model, key and quota come from the shell; the in-flight cap stays the local default
+    assert isinstance(judge, RetryingJudge)
+    assert isinstance(judge.inner, RateLimitedJudge)
+    backend = judge.inner.inner
+    assert isinstance(backend, OpenAICompatJudge)
+    assert (backend.model_id, backend._api_key) == ("qwen2.5:7b", "sk-shell")
+    limits = judge.inner.limiter.limits_for("qwen2.5:7b")
+    assert limits is not None
+    assert (limits.tokens_per_minute, limits.max_in_flight) == (120_000, 16)
