@@ -160,8 +160,8 @@ def test_missing_openai_package_names_the_extra(monkeypatch):
 def test_the_sdk_is_loaded_only_when_an_openai_judge_is_built():
     # Given a fresh interpreter (this one has imported openai already)
     script = (
-        "import sys; from batcheval.judges.factory import make_judge; "
-        "make_judge('bedrock', model_id='m', env={'AWS_REGION': 'us-east-1'}); "
+        "import sys; from batcheval.aws import AwsClients; from batcheval.judges.factory import make_judge; "
+        "make_judge('bedrock', clients=AwsClients(region='us-east-1'), model_id='m'); "
         "print('openai' in sys.modules)"
     )
     # When the judge factory is imported and a Bedrock judge built
