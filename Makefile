@@ -38,21 +38,16 @@ venv: $(STAMP)
 # uv.lock, e.g. brought back by a merge) is read once: its pins become the locked versions
 # (`uv lock -P name==version`), then it is deleted.
 LEFTOVER_PINS = $(if $(wildcard constraints.txt),$(shell grep -oE '^[A-Za-z0-9_.-]+==[^ #;]+' constraints.txt))
+COMPILE_PINS = $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes $(UPGRADE)
 lock: $(UV_STAMP)
-	$(UV) lock $(foreach pin,$(LEFTOVER_PINS),-P $(pin))
-	$(UV) pip compile -q --universal --python-version 3.11 --generate-hashes \
-		infra/checkov-requirements.in -o infra/checkov-requirements.txt
-	$(UV) pip compile -q --universal --python-version 3.11 --generate-hashes \
-		uv-requirements.in -o uv-requirements.txt
+	$(UV) lock $(UPGRADE) $(foreach pin,$(LEFTOVER_PINS),-P $(pin))
+	$(COMPILE_PINS) infra/checkov-requirements.in -o infra/checkov-requirements.txt
+	$(COMPILE_PINS) uv-requirements.in -o uv-requirements.txt
 	$(if $(wildcard constraints.txt),rm constraints.txt && echo "constraints.txt deleted: its pins are in uv.lock now")
 
-# Every pin to the newest version pyproject.toml's ranges allow (review the diff, then `make test`).
-lock-upgrade: $(UV_STAMP)
-	$(UV) lock --upgrade
-	$(UV) pip compile -q --universal --python-version 3.11 --generate-hashes --upgrade \
-		infra/checkov-requirements.in -o infra/checkov-requirements.txt
-	$(UV) pip compile -q --universal --python-version 3.11 --generate-hashes --upgrade \
-		uv-requirements.in -o uv-requirements.txt
+# Every pin to the newest version pyproject.toml's floors allow (review the diff, then `make test`).
+lock-upgrade: UPGRADE := --upgrade
+lock-upgrade: lock
 
 demo: $(STAMP)
 	$(BIN)/batcheval demo
