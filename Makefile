@@ -1,21 +1,53 @@
 # Two commands matter: `make demo` and `make test`. Each builds its own virtualenv.
 # Deploying: `make synth` (cdk.out/, offline, no Docker) after `make lambda-asset`; see docs/deploy.md.
+# Every install comes from a lock with hashes: uv.lock (.venv and the Lambda asset),
+# infra/checkov-requirements.txt (.venv-checkov), uv-requirements.txt (uv itself). `make lock`
+# updates them after a change to pyproject.toml; `make lock-upgrade` bumps every pin.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# uv in its own virtualenv: `uv sync` makes .venv exactly the lock, so the installer cannot live there.
+UV_VENV := .venv-uv
+UV := $(UV_VENV)/bin/uv
+UV_STAMP := $(UV_VENV)/.installed
+LOCKED_HINT := uv.lock must match pyproject.toml; if uv says it needs to be updated, run: make lock
 
-.PHONY: demo test lint typecheck unit venv clean bench lambda-asset synth caller-template checkov-venv asset-size
+.PHONY: demo test lint typecheck unit venv clean bench lambda-asset synth caller-template checkov-venv \
+	asset-size lock lock-upgrade FORCE
 
-$(STAMP): pyproject.toml constraints.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -c constraints.txt -e ".[dev]"
+# The interpreter's own pip (from ensurepip, never upgraded) installs the hashed uv pin.
+$(UV_STAMP): uv-requirements.txt
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install -q --disable-pip-version-check --require-hashes -r uv-requirements.txt
+	touch $@
+
+# --locked: a uv.lock that disagrees with pyproject.toml fails here instead of being re-resolved.
+# uv sync is exact: anything in .venv that the lock does not list is removed.
+$(STAMP): $(UV_STAMP) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --locked --extra dev --python $(PYTHON) \
+		|| { echo "$(LOCKED_HINT)" >&2; exit 1; }
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# Re-resolves only what pyproject.toml changed (every other pin stays) and re-hashes the checkov and
+# uv pins; works from any state (a stale uv.lock, or none). A constraints.txt (the pin file before
+# uv.lock, e.g. brought back by a merge) is read once: its pins become the locked versions
+# (`uv lock -P name==version`), then it is deleted.
+LEFTOVER_PINS = $(if $(wildcard constraints.txt),$(shell grep -oE '^[A-Za-z0-9_.-]+==[^ #;]+' constraints.txt))
+COMPILE_PINS = $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes $(UPGRADE)
+lock: $(UV_STAMP)
+	$(UV) lock $(UPGRADE) $(foreach pin,$(LEFTOVER_PINS),-P $(pin))
+	$(COMPILE_PINS) infra/checkov-requirements.in -o infra/checkov-requirements.txt
+	$(COMPILE_PINS) uv-requirements.in -o uv-requirements.txt
+	$(if $(wildcard constraints.txt),rm constraints.txt && echo "constraints.txt deleted: its pins are in uv.lock now")
+
+# Every pin to the newest version pyproject.toml's floors allow (review the diff, then `make test`).
+lock-upgrade: UPGRADE := --upgrade
+lock-upgrade: lock
 
 demo: $(STAMP)
 	$(BIN)/batcheval demo
@@ -34,38 +66,56 @@ test: lint typecheck unit
 
 # ---- deployment -------------------------------------------------------------------------------
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION = 20
-# The Lambda code asset: the package plus its runtime dependencies as CPython 3.13 x86_64 wheels,
-# installed by pip for the target platform (no Docker). Rebuilt only when the package changes.
+# The Lambda code asset: the package plus its runtime dependencies (and the optional extras named in
+# EXTRAS, e.g. `make lambda-asset EXTRAS=openai`; comma- or space-separated) as CPython 3.13 x86_64
+# wheels: exactly the versions and hashes in uv.lock, installed for the target platform (no Docker).
+# uv, not pip, installs them: pip evaluates environment markers against the interpreter running it
+# (3.11 here), uv against --python-version/--python-platform. Rebuilt only when an input changes.
+EXTRAS ?=
+comma := ,
 ASSET := build/lambda
 ASSET_STAMP := build/.lambda-asset.stamp
+ASSET_EXTRAS := build/.lambda-asset.extras
+ASSET_REQUIREMENTS := build/lambda-requirements.txt
+ASSET_TARGET := --python $(PYTHON) --python-platform x86_64-manylinux2014 --python-version 3.13 \
+	--only-binary :all: --no-compile --target $(ASSET)
 PACKAGE_SOURCES := $(shell find functions -type f -not -path '*/__pycache__/*' -not -name '*.pyc')
 
-$(ASSET_STAMP): $(STAMP) pyproject.toml constraints.txt $(PACKAGE_SOURCES)
+# Holds the EXTRAS of the last build; rewritten only when they change, so a change rebuilds the asset.
+$(ASSET_EXTRAS): FORCE
+	@mkdir -p $(@D)
+	@echo '$(strip $(EXTRAS))' | cmp -s - $@ || echo '$(strip $(EXTRAS))' > $@
+
+$(ASSET_REQUIREMENTS): $(UV_STAMP) pyproject.toml uv.lock $(ASSET_EXTRAS)
+	$(UV) export -q --locked --no-dev --no-emit-project --format requirements-txt \
+		$(foreach extra,$(subst $(comma), ,$(EXTRAS)),--extra $(extra)) -o $@ \
+		|| { echo "$(LOCKED_HINT)" >&2; exit 1; }
+
+$(ASSET_STAMP): $(ASSET_REQUIREMENTS) $(PACKAGE_SOURCES)
 	rm -rf $(ASSET) build/wheel
-	$(BIN)/uv build -q --wheel --out-dir build/wheel .
-	$(BIN)/python -m pip install -q --platform manylinux2014_x86_64 --python-version 3.13 \
-		--implementation cp --only-binary=:all: --no-compile --target $(ASSET) \
-		-c constraints.txt build/wheel/batcheval-*.whl
-	rm -rf $(ASSET)/bin
+	$(UV) build -q --wheel --out-dir build/wheel .
+	$(UV) pip install -q $(ASSET_TARGET) --require-hashes -r $(ASSET_REQUIREMENTS)
+	$(UV) pip install -q $(ASSET_TARGET) --no-deps build/wheel/batcheval-*.whl
+	rm -rf $(ASSET)/bin $(ASSET)/.lock
 	touch $@
 
 lambda-asset: $(ASSET_STAMP)
 
-asset-size: $(ASSET_STAMP)
+asset-size: $(STAMP) $(ASSET_STAMP)
 	$(BIN)/python -m infra.asset_size $(ASSET)
 
-synth: $(ASSET_STAMP)
+synth: $(STAMP) $(ASSET_STAMP)
 	$(BIN)/python -m infra.app $(if $(CONFIG),-c batchevalConfigFile=$(CONFIG))
 
 # The caller stack as a plain CloudFormation template (committed; a test keeps it current).
 caller-template: $(STAMP)
 	$(BIN)/python -m infra.app --caller-template infra/templates/caller-access.template.json
 
-# checkov pins an old boto3, so it lives in its own virtualenv (tests/infra runs it from there).
-$(CHECKOV_STAMP): infra/checkov-requirements.txt
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install -q --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install -q -r infra/checkov-requirements.txt
+# checkov pins an old boto3, so it lives in its own virtualenv (tests/infra runs it from there), installed
+# exactly from its hashed pins.
+$(CHECKOV_STAMP): $(UV_STAMP) infra/checkov-requirements.txt
+	$(UV) venv -q --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip sync -q --python $(CHECKOV_VENV)/bin/python --require-hashes infra/checkov-requirements.txt
 	touch $@
 
 checkov-venv: $(CHECKOV_STAMP)
@@ -74,4 +124,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache .pytest_cache build cdk.out
+	rm -rf $(VENV) $(CHECKOV_VENV) $(UV_VENV) .mypy_cache .ruff_cache .pytest_cache build cdk.out
