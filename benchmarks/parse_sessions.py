@@ -67,13 +67,13 @@ def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str,
 def _group_only(path: str) -> int:
     import gc
 
-    import orjson
+    import msgspec
 
     groups: dict[str, list[dict]] = {}
     gc.disable()
     with open(path, "rb") as file:
         for line in file:
-            record = orjson.loads(line)
+            record = msgspec.json.decode(line)
             session_id = record.get("attributes", {}).get("session.id")
             if session_id:
                 groups.setdefault(session_id, []).append(record)
@@ -105,7 +105,7 @@ def _first_pass(path: str, batch_bytes: int, *, decode: bool) -> None:
 
 def _minimal_stream(path: str, batch_bytes: int) -> int:
     """`stream` with a turn builder that does the least any could: Strands unified spans only."""
-    import orjson
+    import msgspec
 
     from batcheval.traces import assemble as assembly
     from batcheval.traces.files import load_sessions
@@ -116,7 +116,7 @@ def _minimal_stream(path: str, batch_bytes: int) -> int:
 
     def text(value: str | None) -> str | None:
         if value and value[:1] == "[":
-            return "\n".join(block["text"] for block in orjson.loads(value) if "text" in block)
+            return "\n".join(block["text"] for block in msgspec.json.decode(value) if "text" in block)
         return value
 
     def turn(trace_id: str, copies: dict[str, tuple[Record, Any]]) -> Turn:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import string
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 import yaml
 from botocore.exceptions import ClientError
 
@@ -47,7 +47,9 @@ class FileEvaluatorStore:
         self.path = Path(path)
         text = self.path.read_text(encoding="utf-8")
         try:
-            document = yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else json.loads(text)
+            document = (
+                yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else msgspec.json.decode(text)
+            )
         except (ValueError, yaml.YAMLError) as exc:
             raise ValidationError(
                 f"{self.path}: not valid {self.path.suffix.lstrip('.') or 'JSON'}: {exc}"
@@ -119,7 +121,7 @@ class DynamoEvaluatorStore:
             "evaluatorId": {"S": definition.evaluator_id},
             "evaluatorName": {"S": definition.evaluator_name},
             "level": {"S": definition.level},
-            "definition": {"S": json.dumps(definition.request, separators=(",", ":"))},
+            "definition": {"S": msgspec.json.encode(definition.request).decode()},
             "createdAt": {"S": datetime.now(UTC).isoformat()},
         }
         try:
@@ -169,7 +171,7 @@ class DynamoEvaluatorStore:
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
         evaluator_id = item["evaluatorId"]["S"]
         try:
-            document = json.loads(item["definition"]["S"])
+            document = msgspec.json.decode(item["definition"]["S"])
         except (KeyError, ValueError) as exc:
             raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
         if not isinstance(document, dict):

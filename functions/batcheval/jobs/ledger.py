@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def _marker(item: dict[str, Any]) -> SessionMarker:
         session_id=item["sk"]["S"][2:],
         part=item["part"]["S"],
         outcome=cast(Outcome, item["outcome"]["S"]),
-        ref=orjson.loads(item["ref"]["S"]),
+        ref=msgspec.json.decode(item["ref"]["S"]),
         records=zlib.decompress(packed) if packed is not None else None,
         spill_key=item.get("spill", {}).get("S"),
     )
@@ -130,7 +130,7 @@ class RunLedger:
             "sk": _s(f"S#{marker.session_id}"),
             "part": _s(marker.part),
             "outcome": _s(marker.outcome),
-            "ref": _s(orjson.dumps(marker.ref).decode()),
+            "ref": _s(msgspec.json.encode(marker.ref).decode()),
         }
         if marker.records is not None:
             item["records"] = {"B": zlib.compress(marker.records)}
@@ -165,7 +165,7 @@ class RunLedger:
                 "pk": _s(run_key(owner, job_id)),
                 "sk": _s(f"P#{part}"),
                 "state": _s("OPEN"),
-                "sessions": _s(orjson.dumps(list(session_ids)).decode()),
+                "sessions": _s(msgspec.json.encode(list(session_ids)).decode()),
             },
             ConditionExpression="attribute_not_exists(pk)",
         )
@@ -192,7 +192,7 @@ class RunLedger:
         for item in self._query(owner, job_id, "P#", projection=None):
             part = item["sk"]["S"][2:]
             if item["state"]["S"] == "OPEN":
-                open_.append(OpenBatch(part, tuple(orjson.loads(item["sessions"]["S"]))))
+                open_.append(OpenBatch(part, tuple(msgspec.json.decode(item["sessions"]["S"]))))
                 continue
             committed.append(
                 BatchCommit(

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
@@ -106,7 +106,7 @@ def job_to_item(job: Job) -> dict[str, Any]:
         "createdAt": _s(format_instant(job.created_at)),
         "updatedAt": _s(format_instant(job.updated_at)),
         "listKey": _s(f"{format_instant(job.created_at)}#{job.job_id}"),
-        "doc": _s(orjson.dumps(doc).decode()),
+        "doc": _s(msgspec.json.encode(doc).decode()),
         "specBucket": _s(job.spec.bucket),
         "specKey": _s(job.spec.key),
         "specKmsKeyArn": _s(job.spec.kms_key_arn),
@@ -117,7 +117,7 @@ def job_to_item(job: Job) -> dict[str, Any]:
     if job.run_id is not None:
         item["runId"] = _s(job.run_id)
     if job.evaluation_results is not None:
-        item["results"] = _s(orjson.dumps(job.evaluation_results).decode())
+        item["results"] = _s(msgspec.json.encode(job.evaluation_results).decode())
     if job.error_details:
         item["errorDetails"] = {"L": [_s(text) for text in job.error_details]}
     if job.progress is not None:
@@ -152,7 +152,7 @@ def _progress_from_item(item: dict[str, Any]) -> RunProgress | None:
 
 
 def job_from_item(item: dict[str, Any]) -> Job:
-    doc = orjson.loads(item["doc"]["S"])
+    doc = msgspec.json.decode(item["doc"]["S"])
     return Job(
         owner=item["owner"]["S"],
         job_id=item["jobId"]["S"],
@@ -172,7 +172,7 @@ def job_from_item(item: dict[str, Any]) -> Job:
         client_token=item.get("clientToken", {}).get("S"),
         request_hash=item["requestHash"]["S"],
         run_id=item.get("runId", {}).get("S"),
-        evaluation_results=orjson.loads(item["results"]["S"]) if "results" in item else None,
+        evaluation_results=msgspec.json.decode(item["results"]["S"]) if "results" in item else None,
         error_details=[entry["S"] for entry in item.get("errorDetails", {}).get("L", [])],
         progress=_progress_from_item(item),
         results_export=item.get("resultsExport", {}).get("S"),
@@ -452,7 +452,7 @@ class JobStore:
             update += ", #errorDetails = :errors"
         if evaluation_results is not None:
             names["#results"] = "results"
-            values[":results"] = _s(orjson.dumps(evaluation_results).decode())
+            values[":results"] = _s(msgspec.json.encode(evaluation_results).decode())
             update += ", #results = :results"
         pk = _s(owner_key(owner))
         items: list[dict[str, Any]] = [
@@ -578,7 +578,7 @@ class JobStore:
         item = self._item(owner, f"JOB#{job_id}")
         if item is None:
             raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
-        doc = orjson.loads(item["doc"]["S"])
+        doc = msgspec.json.decode(item["doc"]["S"])
         doc["outputConfig"] = output_config
         self._db.update_item(
             TableName=self._table,
@@ -586,7 +586,7 @@ class JobStore:
             UpdateExpression="SET #doc = :new",
             ConditionExpression="#doc = :old",
             ExpressionAttributeNames={"#doc": "doc"},
-            ExpressionAttributeValues={":new": _s(orjson.dumps(doc).decode()), ":old": item["doc"]},
+            ExpressionAttributeValues={":new": _s(msgspec.json.encode(doc).decode()), ":old": item["doc"]},
         )
 
     def prepare_retry(self, job: Job, *, manifest_key: str, progress: RunProgress, now: datetime) -> Job:

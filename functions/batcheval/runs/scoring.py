@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.errors import DomainError
@@ -84,7 +84,7 @@ def session_key(session_id: str) -> str:
 
 
 def lines_of(records: Sequence[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(record) + b"\n" for record in records)
+    return b"".join(msgspec.json.encode(record) + b"\n" for record in records)
 
 
 def result_line(result: EvaluationResult, scenario: str | None) -> dict[str, Any]:
@@ -287,7 +287,7 @@ def commit_batch(
     for records in owned_records:
         for record in records:
             partial.add(record)
-            lines.append(orjson.dumps(record) + b"\n")
+            lines.append(msgspec.json.encode(record) + b"\n")
             results.append(EvaluationResult.from_record(record))
     common = {"owner": owner, "job_id": job_id, "job_arn": job.arn, "kms_key_arn": job_key(job)}
     results_key = services.payloads.put_job_object(

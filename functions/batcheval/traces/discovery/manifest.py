@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
+import msgspec
 
 from batcheval.traces.discovery.refs import SessionRef
 
 
 def manifest_body(refs: Iterable[SessionRef]) -> bytes:
-    return b"".join(orjson.dumps(ref.to_json()) + b"\n" for ref in refs)
+    return b"".join(msgspec.json.encode(ref.to_json()) + b"\n" for ref in refs)
 
 
 def write_manifest(
@@ -28,4 +28,4 @@ def write_manifest(
 
 def read_manifest(s3: Any, bucket: str, key: str) -> list[SessionRef]:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [SessionRef.from_json(orjson.loads(line)) for line in body.splitlines() if line.strip()]
+    return [SessionRef.from_json(msgspec.json.decode(line)) for line in body.splitlines() if line.strip()]
