@@ -9,8 +9,8 @@ in a fresh subprocess so peak RSS belongs to that path alone:
                 same as `stream` but each session keeps its raw records (`keep_raw=True`, for
                 code-based evaluators), so its peak RSS holds every session's records;
 * `whole`     — read every line, then `assemble(lines)` in one go (memory grows with the source);
-* `group`     — the reference point of performance-limits.md §3: orjson-decode every line with the
-                GC paused and group the records by session id, building no turns;
+* `group`     — the reference point of performance-limits.md §3: decode every line to a dict
+                (msgspec) with the GC paused and group the records by session id, building no turns;
 * `partition` — the streamed path's first pass alone (byte scan + spool writes), no decoding;
 * `floor`     — `partition`, then decode every spooled line into the typed `Record` (as assembly
                 does) and drop it: what the streamed path costs before it builds anything;
