@@ -218,7 +218,7 @@ def write_outputs(directory: Path, job: dict[str, Any], records: list[dict[str, 
 
     directory.mkdir(parents=True, exist_ok=True)
     results = directory / "results.jsonl"
-    results.write_bytes(b"".join(msgspec.json.encode(r) + b"\n" for r in records))
+    results.write_bytes(msgspec.json.Encoder().encode_lines(records))
     data = report_data.build(
         f"batcheval demo: {job['batchEvaluationName']}", f"job {job['batchEvaluationId']}", records, job=job
     )

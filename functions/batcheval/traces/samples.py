@@ -116,7 +116,7 @@ class SampleSet:
     mode: Mode = "unified"
 
     def jsonl(self) -> bytes:
-        return b"".join(msgspec.json.encode(record) + b"\n" for record in self.records)
+        return msgspec.json.Encoder().encode_lines(self.records)
 
 
 def generate(

@@ -11,7 +11,7 @@ from batcheval.traces.discovery.refs import SessionRef
 
 
 def manifest_body(refs: Iterable[SessionRef]) -> bytes:
-    return b"".join(msgspec.json.encode(ref.to_json()) + b"\n" for ref in refs)
+    return msgspec.json.Encoder().encode_lines([ref.to_json() for ref in refs])
 
 
 def write_manifest(
