@@ -11,8 +11,8 @@ session names one of `--scenarios` test scenarios (0: none). Results come from a
 
 Measured:
 1. add throughput (results/s) while each batch folds its 500 results into an accumulator;
-2. partial size: `json.dumps(to_json())` bytes per batch (min / median / max);
-3. merge of every partial in batch order (`json.loads` + `merge_json`), as the aggregate step does:
+2. partial size: `msgspec.json.encode(to_json())` bytes per batch (min / median / max);
+3. merge of every partial in batch order (`msgspec.json.decode` + `merge_json`), as the aggregate step does:
    time, tracemalloc peak of the merge itself (the partials' text is allocated before), and the
    size of the merged state; then `summaries()` time.
 Times are CPU seconds of this process (`time.process_time`): what one dedicated Lambda vCPU would
@@ -22,11 +22,12 @@ spend, independent of other load on the machine; the total wall time is printed 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import statistics
 import time
 import tracemalloc
+
+import msgspec
 
 from batcheval.judges.base import TokenUsage
 from batcheval.results.partials import SummaryAccumulator
@@ -80,7 +81,7 @@ def main() -> None:
     pools = [_pool(evaluator_id, continuous, rng) for evaluator_id, continuous in evaluators]
     scenarios = [f"scenario-{i:05d}" for i in range(args.scenarios)]
 
-    partials: list[str] = []
+    partials: list[bytes] = []
     sizes: list[int] = []
     add_seconds = 0.0
     results = 0
@@ -96,8 +97,8 @@ def main() -> None:
                 accumulator.add(pool[(offset + session) % POOL], test_scenario_id=scenario)
         add_seconds += time.process_time() - began
         results += args.sessions_per_batch * len(pools)
-        text = json.dumps(accumulator.to_json(), separators=(",", ":"))
-        sizes.append(len(text.encode()))
+        text = msgspec.json.encode(accumulator.to_json())
+        sizes.append(len(text))
         partials.append(text)
     build_seconds = time.process_time() - start
     print(
@@ -113,7 +114,7 @@ def main() -> None:
     def merge() -> SummaryAccumulator:
         total = SummaryAccumulator()
         for text in partials:
-            total.merge_json(json.loads(text))
+            total.merge_json(msgspec.json.decode(text))
         return total
 
     began = time.process_time()
@@ -126,7 +127,7 @@ def main() -> None:
     merge()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    merged_bytes = len(json.dumps(total.to_json(), separators=(",", ":")))
+    merged_bytes = len(msgspec.json.encode(total.to_json()))
     print(
         f"merge: {len(partials):,} partials in {merge_seconds:.1f} CPU s "
         f"({merge_seconds / len(partials) * 1e3:.2f} ms/partial); tracemalloc peak {peak / 1e6:.1f} MB; "

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
-import orjson
+import msgspec
 from botocore.config import Config
 
 import batcheval
@@ -69,7 +69,7 @@ def write_results(backend: Any, owner: str, job_id: str, sessions: int) -> None:
             ExpressionAttributeValues={":one": {"N": "1"}},
         )
         record = {"sessionId": f"session-{n:06d}", "evaluatorId": "Builtin.Helpfulness", "value": 0.5}
-        lines.append(orjson.dumps({**record, "explanation": "x" * 1500}))
+        lines.append(msgspec.json.encode({**record, "explanation": "x" * 1500}))
         if len(lines) == RESULTS_PER_OBJECT or n + 1 == sessions:
             s3.put_object(
                 Bucket=backend.bucket_name,

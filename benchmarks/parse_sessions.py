@@ -9,8 +9,8 @@ in a fresh subprocess so peak RSS belongs to that path alone:
                 same as `stream` but each session keeps its raw records (`keep_raw=True`, for
                 code-based evaluators), so its peak RSS holds every session's records;
 * `whole`     — read every line, then `assemble(lines)` in one go (memory grows with the source);
-* `group`     — the reference point of performance-limits.md §3: orjson-decode every line with the
-                GC paused and group the records by session id, building no turns;
+* `group`     — the reference point of performance-limits.md §3: decode every line to a dict
+                (msgspec) with the GC paused and group the records by session id, building no turns;
 * `partition` — the streamed path's first pass alone (byte scan + spool writes), no decoding;
 * `floor`     — `partition`, then decode every spooled line into the typed `Record` (as assembly
                 does) and drop it: what the streamed path costs before it builds anything;
@@ -67,13 +67,13 @@ def _measure(mode: str, path: str, keep_raw: bool, batch_mb: float) -> dict[str,
 def _group_only(path: str) -> int:
     import gc
 
-    import orjson
+    import msgspec
 
     groups: dict[str, list[dict]] = {}
     gc.disable()
     with open(path, "rb") as file:
         for line in file:
-            record = orjson.loads(line)
+            record = msgspec.json.decode(line)
             session_id = record.get("attributes", {}).get("session.id")
             if session_id:
                 groups.setdefault(session_id, []).append(record)
@@ -105,7 +105,7 @@ def _first_pass(path: str, batch_bytes: int, *, decode: bool) -> None:
 
 def _minimal_stream(path: str, batch_bytes: int) -> int:
     """`stream` with a turn builder that does the least any could: Strands unified spans only."""
-    import orjson
+    import msgspec
 
     from batcheval.traces import assemble as assembly
     from batcheval.traces.files import load_sessions
@@ -116,7 +116,7 @@ def _minimal_stream(path: str, batch_bytes: int) -> int:
 
     def text(value: str | None) -> str | None:
         if value and value[:1] == "[":
-            return "\n".join(block["text"] for block in orjson.loads(value) if "text" in block)
+            return "\n".join(block["text"] for block in msgspec.json.decode(value) if "text" in block)
         return value
 
     def turn(trace_id: str, copies: dict[str, tuple[Record, Any]]) -> Turn:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
-import orjson
+import msgspec
 import pytest
 
 from batcheval.api import dependencies
@@ -98,7 +98,7 @@ class Stack:
         prefix = f"jobs/{OWNER}/{job_id}/results/"
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
         return [
-            orjson.loads(line)
+            msgspec.json.decode(line)
             for key in keys
             for line in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().splitlines()
             if line.strip()
@@ -309,7 +309,7 @@ def test_a_batch_past_its_deadline_hands_back_and_the_child_scores_the_rest(stac
 
     def late_first(handler: Handler) -> Handler:
         def wrapped(event: dict[str, Any], context: Any) -> Any:
-            key = orjson.dumps(event["Items"]).decode()
+            key = msgspec.json.encode(event["Items"]).decode()
             if key in seen:
                 return handler(event, context)
             seen.add(key)
@@ -381,7 +381,7 @@ def _execution_of(stack: Stack, job_id: str) -> str:
     sfn = stack.clients.client("stepfunctions")
     for execution in sfn.list_executions(stateMachineArn=stack.machine.state_machine_arn)["executions"]:
         described = sfn.describe_execution(executionArn=execution["executionArn"])
-        if orjson.loads(described["input"]).get("batchEvaluationId") == job_id:
+        if msgspec.json.decode(described["input"]).get("batchEvaluationId") == job_id:
             arn: str = execution["executionArn"]
             return arn
     raise AssertionError(f"no execution for {job_id}")
@@ -433,7 +433,7 @@ def test_local_orchestration_and_the_state_machine_give_identical_results(stack:
     def comparable(lines: list[dict[str, Any]]) -> list[str]:
         drop = {"batchEvaluationId", "batchEvaluationArn", "timestamp", "timeUnixNano"}
         return sorted(
-            orjson.dumps({k: v for k, v in x.items() if k not in drop}, option=orjson.OPT_SORT_KEYS).decode()
+            msgspec.json.encode({k: v for k, v in x.items() if k not in drop}, order="sorted").decode()
             for x in lines
         )
 
@@ -485,7 +485,7 @@ def test_a_cross_account_job_reads_and_writes_in_the_owners_account(stack: Stack
     owner_clients = AwsClients(region=REGION, session=owner_session)
     owner_clients.client("iam").create_role(
         RoleName="batcheval-caller-access",
-        AssumeRolePolicyDocument=orjson.dumps({"Version": "2012-10-17"}).decode(),
+        AssumeRolePolicyDocument=msgspec.json.encode({"Version": "2012-10-17"}).decode(),
     )
     write_samples(owner_clients.client("logs"), stack.sample, runtime_group=GROUP)
     # And the pipeline serving other owners through that role (the stack's account is not the owner's)

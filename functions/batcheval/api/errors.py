@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
+import msgspec
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from botocore.exceptions import ClientError
 from pydantic import ValidationError as PydanticValidationError
@@ -127,7 +127,7 @@ def error_response(error: DomainError, *, request_id: str | None = None) -> Resp
     return Response(
         status_code=error.http_status,
         content_type="application/json",
-        body=orjson.dumps(error_body(error)).decode(),
+        body=msgspec.json.encode(error_body(error)).decode(),
         headers=headers,
     )
 

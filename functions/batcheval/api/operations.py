@@ -6,7 +6,7 @@ Lambda function with its own least-privilege role.
 
 from __future__ import annotations
 
-import orjson
+import msgspec
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
@@ -32,7 +32,9 @@ JobIdRequest = GetBatchEvaluationRequest | StopBatchEvaluationRequest | DeleteBa
 
 def wire_response(model: WireModel, status: int) -> Response[str]:
     return Response(
-        status_code=status, content_type="application/json", body=orjson.dumps(model.to_wire()).decode()
+        status_code=status,
+        content_type="application/json",
+        body=msgspec.json.encode(model.to_wire()).decode(),
     )
 
 

@@ -7,7 +7,7 @@ import binascii
 import types
 from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
-import orjson
+import msgspec
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError as PydanticValidationError
 
@@ -47,8 +47,8 @@ def json_body(event: APIGatewayProxyEvent) -> dict[str, Any]:
             reason="CannotParse",
         )
     try:
-        parsed = orjson.loads(data)
-    except orjson.JSONDecodeError as error:
+        parsed = msgspec.json.decode(data)
+    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, or nested too deep
         raise ValidationError("The request body is not valid JSON.", reason="CannotParse") from error
     if not isinstance(parsed, dict):
         raise ValidationError("The request body must be a JSON object.", reason="CannotParse")

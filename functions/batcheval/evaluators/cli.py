@@ -9,10 +9,11 @@ any session, no judge backend).
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from batcheval.errors import DomainError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition
@@ -114,7 +115,7 @@ def list_command(args: argparse.Namespace) -> int:
     custom: list[CustomEvaluatorDefinition] = store.list() if store is not None else []
     rows = [spec.to_dict() for spec in ALL_SPECS] + [d.to_dict() for d in custom]
     if args.format == "json":
-        print(json.dumps({"evaluators": rows}, indent=2, ensure_ascii=False))
+        print(msgspec.json.format(msgspec.json.encode({"evaluators": rows}), indent=2).decode())
         return 0
     print(
         table(
@@ -190,7 +191,7 @@ def evaluate_command(args: argparse.Namespace) -> int:
     wire = report.to_wire()
     _add_scenarios(wire["results"], truth)
     if args.format == "json":
-        print(json.dumps(wire, indent=2, ensure_ascii=False))
+        print(msgspec.json.format(msgspec.json.encode(wire), indent=2).decode())
     else:
         print(_results_table(wire))
     unreachable = _judge_unreachable(report.results, factory)
@@ -252,7 +253,7 @@ def _read_ground_truth(path: str) -> GroundTruth:
     from batcheval.evaluators.ground_truth import parse_ground_truth
 
     try:
-        entries = json.loads(Path(path).read_text(encoding="utf-8"))
+        entries = msgspec.json.decode(Path(path).read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ValidationError(f"{path}: not valid JSON: {exc}") from exc
     try:

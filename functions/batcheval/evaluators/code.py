@@ -15,10 +15,11 @@ Ours (`ThirdParty.Batcheval.*`) measure raw quantities; each docstring says what
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import msgspec
 
 from batcheval.evaluators.base import EvaluatorIdentity, Target, targets_at
 from batcheval.evaluators.ground_truth import EXPECTED_TRAJECTORY, SessionReferences
@@ -150,7 +151,7 @@ def _call_key(call: ToolCall) -> tuple[str, str]:
     """Tool name + arguments with JSON key order and spacing normalised."""
     args = call.arguments or ""
     try:
-        args = json.dumps(json.loads(args), sort_keys=True, separators=(",", ":"))
+        args = msgspec.json.encode(msgspec.json.decode(args), order="sorted").decode()
     except ValueError:
         args = args.strip()
     return call.name, args

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batcheval.evaluators.base import EvaluatorIdentity, Target, targets_at
@@ -344,7 +345,7 @@ class LambdaCodeEvaluator:
             if hasattr(response.get("Payload"), "read")
             else response.get("Payload", b"")
         )
-        try:
+        try:  # the stdlib parser: a Python Lambda's reply may hold NaN/Infinity, named as such below
             body = json.loads(raw or b"null")
         except ValueError:
             body = None
@@ -426,12 +427,12 @@ def _reference_fields(refs: SessionReferences) -> list[str]:
 
 def _encode(event: dict[str, Any]) -> tuple[bytes, int]:
     """JSON bytes within the Lambda payload cap, dropping spans from the end if needed."""
-    payload = json.dumps(event, separators=(",", ":"), default=str).encode()
+    payload = msgspec.json.encode(event, enc_hook=str)
     spans = event["evaluationInput"]["sessionSpans"]
     dropped = 0
     while len(payload) > LAMBDA_PAYLOAD_LIMIT and spans:
         cut = max(1, len(spans) // 10)
         del spans[-cut:]
         dropped += cut
-        payload = json.dumps(event, separators=(",", ":"), default=str).encode()
+        payload = msgspec.json.encode(event, enc_hook=str)
     return payload, dropped

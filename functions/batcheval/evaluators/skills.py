@@ -9,9 +9,10 @@ arguments or result mention a `SKILL.md` file. The skill's name is read from the
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
+
+import msgspec
 
 from batcheval.traces.model import ToolCall
 
@@ -41,7 +42,7 @@ def skill_load(call: ToolCall) -> SkillLoad | None:
 def _skill_name(call: ToolCall) -> str:
     if call.arguments:
         try:
-            args = json.loads(call.arguments)
+            args = msgspec.json.decode(call.arguments)
         except ValueError:
             args = None
         if isinstance(args, dict):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import string
@@ -11,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import msgspec
 import yaml
 from botocore.exceptions import ClientError
 
@@ -51,7 +51,9 @@ class FileEvaluatorStore:
         self.path = Path(path)
         text = self.path.read_text(encoding="utf-8")
         try:
-            document = yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else json.loads(text)
+            document = (
+                yaml.safe_load(text) if self.path.suffix in (".yaml", ".yml") else msgspec.json.decode(text)
+            )
         except (ValueError, yaml.YAMLError) as exc:
             raise ValidationError(
                 f"{self.path}: not valid {self.path.suffix.lstrip('.') or 'JSON'}: {exc}"
@@ -124,7 +126,7 @@ class DynamoEvaluatorStore:
                 "evaluatorId": definition.evaluator_id,
                 "evaluatorName": definition.evaluator_name,
                 "level": definition.level,
-                "definition": json.dumps(definition.request, separators=(",", ":")),
+                "definition": msgspec.json.encode(definition.request).decode(),
                 "createdAt": datetime.now(UTC).isoformat(),
             }
         )
@@ -175,7 +177,7 @@ class DynamoEvaluatorStore:
     def _parse(self, item: Mapping[str, Any]) -> CustomEvaluatorDefinition:
         evaluator_id = from_attribute(item["evaluatorId"])
         try:
-            document = json.loads(from_attribute(item["definition"]))
+            document = msgspec.json.decode(from_attribute(item["definition"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"stored evaluator definition {evaluator_id} is unreadable") from exc
         if not isinstance(document, dict):

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, cast
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
@@ -84,7 +84,7 @@ def _marker(item: dict[str, Any]) -> SessionMarker:
         session_id=values["sk"][2:],
         part=values["part"],
         outcome=cast(Outcome, values["outcome"]),
-        ref=orjson.loads(values["ref"]),
+        ref=msgspec.json.decode(values["ref"]),
         records=zlib.decompress(packed) if packed is not None else None,
         spill_key=values.get("spill"),
     )
@@ -133,7 +133,7 @@ class RunLedger:
                 "sk": f"S#{marker.session_id}",
                 "part": marker.part,
                 "outcome": marker.outcome,
-                "ref": orjson.dumps(marker.ref).decode(),
+                "ref": msgspec.json.encode(marker.ref).decode(),
                 "records": zlib.compress(marker.records) if marker.records is not None else None,
                 "spill": marker.spill_key,
             }
@@ -168,7 +168,7 @@ class RunLedger:
                     "pk": run_key(owner, job_id),
                     "sk": f"P#{part}",
                     "state": "OPEN",
-                    "sessions": orjson.dumps(list(session_ids)).decode(),
+                    "sessions": msgspec.json.encode(list(session_ids)).decode(),
                 }
             ),
             ConditionExpression="attribute_not_exists(pk)",
@@ -197,7 +197,7 @@ class RunLedger:
             values = from_item(item)
             part = values["sk"][2:]
             if values["state"] == "OPEN":
-                open_.append(OpenBatch(part, tuple(orjson.loads(values["sessions"]))))
+                open_.append(OpenBatch(part, tuple(msgspec.json.decode(values["sessions"]))))
                 continue
             committed.append(
                 BatchCommit(

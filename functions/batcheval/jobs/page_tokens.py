@@ -10,7 +10,7 @@ import base64
 import binascii
 from typing import TYPE_CHECKING
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.errors import FieldIssue, ValidationError
@@ -43,7 +43,7 @@ class PageTokenCodec:
 
     def encode(self, owner: str, position: dict[str, str]) -> str:
         blob = self._kms.encrypt(
-            KeyId=self._key, Plaintext=orjson.dumps(position), EncryptionContext=_context(owner)
+            KeyId=self._key, Plaintext=msgspec.json.encode(position), EncryptionContext=_context(owner)
         )["CiphertextBlob"]
         return base64.urlsafe_b64encode(blob).decode().rstrip("=")
 
@@ -62,7 +62,7 @@ class PageTokenCodec:
             if error.response.get("Error", {}).get("Code") in _UNDECRYPTABLE:
                 raise _invalid() from error
             raise
-        position = orjson.loads(plaintext)
+        position = msgspec.json.decode(plaintext)
         if not (isinstance(position, dict) and all(isinstance(v, str) for v in position.values())):
             raise _invalid()
         return position

@@ -12,7 +12,7 @@ import base64
 import time
 from typing import TYPE_CHECKING, Any
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.errors import DeleteIncompleteError, FieldIssue, ValidationError
@@ -75,13 +75,13 @@ class PayloadStore:
     ) -> SpecLocation:
         """Store the request; `data_source` (when given) also alone, for `get_data_source`."""
         prefix = job_prefix(owner, job_id)
-        context = base64.b64encode(orjson.dumps(encryption_context(job_arn))).decode()
+        context = base64.b64encode(msgspec.json.encode(encryption_context(job_arn))).decode()
         objects = {SPEC_OBJECT: spec} | ({DATA_SOURCE_OBJECT: data_source} if data_source is not None else {})
         for name, content in objects.items():
             self._s3.put_object(
                 Bucket=self._bucket,
                 Key=prefix + name,
-                Body=orjson.dumps(content),
+                Body=msgspec.json.encode(content),
                 ContentType="application/json",
                 ServerSideEncryption="aws:kms",
                 SSEKMSKeyId=kms_key_arn,
@@ -98,7 +98,7 @@ class PayloadStore:
         return self._get(location.bucket, location.key.rsplit("/", 1)[0] + "/" + DATA_SOURCE_OBJECT)
 
     def _get(self, bucket: str, key: str) -> Any:
-        return orjson.loads(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        return msgspec.json.decode(self._s3.get_object(Bucket=bucket, Key=key)["Body"].read())
 
     def put_job_object(
         self,
@@ -120,7 +120,9 @@ class PayloadStore:
             ContentType=content_type,
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=kms_key_arn,
-            SSEKMSEncryptionContext=base64.b64encode(orjson.dumps(encryption_context(job_arn))).decode(),
+            SSEKMSEncryptionContext=base64.b64encode(
+                msgspec.json.encode(encryption_context(job_arn))
+            ).decode(),
             # With an S3 Bucket Key, S3 calls KMS under the bucket ARN instead of this context, and a
             # caller's key policy that allows only batch-evaluation data (conditioned on the job ARN)
             # would refuse: job objects are encrypted per object, the bucket's key serves the rest.

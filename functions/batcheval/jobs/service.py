@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.errors import ConflictError, DomainError, FieldIssue, ValidationError
@@ -40,7 +40,7 @@ START_FAILED_MESSAGE = "The evaluation pipeline could not be started."
 
 
 def _session_of(line: bytes) -> str:
-    return str(orjson.loads(line)["context"]["spanContext"]["sessionId"])
+    return str(msgspec.json.decode(line)["context"]["spanContext"]["sessionId"])
 
 
 def utc_now() -> datetime:
@@ -50,7 +50,7 @@ def utc_now() -> datetime:
 def request_hash(request: dict[str, Any]) -> str:
     """Hash of a Start request without its clientToken: same request ⇔ same hash."""
     body = {key: value for key, value in request.items() if key != "clientToken"}
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return hashlib.sha256(msgspec.json.encode(body, order="sorted")).hexdigest()
 
 
 NO_EVALUATOR_MESSAGE = "Name at least one evaluator in evaluators."
@@ -182,7 +182,7 @@ class JobService:
         arn = job_arn(partition=self._partition, region=self._region, account=owner, job_id=job_id)
         body = {key: value for key, value in request.items() if key != "clientToken"}
         data_source = request["dataSourceConfig"]
-        inline = len(orjson.dumps(data_source)) <= INLINE_DATA_SOURCE_LIMIT
+        inline = len(msgspec.json.encode(data_source)) <= INLINE_DATA_SOURCE_LIMIT
         try:
             # Every write of a job's objects is inside: a failure at any point leaves nothing behind.
             spec = self._payloads.put_spec(
@@ -390,7 +390,7 @@ class JobService:
             ref
             for line in manifest.splitlines()
             if line.strip()
-            if (ref := SessionRef.from_json(orjson.loads(line))).session_id not in claimed
+            if (ref := SessionRef.from_json(msgspec.json.decode(line))).session_id not in claimed
         ]
         refs = [SessionRef.from_json(m.ref) for m in failed.values()] + unscored
         if not refs:
@@ -430,7 +430,7 @@ class JobService:
             kept = [line for line in lines if line.strip() and _session_of(line) not in failed]
             partial = BatchPartial()
             for line in kept:
-                partial.add(orjson.loads(line))
+                partial.add(msgspec.json.decode(line))
             common = {
                 "owner": job.owner,
                 "job_id": job.job_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.jobs.identifiers import execution_name
@@ -59,7 +59,7 @@ class StepFunctionsStarter:
         return f"{head}:execution:{machine_name}:{_name(job)}"
 
     def start(self, job: Job) -> str | None:
-        payload = orjson.dumps({"owner": job.owner, "batchEvaluationId": job.job_id}).decode()
+        payload = msgspec.json.encode({"owner": job.owner, "batchEvaluationId": job.job_id}).decode()
         try:
             response = self._sfn.start_execution(
                 stateMachineArn=self._machine, name=_name(job), input=payload

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
@@ -102,7 +102,7 @@ def job_to_item(job: Job) -> dict[str, Any]:
             "createdAt": format_instant(job.created_at),
             "updatedAt": format_instant(job.updated_at),
             "listKey": f"{format_instant(job.created_at)}#{job.job_id}",
-            "doc": orjson.dumps(doc).decode(),
+            "doc": msgspec.json.encode(doc).decode(),
             "specBucket": job.spec.bucket,
             "specKey": job.spec.key,
             "specKmsKeyArn": job.spec.kms_key_arn,
@@ -110,7 +110,7 @@ def job_to_item(job: Job) -> dict[str, Any]:
             # None (and no errors) leaves the attribute out.
             "clientToken": job.client_token,
             "runId": job.run_id,
-            "results": orjson.dumps(job.evaluation_results).decode()
+            "results": msgspec.json.encode(job.evaluation_results).decode()
             if job.evaluation_results is not None
             else None,
             "errorDetails": job.error_details or None,
@@ -141,7 +141,7 @@ def _progress_from_item(values: dict[str, Any]) -> RunProgress | None:
 
 def job_from_item(item: Mapping[str, Any]) -> Job:
     values = from_item(item)
-    doc = orjson.loads(values["doc"])
+    doc = msgspec.json.decode(values["doc"])
     return Job(
         owner=values["owner"],
         job_id=values["jobId"],
@@ -161,7 +161,7 @@ def job_from_item(item: Mapping[str, Any]) -> Job:
         client_token=values.get("clientToken"),
         request_hash=values["requestHash"],
         run_id=values.get("runId"),
-        evaluation_results=orjson.loads(values["results"]) if "results" in values else None,
+        evaluation_results=msgspec.json.decode(values["results"]) if "results" in values else None,
         error_details=list(values.get("errorDetails", [])),
         progress=_progress_from_item(values),
         results_export=values.get("resultsExport"),
@@ -450,7 +450,7 @@ class JobStore:
             update += ", #errorDetails = :errors"
         if evaluation_results is not None:
             names["#results"] = "results"
-            values[":results"] = to_attribute(orjson.dumps(evaluation_results).decode())
+            values[":results"] = to_attribute(msgspec.json.encode(evaluation_results).decode())
             update += ", #results = :results"
         pk = to_attribute(owner_key(owner))
         items: list[dict[str, Any]] = [
@@ -576,7 +576,7 @@ class JobStore:
         item = self._item(owner, f"JOB#{job_id}")
         if item is None:
             raise ResourceNotFoundError(f"Batch evaluation {job_id} not found.")
-        doc = orjson.loads(from_attribute(item["doc"]))
+        doc = msgspec.json.decode(from_attribute(item["doc"]))
         doc["outputConfig"] = output_config
         self._db.update_item(
             TableName=self._table,
@@ -584,7 +584,10 @@ class JobStore:
             UpdateExpression="SET #doc = :new",
             ConditionExpression="#doc = :old",
             ExpressionAttributeNames={"#doc": "doc"},
-            ExpressionAttributeValues={":new": to_attribute(orjson.dumps(doc).decode()), ":old": item["doc"]},
+            ExpressionAttributeValues={
+                ":new": to_attribute(msgspec.json.encode(doc).decode()),
+                ":old": item["doc"],
+            },
         )
 
     def prepare_retry(self, job: Job, *, manifest_key: str, progress: RunProgress, now: datetime) -> Job:

@@ -13,10 +13,10 @@ failures it may retry.
 
 from __future__ import annotations
 
-import json
 import threading
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+import msgspec
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -172,7 +172,7 @@ def _parse(response: dict[str, Any], request: JudgeRequest, model_id: str) -> Ju
         raise JudgeError(
             "InvalidJudgeOutput",
             f"no call of tool {request.output_name!r} in the reply (stopReason={stop_reason}); "
-            f"text: {json.dumps((raw_text or '')[:200])}",
+            f"text: {msgspec.json.encode((raw_text or '')[:200]).decode()}",
         )
     usage = response["usage"]  # required by the Converse model
     return JudgeResponse(

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
-import orjson
+import msgspec
 
 from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
@@ -76,7 +76,7 @@ DEFAULT_CHARS_PER_TOKEN = 3.5
 
 def request_chars(request: JudgeRequest) -> int:
     """Characters the model reads: rubric + transcript + the output tool's schema."""
-    return len(request.system) + len(request.prompt) + len(orjson.dumps(request.output_schema))
+    return len(request.system) + len(request.prompt) + len(msgspec.json.encode(request.output_schema))
 
 
 def estimate_input_tokens(request: JudgeRequest, chars_per_token: float = DEFAULT_CHARS_PER_TOKEN) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from batcheval.aws import AwsClients
 from batcheval.jobs.identifiers import execution_name
@@ -55,7 +55,7 @@ def batches(
     batch: list[dict[str, Any]] = []
     size = 0
     for item in items:
-        item_size = len(orjson.dumps(item))
+        item_size = len(msgspec.json.encode(item))
         if batch and (len(batch) >= max_items or (max_bytes is not None and size + item_size > max_bytes)):
             yield batch
             batch, size = [], 0
@@ -173,7 +173,7 @@ class LocalOrchestrator:
             return "SUCCEEDED"
         manifest = discovered["manifest"]
         body = self._clients.client("s3").get_object(Bucket=manifest["Bucket"], Key=manifest["Key"])["Body"]
-        items = [orjson.loads(line) for line in body.read().splitlines() if line.strip()]
+        items = [msgspec.json.decode(line) for line in body.read().splitlines() if line.strip()]
         failed_items = self._map(run, job, items)
         if run.stop_requested.is_set():
             self._step("finalize", self._aborted_event(run.owner, run.job_id, run.execution_arn))
@@ -231,8 +231,8 @@ class LocalOrchestrator:
             timeout_ms=self._score_timeout_ms if step == "score_batch" else SCORE_BATCH_TIMEOUT_MS,
         )
         # Through JSON both ways, as Lambda passes events: no shared mutable objects, no non-JSON types.
-        result: dict[str, Any] = orjson.loads(
-            orjson.dumps(handler(orjson.loads(orjson.dumps(event)), context))
+        result: dict[str, Any] = msgspec.json.decode(
+            msgspec.json.encode(handler(msgspec.json.decode(msgspec.json.encode(event)), context))
         )
         return result
 
@@ -260,7 +260,7 @@ class LocalOrchestrator:
                 "name": execution_arn.rsplit(":", 1)[1],
                 "status": "ABORTED",
                 "stopDate": int(now.timestamp() * 1000),
-                "input": orjson.dumps({"owner": owner, "batchEvaluationId": job_id}).decode(),
+                "input": msgspec.json.encode({"owner": owner, "batchEvaluationId": job_id}).decode(),
                 "inputDetails": {"included": True},
                 "output": None,
                 "error": None,

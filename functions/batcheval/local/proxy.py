@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
+import msgspec
 
 from batcheval.local.messages import HttpRequest, HttpResponse
 from batcheval.local.routes import RouteMatch
@@ -132,7 +132,7 @@ def error_response(status: int, error_type: str, message: str, *, request_id: st
             ("x-amzn-ErrorType", error_type),
             ("x-amzn-RequestId", request_id),
         ],
-        body=orjson.dumps({"message": message}),
+        body=msgspec.json.encode({"message": message}),
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import orjson
+import msgspec
 
 from batcheval.errors import ValidationError
 from batcheval.log_events import ensure_log_stream, log_batches
@@ -174,7 +174,10 @@ def load_spans(
         if name:
             report.service_names.add(name)
         events.append(
-            {"timestamp": (time_ns + report.shift_ns) // 1_000_000, "message": orjson.dumps(record).decode()}
+            {
+                "timestamp": (time_ns + report.shift_ns) // 1_000_000,
+                "message": msgspec.json.encode(record).decode(),
+            }
         )
     try:
         batches = log_batches(events)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 
 from batcheval.errors import ValidationError
 
@@ -45,7 +45,7 @@ def load_definition(path: Path | None = None) -> dict[str, Any]:
     """The definition as JSON (placeholders still in it)."""
     source = path or definition_path()
     try:
-        definition: dict[str, Any] = orjson.loads(source.read_bytes())
+        definition: dict[str, Any] = msgspec.json.decode(source.read_bytes())
     except FileNotFoundError as exc:
         raise ValidationError(
             f"state machine definition not found at {source} (set {ENV_DEFINITION_PATH})"
@@ -78,9 +78,9 @@ def substitute(definition: Mapping[str, Any], values: Mapping[str, str]) -> dict
     missing = placeholders(definition) - set(values)
     if missing:
         raise ValidationError(f"no value for placeholder(s) {', '.join(sorted(missing))}")
-    text = orjson.dumps(definition).decode()
-    filled = PLACEHOLDER.sub(lambda m: orjson.dumps(values[m.group(1)]).decode()[1:-1], text)
-    result: dict[str, Any] = orjson.loads(filled)
+    text = msgspec.json.encode(definition).decode()
+    filled = PLACEHOLDER.sub(lambda m: msgspec.json.encode(values[m.group(1)]).decode()[1:-1], text)
+    result: dict[str, Any] = msgspec.json.decode(filled)
     return result
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 
 from batcheval.api.models import StartBatchEvaluationRequest
 from batcheval.api.requests import parse
@@ -63,7 +63,7 @@ def status_change(event: Mapping[str, Any]) -> tuple[JobRef, dict[str, Any]] | N
         return None
     detail = event.get("detail") or {}
     raw_input = detail.get("input") or "{}"
-    execution_input = orjson.loads(raw_input) if isinstance(raw_input, str) else dict(raw_input)
+    execution_input = msgspec.json.decode(raw_input) if isinstance(raw_input, str) else dict(raw_input)
     execution_arn = str(detail.get("executionArn") or "")
     ref = (
         console_job_ref(execution_input, execution_arn)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.jobs.status import TERMINAL
@@ -213,13 +214,11 @@ def _results(backend: Backend, job: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def write_outputs(directory: Path, job: dict[str, Any], records: list[dict[str, Any]]) -> DemoFiles:
-    import json
-
     from batcheval.product import report_data, report_markdown
 
     directory.mkdir(parents=True, exist_ok=True)
     results = directory / "results.jsonl"
-    results.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    results.write_bytes(msgspec.json.Encoder().encode_lines(records))
     data = report_data.build(
         f"batcheval demo: {job['batchEvaluationName']}", f"job {job['batchEvaluationId']}", records, job=job
     )

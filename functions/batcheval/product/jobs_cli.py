@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from batcheval.errors import DomainError
@@ -219,13 +220,11 @@ def run_watch(args: argparse.Namespace, client: Any) -> int:
 
 
 def run_results(args: argparse.Namespace, client: Any) -> int:
-    import json
-
     job = without_metadata(client.get_batch_evaluation(batchEvaluationId=args.job_id))
     records = iter_job_results(job, source=args.source, client_for=lambda name: data_client(args, name))
     if args.format == "jsonl":
         for record in records:
-            print(json.dumps(record, ensure_ascii=False), flush=False)
+            print(msgspec.json.encode(record).decode(), flush=False)
         return 0
     from batcheval.product.output import table
 

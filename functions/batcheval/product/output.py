@@ -6,11 +6,12 @@ encoding (timestamps as the wire had them) and one error format.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+
+import msgspec
 
 USAGE_ERROR = 2
 """Bad arguments or unreadable input."""
@@ -47,12 +48,8 @@ def wire_time(value: datetime) -> str:
 
 
 def to_json(value: Any) -> str:
-    def encode(item: Any) -> str:
-        if isinstance(item, datetime):
-            return wire_time(item)
-        return str(item)
-
-    return json.dumps(value, indent=2, ensure_ascii=False, default=encode)
+    """Indented JSON; datetimes (boto3's are UTC) as the wire's `...Z` form, anything else unknown as text."""
+    return msgspec.json.format(msgspec.json.encode(value, enc_hook=str), indent=2).decode()
 
 
 def without_metadata(response: Mapping[str, Any]) -> dict[str, Any]:

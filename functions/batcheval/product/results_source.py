@@ -9,13 +9,15 @@ Records are kept as dicts in that record shape; `EvaluationResult.from_record` r
 
 from __future__ import annotations
 
+import codecs
 import gzip
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+import msgspec
 
 from batcheval.errors import ValidationError
 
@@ -44,7 +46,7 @@ def parse_jsonl(lines: Iterator[bytes] | list[bytes], source: str) -> Iterator[d
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
+            record = msgspec.json.decode(line)
         except ValueError as exc:
             raise ValidationError(f"{source}:{number}: not a JSON result record: {exc}") from exc
         if not isinstance(record, dict) or "evaluatorId" not in record or "context" not in record:
@@ -60,8 +62,9 @@ def load_file(path: str) -> ResultSet:
         raise ValidationError(f"cannot read result file {path}: {exc.strerror or exc}") from exc
     if raw.startswith(_GZIP_MAGIC):
         raw = gzip.decompress(raw)
+    raw = raw.removeprefix(codecs.BOM_UTF8)  # a file saved with a byte-order mark
     try:
-        document = json.loads(raw)
+        document = msgspec.json.decode(raw)
     except ValueError:
         document = None
     if isinstance(document, dict) and isinstance(document.get("results"), list):
@@ -145,7 +148,7 @@ def iter_log_group(logs: CloudWatchLogsClient, group: str, job_arn: str) -> Iter
     for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
         for event in page.get("events", []):
             try:
-                record = json.loads(event["message"])
+                record = msgspec.json.decode(event["message"])
             except ValueError:
                 continue  # another writer's line in the same group: not ours to read
             if isinstance(record, dict):

@@ -6,12 +6,13 @@ never silently overrides a different value from the file: that is a usage error 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from batcheval.errors import ValidationError
 from batcheval.product.output import wire_time
@@ -42,7 +43,7 @@ def parse_time(text: str, flag: str) -> datetime:
 
 def read_json(path: str, what: str) -> Any:
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return msgspec.json.decode(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ValidationError(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
     except ValueError as exc:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 
 from batcheval.errors import AccessDeniedError, ConflictError, DomainError, SpanQueryError, ValidationError
 from batcheval.jobs.ledger import OpenBatch, SessionMarker
@@ -206,7 +206,7 @@ class RunLifecycle:
         body = marker.records
         if body is None and marker.spill_key is not None:
             body = self._s.payloads.read(marker.spill_key)
-        return [orjson.loads(line) for line in (body or b"").splitlines() if line.strip()]
+        return [msgspec.json.decode(line) for line in (body or b"").splitlines() if line.strip()]
 
     # ---- finalize ------------------------------------------------------------------------------
     def finalize(self, owner: str, job_id: str, error: Mapping[str, Any] | None) -> JobStatus | None:
@@ -263,8 +263,8 @@ def failure_message(error: Mapping[str, Any]) -> str:
         return ABORTED
     cause = error.get("Cause")
     try:
-        parsed = orjson.loads(cause) if isinstance(cause, str) and cause.startswith("{") else None
-    except orjson.JSONDecodeError:
+        parsed = msgspec.json.decode(cause) if isinstance(cause, str) and cause.startswith("{") else None
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
         parsed = None
     if isinstance(parsed, dict):
         error_type = parsed.get("errorType")

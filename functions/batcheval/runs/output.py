@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.log_events import ensure_log_stream
@@ -104,7 +104,7 @@ def result_events(
         record = to_log_record(
             result, service_name=target.service_name, job_arn=target.job_arn, time_ns=time_ns
         )
-        records.append(LogEvent(time_ms, orjson.dumps(record).decode()))
+        records.append(LogEvent(time_ms, msgspec.json.encode(record).decode()))
         emf = to_emf(
             result,
             service_name=target.service_name,
@@ -113,7 +113,7 @@ def result_events(
             namespace=target.metrics_namespace,
         )
         if emf is not None:
-            metrics.append(LogEvent(time_ms, orjson.dumps(emf).decode()))
+            metrics.append(LogEvent(time_ms, msgspec.json.encode(emf).decode()))
     return records, metrics
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
+import msgspec
 from botocore.exceptions import ClientError
 
 from batcheval.errors import DomainError
@@ -84,7 +84,8 @@ def session_key(session_id: str) -> str:
 
 
 def lines_of(records: Sequence[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(record) + b"\n" for record in records)
+    """JSON Lines, one record a line (in one call: faster than encoding line by line)."""
+    return msgspec.json.Encoder().encode_lines(records)
 
 
 def result_line(result: EvaluationResult, scenario: str | None) -> dict[str, Any]:
@@ -282,16 +283,17 @@ def commit_batch(
         services.ledger.commit(owner, job_id, commit)
         return commit
     partial = BatchPartial()
-    lines: list[bytes] = []
     results: list[EvaluationResult] = []
     for records in owned_records:
         for record in records:
             partial.add(record)
-            lines.append(orjson.dumps(record) + b"\n")
             results.append(EvaluationResult.from_record(record))
     common = {"owner": owner, "job_id": job_id, "job_arn": job.arn, "kms_key_arn": job_key(job)}
     results_key = services.payloads.put_job_object(
-        **common, name=f"results/{part}.jsonl", body=b"".join(lines), content_type="application/jsonl"
+        **common,
+        name=f"results/{part}.jsonl",
+        body=lines_of([r for records in owned_records for r in records]),
+        content_type="application/jsonl",
     )
     partial_key = services.payloads.put_job_object(
         **common, name=f"partials/{part}.json", body=partial.to_bytes(), content_type="application/json"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import orjson
+import msgspec
 
 from batcheval.evaluators.registry import score_policy
 from batcheval.results.partials import SummaryAccumulator, merge_all
@@ -29,12 +29,12 @@ class BatchPartial:
         self._acc.add(EvaluationResult.from_record(record), test_scenario_id=record.get("testScenarioId"))
 
     def to_bytes(self) -> bytes:
-        return orjson.dumps(self._acc.to_json())
+        return msgspec.json.encode(self._acc.to_json())
 
 
 def merge_partials(bodies: Iterable[bytes]) -> dict[str, Any]:
     """`evaluatorSummaries` (with extended statistics) and the job's `judgeUsage` over every partial."""
-    total = merge_all(orjson.loads(body) for body in bodies)
+    total = merge_all(msgspec.json.decode(body) for body in bodies)
     summaries = [summary.to_wire() for summary in total.summaries()]
     out: dict[str, Any] = {"evaluatorSummaries": summaries}
     usage = total.judge_usage()

@@ -16,7 +16,6 @@ Determinism: the result does not depend on record order.
 from __future__ import annotations
 
 import gc
-import json
 import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -24,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-import orjson
 
 from batcheval.errors import ErrorCounter
 from batcheval.traces.content import (
@@ -179,12 +177,8 @@ def _weight(record: Record, raw: dict[str, Any] | None) -> tuple[int, bytes]:
     attrs = raw.get("attributes")
     events = raw.get("events")
     size = (len(attrs) if isinstance(attrs, dict) else 0) + (len(events) if isinstance(events, list) else 0)
-    try:
-        return size, orjson.dumps(raw, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # e.g. an integer beyond 64 bits, or nesting beyond 255 levels, in malformed data
-        pass
-    try:
-        return size, json.dumps(raw, sort_keys=True, default=repr).encode()
+    try:  # JSON's types and integers of any size; anything else (not from a JSON line) by its repr
+        return size, msgspec.json.encode(raw, order="sorted", enc_hook=repr)
     except RecursionError:  # nesting deeper than Python's stack: ties keep the first copy read
         return size, b""
 

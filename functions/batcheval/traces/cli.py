@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import orjson
+import msgspec
 
 from batcheval.traces.files import load_sessions
 from batcheval.traces.render import inspect_json, inspect_table
@@ -35,7 +35,9 @@ def run_inspect(args: argparse.Namespace) -> int:
         )
         return 2
     if args.format == "json":
-        text = orjson.dumps(inspect_json(load.sessions, load.skipped), option=orjson.OPT_INDENT_2).decode()
+        text = msgspec.json.format(
+            msgspec.json.encode(inspect_json(load.sessions, load.skipped)), indent=2
+        ).decode()
     else:
         text = inspect_table(load.sessions, load.skipped)
     print(text, flush=True)  # a closed pipe (`| head`) is handled once, in `batcheval.cli.main`

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import orjson
+import msgspec
 
 _USER_ROLES = frozenset({"user", "human", "HumanMessage"})
 _ASSISTANT_ROLES = frozenset({"assistant", "ai", "AIMessage", "model"})
@@ -23,8 +23,8 @@ def maybe_json(value: Any) -> Any:
     """Parse strings that hold a JSON object or array; anything else is returned unchanged."""
     if isinstance(value, str) and value[:1] in ("[", "{"):
         try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
+            return msgspec.json.decode(value)
+        except ValueError:  # not JSON (msgspec.DecodeError) or not UTF-8 (UnicodeError)
             return value
     return value
 
@@ -95,7 +95,7 @@ def as_json_text(value: Any) -> str | None:
     ):
         return "\n".join(str(b["text"]) for b in value)
     try:
-        return orjson.dumps(value).decode()
+        return msgspec.json.encode(value).decode()
     except TypeError:
         return str(value)
 

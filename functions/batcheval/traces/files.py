@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
+import msgspec
 
 from batcheval.errors import ErrorCounter
 from batcheval.traces.assemble import SkipCount, assemble, session_order, skip_counts
@@ -42,8 +42,8 @@ def is_json_lines(path: Path, *, probe_lines: int = 5) -> bool:
     with path.open("rb") as file:
         for _, line in zip(range(probe_lines), file, strict=False):
             try:
-                value = orjson.loads(without_bom(line))
-            except orjson.JSONDecodeError:
+                value = msgspec.json.decode(without_bom(line))
+            except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
                 continue
             if isinstance(value, dict) and (
                 record_kind(value) is not None or isinstance(value.get("message"), str)

@@ -17,7 +17,6 @@ from functools import cache
 from typing import Annotated, Any, Literal
 
 import msgspec
-import orjson
 
 RecordKind = Literal["span", "event"]
 
@@ -87,8 +86,8 @@ def decode(item: bytes | str | dict[str, Any]) -> tuple[dict[str, Any] | None, s
             if len(item) > MAX_RECORD_BYTES:
                 return None, SKIP_OVERSIZED
         try:
-            value = orjson.loads(item)
-        except orjson.JSONDecodeError:
+            value = msgspec.json.decode(item)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
             unmarked = without_bom(item)  # the first line of a file saved with a UTF-8 BOM
             return _bad_line(item) if unmarked is item else decode(unmarked)
     if type(value) is not dict:
@@ -129,8 +128,8 @@ def iter_file_items(data: bytes) -> Iterator[bytes | dict[str, Any]]:
     stripped = data.lstrip()
     if stripped[:1] in (b"{", b"["):
         try:
-            whole = orjson.loads(stripped)
-        except orjson.JSONDecodeError:
+            whole = msgspec.json.decode(stripped)
+        except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested too deep
             whole = None  # JSON Lines (or damaged): fall through to line by line.
         if isinstance(whole, dict) and isinstance(whole.get("events"), list):
             yield from whole["events"]

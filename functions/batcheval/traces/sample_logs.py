@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-import orjson
+import msgspec
 
 from batcheval.log_events import ensure_log_stream, log_batches
 from batcheval.traces.samples import SampleSet
@@ -48,7 +48,9 @@ def _timestamp_ms(record: dict[str, Any]) -> int:
 
 def log_event_batches(records: list[dict[str, Any]]) -> list[list[InputLogEventTypeDef]]:
     """PutLogEvents `logEvents` batches for one stream, within every per-call limit."""
-    return log_batches({"timestamp": _timestamp_ms(r), "message": orjson.dumps(r).decode()} for r in records)
+    return log_batches(
+        {"timestamp": _timestamp_ms(r), "message": msgspec.json.encode(r).decode()} for r in records
+    )
 
 
 def write_samples(

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import orjson
+import msgspec
 
 Mode = Literal["unified", "split"]
 FRAMEWORKS: tuple[str, ...] = ("strands", "langgraph", "langchain", "openai_agents")
@@ -116,7 +116,7 @@ class SampleSet:
     mode: Mode = "unified"
 
     def jsonl(self) -> bytes:
-        return b"".join(orjson.dumps(record) + b"\n" for record in self.records)
+        return msgspec.json.Encoder().encode_lines(self.records)
 
 
 def generate(
@@ -214,7 +214,9 @@ def _script_turn(rng: random.Random, persona: _Persona, tool_error_rate: float) 
                 name, f"tooluse_{rng.getrandbits(64):016x}", arguments, "", "Service unavailable (503)"
             )
             cycles.append([failed])  # the model sees the error and retries the same tool
-        result = orjson.dumps({"status": "ok", "items": [f"{name} result {rng.randint(1, 999)}"]}).decode()
+        result = msgspec.json.encode(
+            {"status": "ok", "items": [f"{name} result {rng.randint(1, 999)}"]}
+        ).decode()
         cycles.append([_ToolStep(name, f"tooluse_{rng.getrandbits(64):016x}", arguments, result, None)])
     response = f"Here is what I found for '{prompt[:30]}': option {rng.randint(1, 9)} fits best."
     usage = [(rng.randint(300, 2500), rng.randint(20, 400)) for _ in range(len(cycles) + 1)]
@@ -367,7 +369,7 @@ class _Renderer:
         trace_id = f"{self.rng.getrandbits(128):032x}"
         agent_start = clock
         children: list[tuple[str, int, int, dict[str, Any], list[dict[str, Any]], str | None]] = []
-        text_prompt = orjson.dumps([{"text": script.prompt}]).decode()
+        text_prompt = msgspec.json.encode([{"text": script.prompt}]).decode()
         self.history.append({"role": "user", "content": [{"text": script.prompt}]})
         cursor = clock + 1_000_000
         total_in = total_out = 0
@@ -377,7 +379,7 @@ class _Renderer:
             start, end = self._times(cursor, 300, 2500)
             tools = script.cycles[index] if index < len(script.cycles) else []
             if tools:
-                message = orjson.dumps(
+                message = msgspec.json.encode(
                     [
                         {"toolUse": {"toolUseId": s.call_id, "name": s.name, "input": s.arguments}}
                         for s in tools
@@ -385,7 +387,7 @@ class _Renderer:
                 ).decode()
                 finish = "tool_use"
             else:
-                message = orjson.dumps([{"text": script.response}]).decode()
+                message = msgspec.json.encode([{"text": script.response}]).decode()
                 finish = "end_turn"
             chat_events = [
                 {
@@ -425,14 +427,17 @@ class _Renderer:
                         "timeUnixNano": t_start,
                         "attributes": {
                             "role": "tool",
-                            "content": orjson.dumps(step.arguments).decode(),
+                            "content": msgspec.json.encode(step.arguments).decode(),
                             "id": step.call_id,
                         },
                     },
                     {
                         "name": "gen_ai.choice",
                         "timeUnixNano": t_end,
-                        "attributes": {"message": orjson.dumps(result_content).decode(), "id": step.call_id},
+                        "attributes": {
+                            "message": msgspec.json.encode(result_content).decode(),
+                            "id": step.call_id,
+                        },
                     },
                 ]
                 children.append(
@@ -464,7 +469,7 @@ class _Renderer:
                 "gen_ai.agent.name": self.persona.agent,
                 "gen_ai.request.model": self.model,
                 "gen_ai.system_instructions": self.persona.system_prompt,
-                "gen_ai.agent.tools": orjson.dumps(list(self.persona.tools)).decode(),
+                "gen_ai.agent.tools": msgspec.json.encode(list(self.persona.tools)).decode(),
                 "gen_ai.usage.input_tokens": total_in,
                 "gen_ai.usage.output_tokens": total_out,
             },
@@ -518,7 +523,7 @@ class _Renderer:
                     "openinference.span.kind": "TOOL",
                     "tool.name": step.name,
                     "tool_call.id": step.call_id,
-                    "input.value": orjson.dumps(step.arguments).decode(),
+                    "input.value": msgspec.json.encode(step.arguments).decode(),
                     "input.mime_type": "application/json",
                 }
                 if not step.error:
@@ -535,9 +540,9 @@ class _Renderer:
             end,
             {
                 "openinference.span.kind": "CHAIN",
-                "input.value": orjson.dumps({"messages": [["user", script.prompt]]}).decode(),
+                "input.value": msgspec.json.encode({"messages": [["user", script.prompt]]}).decode(),
                 "input.mime_type": "application/json",
-                "output.value": orjson.dumps({"messages": self.history[-2:]}).decode(),
+                "output.value": msgspec.json.encode({"messages": self.history[-2:]}).decode(),
                 "output.mime_type": "application/json",
             },
         )
@@ -593,7 +598,7 @@ class _Renderer:
                 tool_attrs = {
                     "traceloop.span.kind": "tool",
                     "traceloop.entity.name": step.name,
-                    "traceloop.entity.input": orjson.dumps({"inputs": step.arguments}).decode(),
+                    "traceloop.entity.input": msgspec.json.encode({"inputs": step.arguments}).decode(),
                 }
                 if not step.error:
                     tool_attrs["traceloop.entity.output"] = step.result
@@ -611,8 +616,10 @@ class _Renderer:
             {
                 "traceloop.span.kind": "workflow",
                 "traceloop.entity.name": "AgentExecutor",
-                "traceloop.entity.input": orjson.dumps({"inputs": {"input": script.prompt}}).decode(),
-                "traceloop.entity.output": orjson.dumps({"outputs": {"output": script.response}}).decode(),
+                "traceloop.entity.input": msgspec.json.encode({"inputs": {"input": script.prompt}}).decode(),
+                "traceloop.entity.output": msgspec.json.encode(
+                    {"outputs": {"output": script.response}}
+                ).decode(),
             },
         )
         return end
@@ -636,10 +643,10 @@ class _Renderer:
                 "gen_ai.request.model": self.model,
                 "gen_ai.usage.input_tokens": usage[0],
                 "gen_ai.usage.output_tokens": usage[1],
-                "gen_ai.input.messages": orjson.dumps(
+                "gen_ai.input.messages": msgspec.json.encode(
                     [{"role": "user", "parts": [{"type": "text", "content": script.prompt}]}]
                 ).decode(),
-                "gen_ai.output.messages": orjson.dumps(output).decode(),
+                "gen_ai.output.messages": msgspec.json.encode(output).decode(),
             }
             self._span(trace_id, root_id, f"chat {self.model}", start, end, attrs, kind="CLIENT")
             cursor = end + 500_000
@@ -649,7 +656,7 @@ class _Renderer:
                     "gen_ai.operation.name": "execute_tool",
                     "gen_ai.tool.name": step.name,
                     "gen_ai.tool.call.id": step.call_id,
-                    "gen_ai.tool.call.arguments": orjson.dumps(step.arguments).decode(),
+                    "gen_ai.tool.call.arguments": msgspec.json.encode(step.arguments).decode(),
                 }
                 if not step.error:
                     tool_attrs["gen_ai.tool.call.result"] = step.result
@@ -674,10 +681,10 @@ class _Renderer:
                 "gen_ai.operation.name": "invoke_agent",
                 "gen_ai.agent.name": self.persona.agent,
                 "gen_ai.system_instructions": self.persona.system_prompt,
-                "gen_ai.input.messages": orjson.dumps(
+                "gen_ai.input.messages": msgspec.json.encode(
                     [{"role": "user", "parts": [{"type": "text", "content": script.prompt}]}]
                 ).decode(),
-                "gen_ai.output.messages": orjson.dumps(
+                "gen_ai.output.messages": msgspec.json.encode(
                     [{"role": "assistant", "parts": [{"type": "text", "content": script.response}]}]
                 ).decode(),
             },

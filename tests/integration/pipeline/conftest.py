@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-import orjson
+import msgspec
 import pytest
 from moto import mock_aws
 
@@ -109,7 +109,7 @@ class Pipeline:
             .get_object(Bucket=manifest["Bucket"], Key=manifest["Key"])["Body"]
             .read()
         )
-        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+        return [msgspec.json.decode(line) for line in body.splitlines() if line.strip()]
 
     def score(
         self, job: Job, items: list[dict[str, Any]], context: FakeContext | None = None
@@ -151,7 +151,7 @@ class Pipeline:
         prefix = f"jobs/{job.owner}/{job.job_id}/results/"
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])]
         return [
-            orjson.loads(line)
+            msgspec.json.decode(line)
             for key in keys
             for line in s3.get_object(Bucket=BUCKET, Key=key)["Body"].read().splitlines()
             if line.strip()
@@ -160,7 +160,7 @@ class Pipeline:
     def log_records(self, group: str, stream: str) -> list[dict[str, Any]]:
         logs = self.clients.client("logs")
         events = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=True)["events"]
-        return [orjson.loads(event["message"]) for event in events]
+        return [msgspec.json.decode(event["message"]) for event in events]
 
 
 def _reply(step: Any, request: Any) -> Any:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 
 from batcheval.errors import CallerRoleError, ConflictError, JudgeError
@@ -146,7 +146,7 @@ def test_a_failed_step_fails_the_job_with_the_services_words_only(pipeline: Pipe
     job = pipeline.start()
     items = pipeline.manifest_items(pipeline.discover(job))
     pipeline.score(job, items[:3])
-    cause = orjson.dumps(
+    cause = msgspec.json.encode(
         {"errorMessage": "KeyError: 'x'", "errorType": "KeyError", "stackTrace": ['  File "handler.py"']}
     ).decode()
 
@@ -163,7 +163,7 @@ def test_a_domain_errors_message_becomes_error_details(pipeline: Pipeline):
     job = pipeline.start()
     pipeline.discover(job)
     message = "Spans could not be read from CloudWatch Logs: the query timed out."
-    cause = orjson.dumps({"errorMessage": message, "errorType": "SpanQueryError"}).decode()
+    cause = msgspec.json.encode({"errorMessage": message, "errorType": "SpanQueryError"}).decode()
     pipeline.finalize(job, {"Error": "SpanQueryError", "Cause": cause})
     assert pipeline.get(job).error_details == [message]
 
@@ -178,7 +178,7 @@ def test_execution_status_change_event_finalizes_a_timed_out_run(pipeline: Pipel
         "detail": {
             "executionArn": pipeline.execution(job),
             "status": "TIMED_OUT",
-            "input": orjson.dumps({"owner": OWNER, "batchEvaluationId": job.job_id}).decode(),
+            "input": msgspec.json.encode({"owner": OWNER, "batchEvaluationId": job.job_id}).decode(),
         },
     }
 
@@ -234,7 +234,7 @@ def test_step_functions_starter_names_the_run_by_the_job_and_a_second_start_is_h
     executions = sfn.list_executions(stateMachineArn=machine)["executions"]
     assert len(executions) == 1
     described = sfn.describe_execution(executionArn=first)
-    assert orjson.loads(described["input"]) == {"owner": OWNER, "batchEvaluationId": job.job_id}
+    assert msgspec.json.decode(described["input"]) == {"owner": OWNER, "batchEvaluationId": job.job_id}
     # And Stop stops that execution
     starter.stop(job)
     assert sfn.describe_execution(executionArn=first)["status"] == "ABORTED"
@@ -361,7 +361,7 @@ def test_an_owner_whose_caller_role_refuses_gets_failed_with_what_to_deploy(
 def test_sample_events_run_on_an_empty_stack_and_end_quietly(pipeline: Pipeline):
     # Given the console "Test" events of every step, for a job that does not exist here
     events = Path(__file__).parents[3] / "events" / "pipeline"
-    load = lambda name: orjson.loads((events / name).read_bytes())  # noqa: E731
+    load = lambda name: msgspec.json.decode((events / name).read_bytes())  # noqa: E731
     # When each handler gets its event, Then it answers in its contract shape without touching anything
     assert discover.lambda_handler(load("discover.json"), FakeContext())["proceed"] is False
     assert score_batch.lambda_handler(load("score_batch.json"), FakeContext()) == {

@@ -2,7 +2,7 @@ import time
 from typing import Any
 
 import boto3
-import orjson
+import msgspec
 import pytest
 from moto import mock_aws
 
@@ -74,7 +74,7 @@ def test_sessions_written_to_cloudwatch_are_discovered_manifested_and_loaded(aws
     assert {s.session_id: s for s in loaded.sessions} == expected
     one = load_session(source, refs[3])
     assert one == expected[refs[3].session_id]
-    assert all(len(line) < 1024 for line in (orjson.dumps(r.to_json()) for r in refs))
+    assert all(len(line) < 1024 for line in (msgspec.json.encode(r.to_json()) for r in refs))
 
 
 def test_time_range_cap_settle_and_session_filters(aws):

@@ -1,10 +1,12 @@
-import orjson
+import msgspec
 
 from batcheval.runs.lifecycle import ABORTED, INTERNAL_FAILURE, TIMED_OUT, clip_detail, failure_message
 
 
 def _cause(error_type: str, message: str) -> str:
-    return orjson.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": ["at x"]}).decode()
+    return msgspec.json.encode(
+        {"errorType": error_type, "errorMessage": message, "stackTrace": ["at x"]}
+    ).decode()
 
 
 def test_a_domain_errors_message_is_shown_clipped_to_1000_characters():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 
 from batcheval.errors import ValidationError
@@ -46,7 +46,7 @@ def test_the_file_is_valid_json_with_placeholders_only_inside_strings() -> None:
     # Given the file as text
     text = DEFINITION_PATH.read_text()
     # When it is parsed as plain JSON
-    parsed = orjson.loads(text)
+    parsed = msgspec.json.decode(text)
     # Then it parses, and every ${...} sits inside a JSON string value
     assert parsed["StartAt"] in parsed["States"]
     for match in re.finditer(r"\$\{[^}]*\}", text):
@@ -67,7 +67,7 @@ def test_substitute_fills_every_placeholder_and_refuses_a_missing_one(definition
     filled = substitute(definition, values)
     # Then none is left, and the values landed where the placeholders were
     assert placeholders(filled) == set()
-    assert "value-of-PayloadBucketName" in orjson.dumps(filled).decode()
+    assert "value-of-PayloadBucketName" in msgspec.json.encode(filled).decode()
     # And a missing value is an error, not a literal ${Name} in a deployed machine
     with pytest.raises(ValidationError, match="DiscoverFunctionArn"):
         substitute(definition, {k: v for k, v in values.items() if k != "DiscoverFunctionArn"})

@@ -4,7 +4,7 @@ import threading
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
-import orjson
+import msgspec
 import pytest
 
 from batcheval.traces import records as r
@@ -112,18 +112,18 @@ def test_bad_lines_are_counted_with_reasons_and_never_raise():
     # Given one good span and every kind of bad input
     good = _span()
     lines = [
-        orjson.dumps(good),
+        msgspec.json.encode(good),
         b"not json at all",
         b'{"traceId": "abc", "spanId": "de',
         b"{" + b" " * (r.MAX_RECORD_BYTES + 1) + b"}",
         b"[1, 2]",
-        orjson.dumps({"hello": "world"}),
-        orjson.dumps({**_span(span="c" * 16), "spanId": None}),
-        orjson.dumps(_span(span="d" * 16, scope=None)),
-        orjson.dumps(_span(trace="e" * 32, session=None)),
-        orjson.dumps(_span(span="f" * 16, scope="my.own.tracer")),
-        orjson.dumps(_span(span="1" * 16, scope="opentelemetry.instrumentation.httpx")),
-        orjson.dumps({**_span(span="2" * 16), "@ptr.$['attributes']['input.value']": "llo://x"}),
+        msgspec.json.encode({"hello": "world"}),
+        msgspec.json.encode({**_span(span="c" * 16), "spanId": None}),
+        msgspec.json.encode(_span(span="d" * 16, scope=None)),
+        msgspec.json.encode(_span(trace="e" * 32, session=None)),
+        msgspec.json.encode(_span(span="f" * 16, scope="my.own.tracer")),
+        msgspec.json.encode(_span(span="1" * 16, scope="opentelemetry.instrumentation.httpx")),
+        msgspec.json.encode({**_span(span="2" * 16), "@ptr.$['attributes']['input.value']": "llo://x"}),
         b"",
     ]
 
@@ -201,7 +201,7 @@ def test_filter_log_events_messages_are_unwrapped_and_trace_filter_keeps_listed_
     # Given two traces of one session, wrapped as filter-log-events events
     first, second = _span(trace="1" * 32), _span(trace="2" * 32)
     events = [
-        {"logStreamName": "spans", "timestamp": 1, "message": orjson.dumps(x).decode()}
+        {"logStreamName": "spans", "timestamp": 1, "message": msgspec.json.encode(x).decode()}
         for x in (first, second)
     ]
 
@@ -318,7 +318,7 @@ def test_lines_and_dicts_give_the_same_sessions(mode):
     # Given the same records as JSON lines (decoded straight into typed records) and as dicts
     # (converted from dicts, the way damaged records are read), every framework mixed
     sample = generate(12, seed=5, frameworks=FRAMEWORKS, mode=mode, ground_truth=True)
-    lines = [orjson.dumps(record) for record in sample.records]
+    lines = [msgspec.json.encode(record) for record in sample.records]
 
     # When both are assembled, with and without the raw records (lines without them are decoded
     # straight into typed records; everything else goes through dicts)
@@ -341,7 +341,7 @@ def test_a_record_damaged_in_one_field_keeps_the_rest():
     span["scope"]["version"] = {"x": 1}
 
     # When assembled as a line
-    assembly = assemble([orjson.dumps(span)], keep_raw=False)
+    assembly = assemble([msgspec.json.encode(span)], keep_raw=False)
 
     # Then numeric text is read as the number, the negative time as "not recorded", the odd status as unset
     (turn,) = assembly.sessions[0].turns

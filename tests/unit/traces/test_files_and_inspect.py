@@ -3,7 +3,7 @@ import io
 import json
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 
 from batcheval.cli import main
@@ -78,13 +78,13 @@ def test_partition_keeps_each_trace_with_its_session_whatever_the_spelling(tmp_p
 def test_filter_log_events_output_and_json_arrays_load_like_json_lines(tmp_path, sample):
     # Given the same records as `aws logs filter-log-events` prints them, and as a JSON array
     events = [
-        {"logStreamName": "spans", "timestamp": 1, "message": orjson.dumps(r).decode()}
+        {"logStreamName": "spans", "timestamp": 1, "message": msgspec.json.encode(r).decode()}
         for r in sample.records
     ]
     printed = tmp_path / "events.json"
     printed.write_text(json.dumps({"events": events, "searchedLogStreams": []}, indent=4))
     array = tmp_path / "array.json"
-    array.write_bytes(orjson.dumps(sample.records))
+    array.write_bytes(msgspec.json.encode(sample.records))
 
     # When loaded, Then both give the sessions of the raw records
     expected = assemble(sample.records).sessions
@@ -159,7 +159,7 @@ def test_inspect_table_explains_errors_and_skips(tmp_path, capsys):
         "attributes": {"session.id": "s-unknown"},
     }
     path = tmp_path / "spans.jsonl"
-    path.write_bytes(orjson.dumps(span) + b"\n{broken\n")
+    path.write_bytes(msgspec.json.encode(span) + b"\n{broken\n")
 
     # When inspected as a table
     assert main(["inspect", "--spans", str(path)]) == 0
@@ -182,15 +182,15 @@ def test_inspect_missing_file_is_a_clear_usage_error(tmp_path, capsys):
 def test_inspect_reads_files_windows_shells_save_with_a_byte_order_mark(tmp_path, capsys, encoding, bom):
     # Given filter-log-events output saved as UTF-16 (PowerShell 5 `>`) or UTF-8 with a BOM
     records = generate(2, seed=5).records
-    printed = {"events": [{"message": orjson.dumps(r).decode()} for r in records]}
+    printed = {"events": [{"message": msgspec.json.encode(r).decode()} for r in records]}
     path = tmp_path / "events.json"
-    path.write_bytes(bom + orjson.dumps(printed).decode().encode(encoding))
+    path.write_bytes(bom + msgspec.json.encode(printed).decode().encode(encoding))
 
     # When inspected
     assert main(["inspect", "--spans", str(path), "--format", "json"]) == 0
 
     # Then every record is read, as from the plain UTF-8 file
-    output = orjson.loads(capsys.readouterr().out)
+    output = msgspec.json.decode(capsys.readouterr().out)
     assert len(output["sessions"]) == 2
     assert output["skipped"] == []
 
@@ -208,9 +208,9 @@ def test_loader_reads_files_with_a_byte_order_mark_like_plain_utf8(tmp_path, sha
     # Given JSON Lines / a JSON array of records saved with a UTF-8 BOM, or as UTF-16/32 (which add one)
     records = generate(3, seed=9).records
     if shape == "jsonl":
-        text = "\n".join(orjson.dumps(r).decode() for r in records) + "\n"
+        text = "\n".join(msgspec.json.encode(r).decode() for r in records) + "\n"
     else:
-        text = orjson.dumps(records).decode()
+        text = msgspec.json.encode(records).decode()
     plain, marked = tmp_path / "plain.json", tmp_path / "marked.json"
     plain.write_text(text, encoding="utf-8")
     marked.write_bytes(bom + text.encode(encoding))

@@ -7,7 +7,7 @@ import uuid
 from typing import Any, cast
 
 import boto3
-import orjson
+import msgspec
 import pytest
 from botocore.stub import ANY, Stubber
 
@@ -184,14 +184,14 @@ def test_split_mode_load_fetches_spans_by_session_then_event_records_by_trace(lo
         stubber,
         "q-spans",
         span_fetch_query("TravelAgent.DEFAULT", sorted(r.session_id for r in refs)),
-        [{"@timestamp": "x", "@message": orjson.dumps(r).decode()} for r in spans],
+        [{"@timestamp": "x", "@message": msgspec.json.encode(r).decode()} for r in spans],
         groups=[GROUP, "aws/spans"],
     )
     _query(
         stubber,
         "q-events",
         event_fetch_query(trace_ids),
-        [{"@message": orjson.dumps(r).decode()} for r in events],
+        [{"@message": msgspec.json.encode(r).decode()} for r in events],
         groups=[GROUP],
     )
 
@@ -224,7 +224,7 @@ def test_event_records_carrying_session_id_need_no_second_query(logs):
         stubber,
         "q-all",
         span_fetch_query("TravelAgent.DEFAULT", sorted(r.session_id for r in refs)),
-        [{"@message": orjson.dumps(r).decode()} for r in sample.records],
+        [{"@message": msgspec.json.encode(r).decode()} for r in sample.records],
     )
 
     # When loaded, Then no event record query was needed and nothing was duplicated
@@ -239,7 +239,7 @@ def test_span_fetch_reads_only_the_references_service_from_a_shared_log_group(lo
     mine = generate(1, seed=3, start_time_ns=NOW_NS - 10**11)
     ref = SessionRef(mine.session_ids[0], "TravelAgent.DEFAULT", (GROUP,), NOW_NS - 10**12, NOW_NS, 4)
     text = span_fetch_query("TravelAgent.DEFAULT", [ref.session_id])
-    _query(stubber, "q-spans", text, [{"@message": orjson.dumps(r).decode()} for r in mine.records])
+    _query(stubber, "q-spans", text, [{"@message": msgspec.json.encode(r).decode()} for r in mine.records])
 
     # When the session is loaded
     loaded = InsightsDiscovery(client, max_concurrent_queries=1, poll_interval_s=0).load([ref])

@@ -3,7 +3,7 @@
 import copy
 import random
 
-import orjson
+import msgspec
 
 from batcheval.traces import records as r
 from batcheval.traces.assemble import TOO_DEEP, assemble
@@ -54,7 +54,7 @@ def _swap_type(record, rng):
 
 def _as_line(record):
     try:
-        return orjson.dumps(record)
+        return msgspec.json.encode(record)
     except TypeError:  # an integer beyond 64 bits: keep the dict
         return record
 
@@ -77,7 +77,7 @@ def test_randomly_damaged_records_never_crash_assembly_or_rendering():
         assemblies = [assemble(lines, keep_raw=keep_raw) for keep_raw in (False, True)]
         for assembly in assemblies:
             inspect_table(assembly.sessions, assembly.skipped)
-            orjson.dumps(inspect_json(assembly.sessions, assembly.skipped))
+            msgspec.json.encode(inspect_json(assembly.sessions, assembly.skipped))
         assert assemblies[0].sessions == assemblies[1].sessions
         assert assemblies[0].skipped == assemblies[1].skipped
 
@@ -113,7 +113,7 @@ def test_inline_events_of_the_wrong_type_are_counted_and_the_rest_is_read():
     )
 
     # When it is assembled (as a line and as a dict)
-    for item in (orjson.dumps(span), span):
+    for item in (msgspec.json.encode(span), span):
         assembly = assemble([item])
 
         # Then the four malformed events are counted, and the well-formed ones still make the turn
@@ -139,20 +139,39 @@ def test_events_that_are_not_a_list_are_counted():
 def _deep_line(field_json: bytes) -> bytes:
     span = _strands_agent_span([])
     span["status"] = {"code": "OK"}
-    return orjson.dumps(span)[:-1] + b',"extra":' + field_json + b"}"
+    return msgspec.json.encode(span)[:-1] + b',"extra":' + field_json + b"}"
 
 
 def test_duplicates_nested_beyond_the_encoders_limits_are_still_deduplicated():
-    # Given two copies of a span carrying an array nested 1,000 levels deep (valid JSON for orjson)
-    deep = b"[" * 1000 + b'"x"' + b"]" * 1000
-    line = _deep_line(deep)
+    # Given two copies of a span carrying an array nested 1,000 levels deep, handed over as decoded
+    # records (as a file holding one JSON array gives them): too deep for the JSON encoder
+    deep: list[object] = ["x"]
+    for _ in range(1000):
+        deep = [deep]
+    span = _strands_agent_span([])
+    span["status"] = {"code": "OK"}
+    span["extra"] = deep
 
     # When assembled
-    assembly = assemble([line, line])
+    assembly = assemble([span, dict(span)])
 
     # Then one copy is dropped as a duplicate and the session is built
     assert {s.reason: s.count for s in assembly.skipped} == {r.SKIP_DUPLICATE: 1}
     assert [s.session_id for s in assembly.sessions] == ["s1"]
+
+
+def test_a_line_nested_deeper_than_the_decoder_reads_is_counted_as_unparsable():
+    # Given a span line carrying an array nested 5,000 levels deep (beyond any JSON decoder's depth)
+    deep = b"[" * 5000 + b'"x"' + b"]" * 5000
+    line = _deep_line(deep)
+
+    # When assembled (with and without raw records)
+    for keep_raw in (True, False):
+        assembly = assemble([line], keep_raw=keep_raw)
+
+        # Then the line is counted as unparsable instead of crashing the assembly
+        assert {s.reason: s.count for s in assembly.skipped} == {r.SKIP_UNPARSABLE: 1}
+        assert assembly.sessions == []
 
 
 def test_message_content_nested_too_deep_to_read_gives_a_per_session_error():
@@ -163,7 +182,7 @@ def test_message_content_nested_too_deep_to_read_gives_a_per_session_error():
     span["attributes"]["gen_ai.input.messages"] = f'[{{"role": "user", "content": {deep}}}]'
 
     # When assembled
-    assembly = assemble([orjson.dumps(span)])
+    assembly = assemble([msgspec.json.encode(span)])
 
     # Then the session carries the error instead of crashing the whole assembly
     (session,) = assembly.sessions
@@ -176,7 +195,7 @@ def test_lines_damaged_byte_by_byte_never_crash_assembly():
     # broken escapes, stray quotes and braces) or cut off, 30 rounds
     rng = random.Random(7)
     records = generate(4, seed=3, frameworks=FRAMEWORKS).records + generate(4, seed=4, mode="split").records
-    lines = [orjson.dumps(record) for record in records]
+    lines = [msgspec.json.encode(record) for record in records]
     junk = [b"\xff", b"\xc3", b"\xed\xa0\x80", b"\\", b'"', b"}", b"{", b"\x00", b"\\ud800", b"9" * 30]
     for _ in range(30):
         damaged = []
@@ -193,13 +212,13 @@ def test_lines_damaged_byte_by_byte_never_crash_assembly():
         # either used or counted
         for keep_raw in (True, False):
             assembly = assemble(damaged, keep_raw=keep_raw)
-            orjson.dumps(inspect_json(assembly.sessions, assembly.skipped))
+            msgspec.json.encode(inspect_json(assembly.sessions, assembly.skipped))
 
 
 def test_a_line_with_invalid_utf8_is_counted_as_unparsable():
     # Given otherwise valid span lines with a byte that is not UTF-8 inside a string: the span name
     # (a typed field) and an attribute value (free-form)
-    valid = orjson.dumps(_strands_agent_span([]))
+    valid = msgspec.json.encode(_strands_agent_span([]))
     lines = [
         valid.replace(b"invoke_agent Agent", b"invoke_agent Ag\xffent"),
         valid.replace(b'"s1"', b'"s\xff1"'),

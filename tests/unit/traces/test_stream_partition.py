@@ -8,7 +8,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-import orjson
+import msgspec
 import pytest
 
 from batcheval.traces.assemble import assemble
@@ -104,7 +104,7 @@ def test_chunk_size_changes_nothing_on_generated_split_mode_records(tmp_path):
     data = generate(12, seed=21, frameworks=FRAMEWORKS, mode="split").jsonl()
     session_of_trace: dict[str, str] = {}
     for line in data.splitlines():
-        record = orjson.loads(line)
+        record = msgspec.json.decode(line)
         session = record.get("attributes", {}).get("session.id")
         if session:
             session_of_trace.setdefault(record["traceId"], session)
@@ -118,7 +118,7 @@ def test_chunk_size_changes_nothing_on_generated_split_mode_records(tmp_path):
     spools_of_session: dict[str, set[int]] = {}
     for index, spool in enumerate(small):
         for line in spool:
-            session = session_of_trace[orjson.loads(line)["traceId"]]
+            session = session_of_trace[msgspec.json.decode(line)["traceId"]]
             spools_of_session.setdefault(session, set()).add(index)
     assert len(spools_of_session) == 12
     assert all(len(spools) == 1 and N_SPOOLS not in spools for spools in spools_of_session.values())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import orjson
+import msgspec
 
 from batcheval.traces.discovery.refs import SessionRef
 
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 
 def manifest_body(refs: Iterable[SessionRef]) -> bytes:
-    return b"".join(orjson.dumps(ref.to_json()) + b"\n" for ref in refs)
+    return msgspec.json.Encoder().encode_lines([ref.to_json() for ref in refs])
 
 
 def write_manifest(
@@ -31,4 +31,4 @@ def write_manifest(
 
 def read_manifest(s3: S3Client, bucket: str, key: str) -> list[SessionRef]:
     body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    return [SessionRef.from_json(orjson.loads(line)) for line in body.splitlines() if line.strip()]
+    return [SessionRef.from_json(msgspec.json.decode(line)) for line in body.splitlines() if line.strip()]
