@@ -25,8 +25,10 @@ $(UV_STAMP): uv-requirements.txt
 	touch $@
 
 # --locked: a uv.lock that disagrees with pyproject.toml fails here instead of being re-resolved.
-# uv sync is exact: anything in .venv that the lock does not list is removed.
+# uv sync is exact: anything in .venv that the lock does not list is removed, except the seed packages
+# (pip, setuptools) of a venv made by `python -m venv` (before uv.lock): such a venv is made anew by uv.
 $(STAMP): $(UV_STAMP) pyproject.toml uv.lock
+	grep -qs '^uv = ' $(VENV)/pyvenv.cfg || rm -rf $(VENV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync -q --locked --extra dev --python $(PYTHON) \
 		|| { echo "$(LOCKED_HINT)" >&2; exit 1; }
 	touch $(STAMP)
