@@ -1,5 +1,8 @@
 """The JobService the handlers use: built once per process (cold start), replaceable for tests.
 
+`settings_and_clients()` is the process's one read of `ApiSettings` and its one `AwsClients`, shared
+by the service and the scheduled start's ledger.
+
 `reset()` drops the cached service so the next request reads the environment again (the local
 server and tests call it after changing `BATCHEVAL_*` variables); `use(service)` installs a
 ready-made one (e.g. with a real pipeline starter).
@@ -19,8 +22,9 @@ from batcheval.jobs.service import JobService
 from batcheval.jobs.starter import JobStarter, NoOpStarter, StepFunctionsStarter
 from batcheval.jobs.store import JobStore
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _service: JobService | None = None
+_shared: tuple[ApiSettings, AwsClients] | None = None
 
 
 def build_service(
@@ -51,11 +55,22 @@ def build_service(
     )
 
 
+def settings_and_clients() -> tuple[ApiSettings, AwsClients]:
+    """This process's settings and AWS clients, read and built once: every handler shares them."""
+    global _shared
+    with _lock:
+        if _shared is None:
+            settings = ApiSettings.from_env()
+            _shared = settings, AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+        return _shared
+
+
 def get_service() -> JobService:
     global _service
     with _lock:
         if _service is None:
-            _service = build_service(ApiSettings.from_env())
+            settings, clients = settings_and_clients()
+            _service = build_service(settings, clients=clients)
         return _service
 
 
@@ -67,5 +82,8 @@ def use(service: JobService | None) -> None:
 
 
 def reset() -> None:
-    """Forget the cached service: the next request builds a new one from the environment."""
+    """Forget the cached service, settings and clients: the next request reads the environment again."""
+    global _shared
+    with _lock:
+        _shared = None
     use(None)

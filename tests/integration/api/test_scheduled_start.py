@@ -117,3 +117,27 @@ def test_malformed_event_is_a_validation_error_naming_the_field(stack: Stack, ha
     with pytest.raises(ValidationError) as raised:
         handler(event, FakeLambdaContext())
     assert [issue.name for issue in raised.value.fields] == ["scheduledTime"]
+
+
+def test_a_cold_start_reads_the_settings_once_for_the_service_and_the_schedule_ledger(
+    stack: Stack, handler, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a cold process (nothing built yet) that counts how often it reads its settings
+    dependencies.reset()
+    read = ApiSettings.from_env
+    reads: list[int] = []
+
+    def counted(cls: type[ApiSettings], environ: Any = None) -> ApiSettings:
+        reads.append(1)
+        return read(environ)
+
+    monkeypatch.setattr(ApiSettings, "from_env", classmethod(counted))
+
+    # When a scheduled run starts a job
+    outcome = handler(run_at("2026-11-26T02:00:00Z"), FakeLambdaContext())
+
+    # Then the schedule ledger and the job service share one read of the settings (and their clients)
+    assert outcome["status"] == "STARTED"
+    assert reads == [1]
+    _, clients = dependencies.settings_and_clients()
+    assert scheduled_start.ledger()._client is clients.client("dynamodb")

@@ -14,8 +14,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from batcheval.api import dependencies
 from batcheval.api.models import StartBatchEvaluationRequest
 from batcheval.api.requests import parse
-from batcheval.api.settings import ApiSettings
-from batcheval.aws import AwsClients
 from batcheval.jobs.records import Job
 from batcheval.jobs.schedule import ScheduledRun, ScheduleLedger, run_schedule
 from batcheval.jobs.service import utc_now
@@ -25,9 +23,9 @@ from batcheval.observability import lambda_entry
 
 @cache
 def ledger() -> ScheduleLedger:
-    """Built once per process (cold start); tests call `ledger.cache_clear()` after changing env."""
-    settings = ApiSettings.from_env()
-    clients = AwsClients(region=settings.region, endpoint_url=settings.aws_endpoint_url)
+    """Built once per process (cold start), on the service's settings and clients; tests call
+    `ledger.cache_clear()` after changing env."""
+    settings, clients = dependencies.settings_and_clients()
     return ScheduleLedger(clients.client("dynamodb"), settings.jobs_table)
 
 
