@@ -57,6 +57,7 @@ def route_domain_logs(logger: Logger) -> bool:
 def lambda_entry(logger: Logger, *, correlation_id_path: str | None = None) -> Callable[[Handler], Handler]:
     """Powertools' entry-point decorators in their documented order, plus the domain loggers' routing.
 
+    Only in Lambda, which runs one invocation per process; elsewhere the handler runs undecorated.
     The response is not recorded in the trace: it may hold job data that is encrypted at rest with the
     caller's key. With tracing off there is no subsegment to record into, and the tracer's wrapper would
     only log every handler error a second time, so it is left out.
@@ -70,7 +71,10 @@ def lambda_entry(logger: Logger, *, correlation_id_path: str | None = None) -> C
 
         @functools.wraps(handler)
         def entry(event: dict[str, Any], context: Any) -> Any:
-            route_domain_logs(logger)
+            if not route_domain_logs(logger):
+                # Outside Lambda (local runtime, tests) invocations run concurrently in one process:
+                # the logger's context keys are shared, so injecting them would race (and mislabel).
+                return handler(event, context)
             return logged(event, context)
 
         return cast(Handler, entry)

@@ -86,6 +86,23 @@ def test_outside_lambda_the_domain_loggers_keep_the_programs_logging(
     assert logging.getLogger(DOMAIN_LOGGER).propagate is True
 
 
+def test_outside_lambda_an_invocation_leaves_the_shared_logger_keys_alone(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+):
+    # Given a process that is not Lambda, where the local runtime runs step invocations concurrently
+    monkeypatch.delenv("LAMBDA_TASK_ROOT", raising=False)
+    job = pipeline.start()
+    before = dict(pipeline_logger.get_current_keys())
+
+    # When a step handler runs with an invocation context
+    event = {"owner": job.owner, "batchEvaluationId": job.job_id, "mapRun": None}
+    aggregate.lambda_handler(event, FakeContext())
+
+    # Then the logger's process-wide keys are untouched: injecting one invocation's context and
+    # correlation id there races with (and mislabels) the invocations running beside it
+    assert dict(pipeline_logger.get_current_keys()) == before
+
+
 def test_outside_lambda_nothing_is_traced_and_botocore_is_not_patched():
     # Given the handlers imported outside Lambda (this test process)
     # Then the tracer is off, so no X-Ray daemon is ever contacted, and botocore is left as it is
