@@ -8,30 +8,18 @@ stack cannot fill fails the synth instead of deploying a machine with a literal 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from batcheval.local.statemachine import PLACEHOLDER
+from batcheval.local.statemachine import placeholders as document_placeholders
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFINITION_FILE = REPO_ROOT / "statemachine" / "batch_evaluation.asl.json"
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
 
 
 class DefinitionError(ValueError):
     """The definition cannot be deployed as written (unknown placeholder, invalid JSON)."""
-
-
-def _strings(node: Any) -> Iterator[str]:
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, Mapping):
-        for key, value in node.items():
-            yield key
-            yield from _strings(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _strings(value)
 
 
 def placeholders(definition_text: str) -> set[str]:
@@ -40,7 +28,7 @@ def placeholders(definition_text: str) -> set[str]:
         document = json.loads(definition_text)
     except json.JSONDecodeError as error:
         raise DefinitionError(f"the state machine definition is not valid JSON: {error}") from error
-    return {name for text in _strings(document) for name in _PLACEHOLDER.findall(text)}
+    return document_placeholders(document)
 
 
 def substitutions_for(definition_text: str, available: Mapping[str, str]) -> dict[str, str]:
@@ -57,4 +45,4 @@ def substitutions_for(definition_text: str, available: Mapping[str, str]) -> dic
 
 def fill(definition_text: str, values: Mapping[str, str]) -> str:
     """The definition with each placeholder replaced (what Step Functions does with substitutions)."""
-    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], definition_text)
+    return PLACEHOLDER.sub(lambda match: values[match.group(1)], definition_text)

@@ -23,7 +23,8 @@ ENV_DEFINITION_PATH = "BATCHEVAL_STATE_MACHINE_DEFINITION"
 DEFINITION_PATH = Path(__file__).resolve().parents[3] / "statemachine" / "batch_evaluation.asl.json"
 """The repository's definition (the package is installed editable from the repository)."""
 
-PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9]*)\}")
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z][A-Za-z0-9_]*)\}")
+"""A `${Name}` placeholder; infra (the CDK app) reads the file's placeholders with this module too."""
 KNOWN_PLACEHOLDERS = frozenset(
     {
         "DiscoverFunctionArn",
