@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -53,3 +54,8 @@ def from_attribute(value: Mapping[str, Any]) -> Any:
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A low-level item as a dict of Python values (see `from_attribute`)."""
     return {name: from_attribute(value) for name, value in item.items()}
+
+
+def conditional_check_failed(error: ClientError) -> bool:
+    """The write's ConditionExpression did not hold (the one refusal the stores expect)."""
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"

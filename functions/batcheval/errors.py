@@ -137,6 +137,14 @@ class JudgeError(Exception):
         self.retryable = retryable
         self.retry_after = retry_after
 
+    @classmethod
+    def store_unavailable(cls, what: str, error: Exception) -> JudgeError:
+        """A shared judge table (bucket, queue, slots) could not be read or written: retryable, so the
+        call fails as one result's error after the retry budget, never as a crash of the evaluator."""
+        response = getattr(error, "response", None)
+        code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+        return cls("JudgeUnavailable", f"{what} unavailable: {code or type(error).__name__}", retryable=True)
+
 
 class GatewayError(DomainError):
     """Rejected at the API front door (API Gateway, or the local server standing in for it).

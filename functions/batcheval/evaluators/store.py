@@ -14,7 +14,7 @@ import msgspec
 import yaml
 from botocore.exceptions import ClientError
 
-from batcheval.dynamodb_items import from_attribute, to_item
+from batcheval.dynamodb_items import conditional_check_failed, from_attribute, to_item
 from batcheval.errors import ConflictError, ValidationError
 from batcheval.evaluators.definitions import CustomEvaluatorDefinition, parse_definition
 
@@ -137,7 +137,7 @@ class DynamoEvaluatorStore:
                 ConditionExpression="attribute_not_exists(evaluatorId)",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if conditional_check_failed(exc):
                 raise ConflictError(f"evaluator {definition.evaluator_id} already exists") from exc
             raise
         return definition

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import msgspec
 from botocore.exceptions import ClientError
 
-from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
+from batcheval.dynamodb_items import (
+    conditional_check_failed,
+    from_attribute,
+    from_item,
+    to_attribute,
+    to_item,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -71,10 +77,6 @@ class OpenBatch:
 
     part: str
     session_ids: tuple[str, ...]
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
 
 def _marker(item: dict[str, Any]) -> SessionMarker:
@@ -143,7 +145,7 @@ class RunLedger:
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
             )
         except ClientError as error:
-            if _is_condition_failure(error):
+            if conditional_check_failed(error):
                 return False
             raise
         return True

@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any, cast
 import msgspec
 from botocore.exceptions import ClientError
 
-from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
+from batcheval.dynamodb_items import (
+    conditional_check_failed,
+    from_attribute,
+    from_item,
+    to_attribute,
+    to_item,
+)
 from batcheval.errors import ConflictError, ResourceNotFoundError, ServiceQuotaExceededError, ThrottlingError
 from batcheval.jobs.records import Job, RunProgress, SpecLocation
 from batcheval.jobs.status import JobStatus, changes_activity, sources_of
@@ -515,7 +521,7 @@ class JobStore:
                 },
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_check_failed(error):
                 raise
             return False
         return True
@@ -565,7 +571,7 @@ class JobStore:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_check_failed(error):
                 raise
 
     def set_output_config(self, owner: str, job_id: str, output_config: dict[str, Any]) -> None:
@@ -687,7 +693,7 @@ class JobStore:
                 },
             )
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not conditional_check_failed(error):
                 raise
             raise ConflictError(f"Batch evaluation {job_id} is no longer PENDING without a run.") from error
         return self.require(owner, job_id)

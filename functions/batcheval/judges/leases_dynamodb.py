@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batcheval.dynamodb_items import from_attribute, to_attribute, to_item
+from batcheval.dynamodb_items import conditional_check_failed, from_attribute, to_attribute, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.ratelimit import Lease
 
@@ -56,15 +56,8 @@ def _slot_key(key: str, slot: int) -> str:
     return f"{_KEY_PREFIX}{key}#{slot}"
 
 
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _unavailable(key: str, error: Exception) -> JudgeError:
-    """The slot table cannot be reached: a retryable error for this call, never a crash."""
-    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-    detail = code or type(error).__name__
-    return JudgeError("JudgeUnavailable", f"in-flight slots {key!r} unavailable: {detail}", retryable=True)
+    return JudgeError.store_unavailable(f"in-flight slots {key!r}", error)
 
 
 def _chunks(keys: list[str]) -> Iterator[list[str]]:
@@ -138,7 +131,7 @@ class DynamoDBSlotLeases:
                 ExpressionAttributeValues={":me": to_attribute(lease.holder)},
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_check_failed(error):
                 self._count("conflicts")
                 return False
             raise _unavailable(key, error) from error
@@ -174,7 +167,7 @@ class DynamoDBSlotLeases:
                 ExpressionAttributeValues={":now": to_attribute(float(now))},
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_check_failed(error):
                 self._count("conflicts")
                 return None
             raise _unavailable(key, error) from error

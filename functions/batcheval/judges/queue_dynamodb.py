@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batcheval.dynamodb_items import from_attribute, from_item, to_attribute, to_item
+from batcheval.dynamodb_items import (
+    conditional_check_failed,
+    from_attribute,
+    from_item,
+    to_attribute,
+    to_item,
+)
 from batcheval.errors import JudgeError
 
 if TYPE_CHECKING:
@@ -35,15 +41,8 @@ if TYPE_CHECKING:
 _KEY_PREFIX = "judge-queue#"
 
 
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _unavailable(key: str, error: Exception) -> JudgeError:
-    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-    return JudgeError(
-        "JudgeUnavailable", f"judge queue {key!r} unavailable: {code or type(error).__name__}", retryable=True
-    )
+    return JudgeError.store_unavailable(f"judge queue {key!r}", error)
 
 
 class DynamoDBTicketQueue:
@@ -85,7 +84,7 @@ class DynamoDBTicketQueue:
                 )
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_check_failed(error):
                 self._count("conflicts")
                 return None
             raise _unavailable(key, error) from error

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from batcheval.dynamodb_items import from_item, to_attribute, to_item
+from batcheval.dynamodb_items import conditional_check_failed, from_item, to_attribute, to_item
 from batcheval.errors import JudgeError
 from batcheval.judges.bucket import (
     BucketState,
@@ -83,16 +83,8 @@ def _from_item(item: dict[str, Any]) -> BucketState:
     )
 
 
-def _conditional_failed(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
-
-
 def _store_unavailable(key: str, error: Exception) -> JudgeError:
-    """A bucket the limiter cannot read or write: retryable, so the call fails as one result's error
-    after the retry budget (never an unexpected crash of the evaluator)."""
-    code = error.response.get("Error", {}).get("Code") if isinstance(error, ClientError) else None
-    detail = code or type(error).__name__
-    return JudgeError("JudgeUnavailable", f"rate-limit bucket {key!r} unavailable: {detail}", retryable=True)
+    return JudgeError.store_unavailable(f"rate-limit bucket {key!r}", error)
 
 
 class DynamoDBBucketStore:
@@ -164,7 +156,7 @@ class DynamoDBBucketStore:
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
-            if _conditional_failed(error):
+            if conditional_check_failed(error):
                 self._count("conflicts")
                 return False
             raise _store_unavailable(key, error) from error
