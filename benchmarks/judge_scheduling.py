@@ -31,6 +31,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.integration.judges.dynamo import AtomicCalls
+
 from batcheval.errors import JudgeError
 from batcheval.judges.accounting import JudgeLedger
 from batcheval.judges.base import JudgeRequest, JudgeResponse, TokenUsage
@@ -350,24 +352,6 @@ class BenchReport:
         return (self.store_calls["reads"] + self.store_calls["writes"]) / max(1, self.calls)
 
 
-class _AtomicCalls:
-    """Makes each DynamoDB call atomic, as the real service is per item (moto checks a condition and
-    writes in two steps without a lock, and an UpdateItem creating an item is visible half-done)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._client, name)
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            with self._lock:
-                return method(*args, **kwargs)
-
-        return call
-
-
 @dataclass(frozen=True)
 class _Invocation:
     """What one simulated Lambda invocation builds: its own store objects, on one shared table."""
@@ -388,7 +372,7 @@ def _stores(config: BenchConfig, clock: Clock) -> list[_Invocation]:
     from batcheval.judges.queue_dynamodb import DynamoDBTicketQueue
     from batcheval.judges.ratelimit_dynamodb import DynamoDBBucketStore, bucket_table_definition
 
-    client: Any = _AtomicCalls(  # a DynamoDB client in all but name
+    client: Any = AtomicCalls(  # a DynamoDB client in all but name
         boto3.client(
             "dynamodb", region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
         )
