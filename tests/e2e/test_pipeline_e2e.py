@@ -28,7 +28,6 @@ from batcheval.local.lambda_context import LocalLambdaContext
 from batcheval.local.orchestrator import LocalOrchestrator, import_handlers
 from batcheval.pipeline import runtime as pipeline_runtime
 from batcheval.pipeline.runtime import build_runtime
-from batcheval.pipeline.settings import PipelineSettings
 from batcheval.results.aggregate import summarize
 from batcheval.results.records import EvaluationResult
 from batcheval.traces.sample_logs import runtime_log_group, write_samples
@@ -36,6 +35,7 @@ from batcheval.traces.samples import SampleSet, generate
 from tests.e2e.conftest import BUCKET, REGION, isolated_dynamodb
 from tests.e2e.moto_sfn import Handler, MotoStepFunctions
 from tests.integration.api.conftest import api_event, invoke
+from tests.integration.pipeline.conftest import moto_settings, scripted_judge
 
 OWNER = "111111111111"  # the API events' caller account
 TABLE = "batcheval-jobs"
@@ -118,26 +118,13 @@ def stack(aws: AwsClients, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     )
     write_samples(aws.client("logs"), sample, runtime_group=GROUP)
     replies: dict[str, Any] = {"step": HELPFUL}
-    judge = ScriptedJudge(
-        responder=lambda request: replies["step"](request) if callable(replies["step"]) else replies["step"]
-    )
+    judge = scripted_judge(replies)
     handlers = import_handlers()
     with isolated_dynamodb(monkeypatch):
         machine_ctx = MotoStepFunctions(aws, dict(handlers), bucket=BUCKET, name="batcheval").deployed()
         machine = machine_ctx.__enter__()
         try:
-            settings = PipelineSettings(
-                jobs_table=TABLE,
-                payload_bucket=BUCKET,
-                kms_key_arn=key_arn,
-                region=REGION,
-                discovery="filter",
-                settle_seconds=0,
-                stop_check_seconds=0,
-                evaluator_workers=1,
-                deadline_safety_ms=1_000,
-                state_machine_arn=machine.state_machine_arn,
-            )
+            settings = moto_settings(key_arn, state_machine_arn=machine.state_machine_arn)
             pipeline_runtime.use(build_runtime(settings, clients=aws, judge=judge))
             api = ApiSettings(
                 jobs_table=TABLE,

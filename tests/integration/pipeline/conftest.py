@@ -167,6 +167,27 @@ def _reply(step: Any, request: Any) -> Any:
     return step(request) if callable(step) else step
 
 
+def scripted_judge(replies: dict[str, Any]) -> ScriptedJudge:
+    """A judge answering `replies["step"]` (a reply, or a function of the request), changeable mid-test."""
+    return ScriptedJudge(responder=lambda request: _reply(replies["step"], request))
+
+
+def moto_settings(key_arn: str, **overrides: Any) -> PipelineSettings:
+    """The pipeline's settings on moto: FilterLogEvents discovery, no settle or stop-check waits."""
+    return PipelineSettings(
+        jobs_table=TABLE,
+        payload_bucket=BUCKET,
+        kms_key_arn=key_arn,
+        region=REGION,
+        discovery="filter",
+        settle_seconds=0,
+        stop_check_seconds=0,
+        evaluator_workers=1,
+        deadline_safety_ms=1_000,
+        **overrides,
+    )
+
+
 @pytest.fixture(scope="session")
 def boto_session() -> boto3.Session:
     return boto3.Session(region_name=REGION)
@@ -189,20 +210,9 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, boto_session: boto3.Session) -> It
         now_ns = time.time_ns()
         sample = generate(10, seed=7, service_name=SERVICE, start_time_ns=now_ns - 3 * HOUR_NS, window_s=1800)
         write_samples(clients.client("logs"), sample, runtime_group=RUNTIME_GROUP)
-        settings = PipelineSettings(
-            jobs_table=TABLE,
-            payload_bucket=BUCKET,
-            kms_key_arn=key_arn,
-            region=REGION,
-            discovery="filter",
-            settle_seconds=0,
-            stop_check_seconds=0,
-            evaluator_workers=1,
-            deadline_safety_ms=1_000,
-        )
         replies: dict[str, Any] = {"step": HELPFUL}
-        judge = ScriptedJudge(responder=lambda request: _reply(replies["step"], request))
-        runtime = build_runtime(settings, clients=clients, judge=judge)
+        judge = scripted_judge(replies)
+        runtime = build_runtime(moto_settings(key_arn), clients=clients, judge=judge)
         pipeline_runtime.use(runtime)
         try:
             yield Pipeline(
