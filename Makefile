@@ -36,16 +36,12 @@ $(STAMP): $(UV_STAMP) pyproject.toml uv.lock
 venv: $(STAMP)
 
 # Re-resolves only what pyproject.toml changed (every other pin stays) and re-hashes the checkov and
-# uv pins; works from any state (a stale uv.lock, or none). A constraints.txt (the pin file before
-# uv.lock, e.g. brought back by a merge) is read once: its pins become the locked versions
-# (`uv lock -P name==version`), then it is deleted.
-LEFTOVER_PINS = $(if $(wildcard constraints.txt),$(shell grep -oE '^[A-Za-z0-9_.-]+==[^ #;]+' constraints.txt))
+# uv pins; works from any state (a stale uv.lock, or none).
 COMPILE_PINS = $(UV) pip compile -q --universal --python-version 3.11 --generate-hashes $(UPGRADE)
 lock: $(UV_STAMP)
-	$(UV) lock $(UPGRADE) $(foreach pin,$(LEFTOVER_PINS),-P $(pin))
+	$(UV) lock $(UPGRADE)
 	$(COMPILE_PINS) infra/checkov-requirements.in -o infra/checkov-requirements.txt
 	$(COMPILE_PINS) uv-requirements.in -o uv-requirements.txt
-	$(if $(wildcard constraints.txt),rm constraints.txt && echo "constraints.txt deleted: its pins are in uv.lock now")
 
 # Every pin to the newest version pyproject.toml's floors allow (review the diff, then `make test`).
 lock-upgrade: UPGRADE := --upgrade
